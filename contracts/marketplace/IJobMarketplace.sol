@@ -1,0 +1,104 @@
+// SPDX-License-Identifier: MIT
+pragma solidity 0.8.30;
+
+/// @title IJobMarketplace
+/// @notice Types, events and errors of the JobMarketplace.
+interface IJobMarketplace {
+    enum JobStatus {
+        None,
+        Posted,
+        Claimed,
+        Completed,
+        Disputed,
+        Settled,
+        Cancelled,
+        Expired
+    }
+
+    /// @notice How a job reached Settled.
+    enum Settlement {
+        Accepted,
+        AutoReleased,
+        Resolved
+    }
+
+    /// @notice What a renter posts.
+    /// @param modelId the model's id (a bytes32 digest, as hosts advertise it in the registry).
+    /// @param promptHash digest of the prompt (or of its content address).
+    /// @param token payment token, address(0) for ETH.
+    /// @param maxTokens the most output tokens the renter pays for (at most 2^24 - 1).
+    /// @param maxPricePerToken the most the renter pays per output token.
+    /// @param deadline unix time by which the job must be completed.
+    /// @param host the only host allowed to claim, or address(0) for any eligible host.
+    struct JobRequest {
+        bytes32 modelId;
+        bytes32 promptHash;
+        address token;
+        uint32 maxTokens;
+        uint64 maxPricePerToken;
+        uint64 deadline;
+        address host;
+    }
+
+    /// @notice A job as stored: three slots.
+    /// @param pricePerToken the renter's maximum until a host claims; the host's price after.
+    /// @param offerKey keccak256(abi.encode(modelId, token)), the registry's price key.
+    struct Job {
+        address renter;
+        uint32 deadline;
+        uint32 completedAt;
+        uint24 maxTokens;
+        JobStatus status;
+        address host;
+        uint64 pricePerToken;
+        uint32 tokensUsed;
+        bytes32 offerKey;
+    }
+
+    event JobPosted(
+        uint256 indexed jobId,
+        address indexed renter,
+        bytes32 indexed modelId,
+        bytes32 promptHash,
+        address token,
+        uint256 maxTokens,
+        uint256 maxPricePerToken,
+        uint256 deposit,
+        uint64 deadline,
+        address host
+    );
+    event JobClaimed(uint256 indexed jobId, address indexed host, uint256 pricePerToken);
+    event JobCompleted(
+        uint256 indexed jobId,
+        address indexed host,
+        bytes32 outputHash,
+        uint256 tokensUsed,
+        uint256 payment,
+        uint64 disputeDeadline
+    );
+    event JobDisputed(uint256 indexed jobId, address indexed renter, bytes32 reason);
+    event JobSettled(
+        uint256 indexed jobId, address indexed host, Settlement settlement, uint256 hostPayment, uint16 hostBps
+    );
+    event JobCancelled(uint256 indexed jobId, address indexed renter);
+    event JobExpired(uint256 indexed jobId, address indexed caller, JobStatus previous);
+    event DisputeWindowUpdated(uint32 previous, uint32 current);
+    event MarketplacePaused(address account);
+    event MarketplaceUnpaused(address account);
+
+    error JobMarketplaceZeroAddress();
+    error JobMarketplaceInvalidState(uint256 jobId, JobStatus status);
+    error JobMarketplaceNotRenter(uint256 jobId, address caller);
+    error JobMarketplaceNotHost(uint256 jobId, address caller);
+    error JobMarketplaceInvalidRequest(string field);
+    error JobMarketplaceDeadlinePassed(uint256 jobId, uint64 deadline);
+    error JobMarketplaceDeadlineNotPassed(uint256 jobId, uint64 deadline);
+    error JobMarketplacePriceTooHigh(uint256 jobId, uint256 hostPrice, uint256 maxPrice);
+    error JobMarketplaceTooManyTokens(uint256 jobId, uint256 tokensUsed, uint256 maxTokens);
+    error JobMarketplaceDisputeWindowOpen(uint256 jobId, uint64 releaseAt);
+    error JobMarketplaceDisputeWindowClosed(uint256 jobId, uint64 closedAt);
+    error JobMarketplaceInvalidBps(uint16 bps);
+    error JobMarketplaceInvalidDisputeWindow(uint32 window);
+    error JobMarketplaceSelfDealing(uint256 jobId);
+    error JobMarketplacePaused();
+}

@@ -1,0 +1,70 @@
+import { createRequire } from "node:module";
+import hardhatIgnitionViem from "@nomicfoundation/hardhat-ignition-viem";
+import hardhatKeystore from "@nomicfoundation/hardhat-keystore";
+import hardhatNetworkHelpers from "@nomicfoundation/hardhat-network-helpers";
+import hardhatNodeTestRunner from "@nomicfoundation/hardhat-node-test-runner";
+import hardhatViem from "@nomicfoundation/hardhat-viem";
+import hardhatViemAssertions from "@nomicfoundation/hardhat-viem-assertions";
+import { configVariable, defineConfig } from "hardhat/config";
+
+// Hardhat cannot download compilers here (no internet), so it compiles with the
+// wasm build shipped in the `solc` npm package. `version` must equal that
+// package's version or Hardhat tries to download a matching native compiler.
+const require = createRequire(import.meta.url);
+const solcVersion: string = require("solc/package.json").version;
+const solcPath = require.resolve("solc/soljson.js");
+
+// Fuzz/invariant depth: the default tier keeps `npm test` fast on 2 cores;
+// `npm run test:fuzz:deep` raises the run counts.
+const deep = process.env.FABSTIR_FUZZ_PROFILE === "deep";
+
+const compilerSettings = {
+  evmVersion: "cancun",
+  optimizer: { enabled: true, runs: 10_000 },
+};
+
+export default defineConfig({
+  plugins: [
+    hardhatViem,
+    hardhatNodeTestRunner,
+    hardhatNetworkHelpers,
+    hardhatKeystore,
+    hardhatIgnitionViem,
+    hardhatViemAssertions,
+  ],
+  solidity: {
+    profiles: {
+      default: { version: solcVersion, path: solcPath, settings: compilerSettings },
+      production: { version: solcVersion, path: solcPath, settings: compilerSettings },
+    },
+  },
+  paths: {
+    sources: "contracts",
+    tests: { nodejs: "test/contracts", solidity: "test/contracts" },
+  },
+  test: {
+    solidity: {
+      fuzz: { runs: deep ? 5_000 : 256 },
+      invariant: { runs: deep ? 512 : 64, depth: deep ? 64 : 24, failOnRevert: false },
+    },
+  },
+  networks: {
+    hardhatMainnet: { type: "edr-simulated", chainType: "l1" },
+    // The local marketplace chain: `hardhat node --hostname 127.0.0.1` serves it.
+    localhost: { type: "http", chainType: "op", url: "http://127.0.0.1:8545" },
+    baseSepolia: {
+      type: "http",
+      chainType: "op",
+      chainId: 84532,
+      url: configVariable("BASE_SEPOLIA_RPC_URL"),
+      accounts: [configVariable("BASE_SEPOLIA_DEPLOYER_KEY")],
+    },
+    base: {
+      type: "http",
+      chainType: "op",
+      chainId: 8453,
+      url: configVariable("BASE_RPC_URL"),
+      accounts: [configVariable("BASE_DEPLOYER_KEY")],
+    },
+  },
+});
