@@ -20,6 +20,7 @@ const deep = process.env.FABSTIR_FUZZ_PROFILE === "deep";
 
 const compilerSettings = {
   evmVersion: "cancun",
+  viaIR: true,
   optimizer: { enabled: true, runs: 10_000 },
 };
 

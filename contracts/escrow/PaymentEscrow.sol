@@ -111,8 +111,7 @@ contract PaymentEscrow is
         PaymentEscrowStorage storage $ = _s();
         if (msg.sender != $.config.marketplace) revert PaymentEscrowUnauthorized(msg.sender);
         if (amount == 0 || amount > type(uint96).max) revert PaymentEscrowInvalidAmount(amount);
-        Lock storage l = $.locks[jobId];
-        if (l.amount != 0) revert PaymentEscrowJobAlreadyLocked(jobId);
+        if ($.locks[jobId].amount != 0) revert PaymentEscrowJobAlreadyLocked(jobId);
         if (token == address(0)) {
             if (msg.value != amount) revert PaymentEscrowValueMismatch(amount, msg.value);
         } else {
@@ -124,8 +123,7 @@ contract PaymentEscrow is
             uint256 received = IERC20(token).balanceOf(address(this)) - before;
             if (received != amount) revert PaymentEscrowTransferMismatch(token, amount, received);
         }
-        l.token = token;
-        l.amount = uint96(amount);
+        $.locks[jobId] = Lock({token: token, amount: uint96(amount)});
         emit FundsLocked(jobId, payer, token, amount);
     }
 

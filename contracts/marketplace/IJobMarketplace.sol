@@ -40,21 +40,33 @@ interface IJobMarketplace {
         address host;
     }
 
-    /// @notice A job as stored: three slots.
+    /// @notice A job as stored: two slots.
+    /// @param timeout while Posted or Claimed, the deadline; once Completed (and after),
+    /// the end of the dispute window, fixed at completion.
+    /// @param offerId the (modelId, token) pair in this contract's offer catalog (see offerOf).
     /// @param pricePerToken the renter's maximum until a host claims; the host's price after.
-    /// @param offerKey keccak256(abi.encode(modelId, token)), the registry's price key.
     struct Job {
         address renter;
-        uint32 deadline;
-        uint32 completedAt;
+        uint32 timeout;
         uint24 maxTokens;
         JobStatus status;
+        uint32 offerId;
         address host;
         uint64 pricePerToken;
         uint32 tokensUsed;
-        bytes32 offerKey;
     }
 
+    /// @notice A (model, payment token) pair jobs have been posted for.
+    /// @param key keccak256(abi.encode(modelId, token)), the registry's price key.
+    struct Offer {
+        bytes32 key;
+        bytes32 modelId;
+        address token;
+    }
+
+    /// @notice A (model, token) pair got its catalog id (the first job posted for it).
+    event OfferRegistered(uint32 indexed offerId, bytes32 indexed modelId, address indexed token);
+    /// @notice A job was posted; its deposit is maxTokens * maxPricePerToken.
     event JobPosted(
         uint256 indexed jobId,
         address indexed renter,
@@ -63,7 +75,6 @@ interface IJobMarketplace {
         address token,
         uint256 maxTokens,
         uint256 maxPricePerToken,
-        uint256 deposit,
         uint64 deadline,
         address host
     );
@@ -77,9 +88,9 @@ interface IJobMarketplace {
         uint64 disputeDeadline
     );
     event JobDisputed(uint256 indexed jobId, address indexed renter, bytes32 reason);
-    event JobSettled(
-        uint256 indexed jobId, address indexed host, Settlement settlement, uint256 hostPayment, uint16 hostBps
-    );
+    /// @notice A job was settled; the escrow's PaymentReleased carries the amounts.
+    /// @param hostBps the share of the job's price the host was paid (10000 unless a dispute was resolved).
+    event JobSettled(uint256 indexed jobId, Settlement settlement, uint16 hostBps);
     event JobCancelled(uint256 indexed jobId, address indexed renter);
     event JobExpired(uint256 indexed jobId, address indexed caller, JobStatus previous);
     event DisputeWindowUpdated(uint32 previous, uint32 current);

@@ -16,9 +16,11 @@ import {IJobMarketplace} from "./IJobMarketplace.sol";
 /// chain and completes it with the output digest and the tokens used; the renter
 /// accepts (paid at once) or, after the dispute window, anyone releases the
 /// payment; a dispute inside the window goes to an arbiter.
-/// @dev Storage is laid out for gas: a job is three slots, the registry and escrow
-/// are immutables (both are proxies whose addresses never change) and the pause
-/// flag shares a slot with the job counter. Every state change emits an event that
+/// @dev Storage is laid out for gas: a job is two slots (its model and token are a
+/// 32-bit id in an offer catalog written once per pair), the registry and escrow are
+/// immutables (both are proxies whose addresses never change), the pause flag
+/// shares a slot with the counters, and a host's active-job counter is stored plus
+/// one so it never returns to zero (a zero-to-nonzero write costs 20k gas). Every state change emits an event that
 /// carries what an indexer needs without reading storage.
 contract JobMarketplace is
     Initializable,
@@ -44,6 +46,7 @@ contract JobMarketplace is
     /// @dev Read by every transaction: one slot.
     struct Config {
         uint64 nextJobId;
+        uint32 nextOfferId;
         uint32 disputeWindow;
         bool paused;
     }
@@ -52,7 +55,9 @@ contract JobMarketplace is
     struct JobMarketplaceStorage {
         Config config;
         mapping(uint256 jobId => Job) jobs;
-        mapping(address host => uint256) activeJobs;
+        mapping(address host => uint256 activePlusOne) activeJobs;
+        mapping(bytes32 offerKey => uint32 offerId) offerIds;
+        mapping(uint32 offerId => Offer) offers;
     }
 
     // keccak256(abi.encode(uint256(keccak256("fabstir.storage.JobMarketplace")) - 1)) & ~bytes32(uint256(0xff))
@@ -76,8 +81,8 @@ contract JobMarketplace is
 
     /// @notice Initializes the proxy.
     /// @param admin receives DEFAULT_ADMIN_ROLE, PAUSER_ROLE, UPGRADER_ROLE and ARBITER_ROLE.
-    /// @param disputeWindow seconds after completion during which the renter may dispute.
-    function initialize(address admin, uint32 disputeWindow) external initializer {
+    /// @param initialDisputeWindow seconds after completion during which the renter may dispute.
+    function initialize(address admin, uint32 initialDisputeWindow) external initializer {
         if (admin == address(0)) revert JobMarketplaceZeroAddress();
         __AccessControl_init();
         _grantRole(DEFAULT_ADMIN_ROLE, admin);
@@ -86,7 +91,8 @@ contract JobMarketplace is
         _grantRole(ARBITER_ROLE, admin);
         Config storage c = _s().config;
         c.nextJobId = 1;
-        _setDisputeWindow(c, disputeWindow);
+        c.nextOfferId = 1;
+        _setDisputeWindow(c, initialDisputeWindow);
     }
 
     // ---------------------------------------------------------------- renter
@@ -130,63 +136,59 @@ contract JobMarketplace is
 
     /// @notice Disputes a completed job inside the dispute window; an arbiter resolves it.
     /// @param reason digest of the renter's evidence.
-    function disputeJob(uint256 jobId, bytes32 reason) external nonReentrant {
-        JobMarketplaceStorage storage $ = _s();
-        _requireNotPaused($);
-        Job storage job = $.jobs[jobId];
+    function disputeJob(uint256 jobId, bytes32 reason) external {
+        Job storage job = _s().jobs[jobId];
         if (job.renter != msg.sender) revert JobMarketplaceNotRenter(jobId, msg.sender);
         if (job.status != JobStatus.Completed) revert JobMarketplaceInvalidState(jobId, job.status);
-        uint64 closesAt = uint64(job.completedAt) + $.config.disputeWindow;
-        if (block.timestamp > closesAt) revert JobMarketplaceDisputeWindowClosed(jobId, closesAt);
+        if (block.timestamp > job.timeout) revert JobMarketplaceDisputeWindowClosed(jobId, job.timeout);
         job.status = JobStatus.Disputed;
         emit JobDisputed(jobId, msg.sender, reason);
     }
 
     // ---------------------------------------------------------------- host
 
-    /// @notice Claims a posted job. The caller must be eligible in the registry for the
+    /// @notice Claims a posted job (moves no value, so it needs no reentrancy guard; the
+    /// registry call is a staticcall). The caller must be eligible in the registry for the
     /// job's model and token, price within the renter's maximum, and be the chosen host if any.
-    function claimJob(uint256 jobId) external nonReentrant {
+    function claimJob(uint256 jobId) external {
         JobMarketplaceStorage storage $ = _s();
         _requireNotPaused($);
         Job storage job = $.jobs[jobId];
         if (job.status != JobStatus.Posted) revert JobMarketplaceInvalidState(jobId, job.status);
-        if (block.timestamp > job.deadline) revert JobMarketplaceDeadlinePassed(jobId, job.deadline);
+        if (block.timestamp > job.timeout) revert JobMarketplaceDeadlinePassed(jobId, job.timeout);
         address chosen = job.host;
         if (chosen != address(0) && chosen != msg.sender) revert JobMarketplaceNotHost(jobId, msg.sender);
         if (job.renter == msg.sender) revert JobMarketplaceSelfDealing(jobId);
-        uint64 price = registry.checkEligible(msg.sender, job.offerKey);
+        uint64 price = registry.checkEligible(msg.sender, $.offers[job.offerId].key);
         uint64 maxPrice = job.pricePerToken;
         if (price > maxPrice) revert JobMarketplacePriceTooHigh(jobId, price, maxPrice);
         job.status = JobStatus.Claimed;
         job.host = msg.sender;
         job.pricePerToken = price;
+        uint256 activePlusOne = $.activeJobs[msg.sender];
         // Cannot overflow: bounded by the number of jobs ever posted.
         unchecked {
-            ++$.activeJobs[msg.sender];
+            $.activeJobs[msg.sender] = activePlusOne == 0 ? 2 : activePlusOne + 1;
         }
         emit JobClaimed(jobId, msg.sender, price);
     }
 
     /// @notice Completes a claimed job before its deadline with the output's digest and the tokens used.
-    function completeJob(uint256 jobId, bytes32 outputHash, uint32 tokensUsed) external nonReentrant {
+    /// The dispute window is fixed now: later changes to it do not apply to this job.
+    function completeJob(uint256 jobId, bytes32 outputHash, uint32 tokensUsed) external {
         JobMarketplaceStorage storage $ = _s();
-        _requireNotPaused($);
         Job storage job = $.jobs[jobId];
         if (job.host != msg.sender) revert JobMarketplaceNotHost(jobId, msg.sender);
         if (job.status != JobStatus.Claimed) revert JobMarketplaceInvalidState(jobId, job.status);
-        if (block.timestamp > job.deadline) revert JobMarketplaceDeadlinePassed(jobId, job.deadline);
+        if (block.timestamp > job.timeout) revert JobMarketplaceDeadlinePassed(jobId, job.timeout);
         if (tokensUsed > job.maxTokens) revert JobMarketplaceTooManyTokens(jobId, tokensUsed, job.maxTokens);
+        // Cannot overflow uint32 before 2106 (window <= 30 days).
+        uint32 disputeEndsAt = uint32(block.timestamp) + $.config.disputeWindow;
         job.status = JobStatus.Completed;
-        job.completedAt = uint32(block.timestamp);
+        job.timeout = disputeEndsAt;
         job.tokensUsed = tokensUsed;
         emit JobCompleted(
-            jobId,
-            msg.sender,
-            outputHash,
-            tokensUsed,
-            uint256(tokensUsed) * job.pricePerToken,
-            uint64(block.timestamp) + $.config.disputeWindow
+            jobId, msg.sender, outputHash, tokensUsed, uint256(tokensUsed) * job.pricePerToken, disputeEndsAt
         );
     }
 
@@ -194,11 +196,9 @@ contract JobMarketplace is
 
     /// @notice Pays the host of a completed job once its dispute window has passed.
     function releasePayment(uint256 jobId) external nonReentrant {
-        JobMarketplaceStorage storage $ = _s();
-        Job storage job = $.jobs[jobId];
+        Job storage job = _s().jobs[jobId];
         if (job.status != JobStatus.Completed) revert JobMarketplaceInvalidState(jobId, job.status);
-        uint64 releaseAt = uint64(job.completedAt) + $.config.disputeWindow;
-        if (block.timestamp <= releaseAt) revert JobMarketplaceDisputeWindowOpen(jobId, releaseAt);
+        if (block.timestamp <= job.timeout) revert JobMarketplaceDisputeWindowOpen(jobId, job.timeout);
         _settle(jobId, job, Settlement.AutoReleased, BPS);
     }
 
@@ -208,7 +208,7 @@ contract JobMarketplace is
         Job storage job = $.jobs[jobId];
         JobStatus status = job.status;
         if (status != JobStatus.Posted && status != JobStatus.Claimed) revert JobMarketplaceInvalidState(jobId, status);
-        if (block.timestamp <= job.deadline) revert JobMarketplaceDeadlineNotPassed(jobId, job.deadline);
+        if (block.timestamp <= job.timeout) revert JobMarketplaceDeadlineNotPassed(jobId, job.timeout);
         job.status = JobStatus.Expired;
         if (status == JobStatus.Claimed) _finishActive($, job.host);
         emit JobExpired(jobId, msg.sender, status);
@@ -228,13 +228,13 @@ contract JobMarketplace is
 
     // ---------------------------------------------------------------- admin
 
-    /// @notice Sets the dispute window (at most MAX_DISPUTE_WINDOW); applies to completed jobs too.
+    /// @notice Sets the dispute window (at most MAX_DISPUTE_WINDOW) for jobs completed from now on.
     function setDisputeWindow(uint32 window) external onlyRole(DEFAULT_ADMIN_ROLE) {
         _setDisputeWindow(_s().config, window);
     }
 
-    /// @notice Stops posting, claiming, completing and disputing. Settlement, refunds and
-    /// cancellation stay open so no renter's or host's money is held hostage.
+    /// @notice Stops posting and claiming (new commitments). Completion, disputes, settlement,
+    /// refunds and cancellation stay open so no renter's or host's money or work is held hostage.
     function pause() external onlyRole(PAUSER_ROLE) {
         _s().config.paused = true;
         emit MarketplacePaused(msg.sender);
@@ -248,14 +248,28 @@ contract JobMarketplace is
 
     // ---------------------------------------------------------------- views
 
-    /// @notice The stored job (status None for an unknown id).
-    function getJob(uint256 jobId) external view returns (Job memory) {
-        return _s().jobs[jobId];
+    /// @notice The stored job (status None for an unknown id) with its model and token.
+    function getJob(uint256 jobId) external view returns (Job memory job, bytes32 modelId, address token) {
+        JobMarketplaceStorage storage $ = _s();
+        job = $.jobs[jobId];
+        Offer memory o = $.offers[job.offerId];
+        return (job, o.modelId, o.token);
+    }
+
+    /// @notice The catalog entry of `offerId` (all zero for an unknown id).
+    function offerOf(uint32 offerId) external view returns (Offer memory) {
+        return _s().offers[offerId];
+    }
+
+    /// @notice The catalog id of (modelId, token), 0 if no job was ever posted for it.
+    function offerIdOf(bytes32 modelId, address token) external view returns (uint32) {
+        return _s().offerIds[keccak256(abi.encode(modelId, token))];
     }
 
     /// @inheritdoc IActiveJobCounter
     function activeJobCount(address host) external view returns (uint256) {
-        return _s().activeJobs[host];
+        uint256 activePlusOne = _s().activeJobs[host];
+        return activePlusOne == 0 ? 0 : activePlusOne - 1;
     }
 
     /// @notice The id the next posted job will get.
@@ -268,7 +282,7 @@ contract JobMarketplace is
         return _s().config.disputeWindow;
     }
 
-    /// @notice Whether posting, claiming, completing and disputing are stopped.
+    /// @notice Whether posting and claiming are stopped.
     function paused() external view returns (bool) {
         return _s().config.paused;
     }
@@ -287,36 +301,41 @@ contract JobMarketplace is
         }
         if (r.host == msg.sender) revert JobMarketplaceInvalidRequest("host");
         jobId = c.nextJobId;
+        uint32 offerId = _offerId($, c, r.modelId, r.token);
         // Cannot overflow: one id per transaction.
         unchecked {
             $.config.nextJobId = c.nextJobId + 1;
         }
-        bytes32 key = keccak256(abi.encode(r.modelId, r.token));
         $.jobs[jobId] = Job({
             renter: msg.sender,
-            deadline: uint32(r.deadline),
-            completedAt: 0,
+            timeout: uint32(r.deadline),
             maxTokens: uint24(r.maxTokens),
             status: JobStatus.Posted,
+            offerId: offerId,
             host: r.host,
             pricePerToken: r.maxPricePerToken,
-            tokensUsed: 0,
-            offerKey: key
+            tokensUsed: 0
         });
-        uint256 deposit = uint256(r.maxTokens) * r.maxPricePerToken;
         emit JobPosted(
-            jobId,
-            msg.sender,
-            r.modelId,
-            r.promptHash,
-            r.token,
-            r.maxTokens,
-            r.maxPricePerToken,
-            deposit,
-            r.deadline,
-            r.host
+            jobId, msg.sender, r.modelId, r.promptHash, r.token, r.maxTokens, r.maxPricePerToken, r.deadline, r.host
         );
-        escrow.lock{value: msg.value}(jobId, msg.sender, r.token, deposit);
+        escrow.lock{value: msg.value}(jobId, msg.sender, r.token, uint256(r.maxTokens) * r.maxPricePerToken);
+    }
+
+    /// @dev The catalog id of (modelId, token), registered on first use.
+    function _offerId(JobMarketplaceStorage storage $, Config memory c, bytes32 modelId, address token)
+        private
+        returns (uint32 offerId)
+    {
+        bytes32 key = keccak256(abi.encode(modelId, token));
+        offerId = $.offerIds[key];
+        if (offerId != 0) return offerId;
+        offerId = c.nextOfferId;
+        // Cannot overflow in practice: one id per distinct (model, token) pair ever used.
+        $.config.nextOfferId = offerId + 1;
+        $.offerIds[key] = offerId;
+        $.offers[offerId] = Offer({key: key, modelId: modelId, token: token});
+        emit OfferRegistered(offerId, modelId, token);
     }
 
     function _settle(uint256 jobId, Job storage job, Settlement settlement, uint16 hostBps) private {
@@ -324,12 +343,12 @@ contract JobMarketplace is
         uint256 payment = uint256(job.tokensUsed) * job.pricePerToken * hostBps / BPS;
         job.status = JobStatus.Settled;
         _finishActive(_s(), host);
-        emit JobSettled(jobId, host, settlement, payment, hostBps);
+        emit JobSettled(jobId, settlement, hostBps);
         escrow.release(jobId, host, job.renter, payment);
     }
 
     function _finishActive(JobMarketplaceStorage storage $, address host) private {
-        // Cannot underflow: incremented when the job was claimed.
+        // Cannot underflow: incremented (from at least 1) when the job was claimed.
         unchecked {
             --$.activeJobs[host];
         }
