@@ -1,5 +1,13 @@
 import type { NetworkConnection } from "hardhat/types/network";
-import { encodeAbiParameters, keccak256, parseEther, stringToHex, zeroAddress } from "viem";
+import {
+  encodeAbiParameters,
+  getAddress,
+  keccak256,
+  parseEther,
+  parseSignature,
+  stringToHex,
+  zeroAddress,
+} from "viem";
 import LocalDev from "../../ignition/modules/LocalDev.ts";
 
 export const FAB = 10n ** 18n;
@@ -96,4 +104,88 @@ export interface JobRequest {
 
 export function depositOf(r: JobRequest): bigint {
   return BigInt(r.maxTokens) * r.maxPricePerToken;
+}
+
+// ---------------------------------------------------------------- shared helpers (added for the
+// registry, token and upgrade tests; nothing above changed)
+
+/** The ERC-1967 implementation slot: bytes32(uint256(keccak256("eip1967.proxy.implementation")) - 1). */
+export const IMPLEMENTATION_SLOT =
+  "0x360894a13ba1a3210667c828492db98dca3e2076cc3735a920a3ca505d382bbc" as const;
+
+/** The implementation address a FabstirProxy (ERC-1967) currently points to. */
+export async function implementationOf(
+  sys: Pick<System, "publicClient">,
+  proxy: `0x${string}`,
+): Promise<`0x${string}`> {
+  const word = await sys.publicClient.getStorageAt({ address: proxy, slot: IMPLEMENTATION_SLOT });
+  if (word === undefined) throw new Error(`no implementation slot at ${proxy}`);
+  return getAddress(`0x${word.slice(-40)}`);
+}
+
+/**
+ * Signs an EIP-2612 permit of `owner` for `spender` on `token` (FAB or tUSD). The domain is
+ * built from first principles: name() of the token, version "1", the chain id and the token.
+ */
+export async function signPermit(
+  token: System["fab"] | System["usd"],
+  owner: System["host"],
+  spender: `0x${string}`,
+  value: bigint,
+  deadline: bigint,
+): Promise<{ v: number; r: `0x${string}`; s: `0x${string}` }> {
+  const signature = await owner.signTypedData({
+    account: owner.account,
+    domain: {
+      name: await token.read.name(),
+      version: "1",
+      chainId: await owner.getChainId(),
+      verifyingContract: token.address,
+    },
+    types: {
+      Permit: [
+        { name: "owner", type: "address" },
+        { name: "spender", type: "address" },
+        { name: "value", type: "uint256" },
+        { name: "nonce", type: "uint256" },
+        { name: "deadline", type: "uint256" },
+      ],
+    },
+    primaryType: "Permit",
+    message: {
+      owner: owner.account.address,
+      spender,
+      value,
+      nonce: await token.read.nonces([owner.account.address]),
+      deadline,
+    },
+  });
+  const { r, s, v, yParity } = parseSignature(signature);
+  return { v: Number(v ?? BigInt(yParity + 27)), r, s };
+}
+
+/** Registers `host` in the NodeRegistry with `registration(overrides)` and returns it. */
+export async function registerHost(
+  sys: System,
+  host: System["host"],
+  overrides: Partial<Registration> = {},
+): Promise<Registration> {
+  const r = registration(overrides);
+  await sys.registry.write.register([r], { account: host.account });
+  return r;
+}
+
+/** Posts a job (ETH by default, deposit sent as value) from `renter`; returns its id and request. */
+export async function postJob(
+  sys: System,
+  overrides: Partial<JobRequest> = {},
+  renter: System["renter"] = sys.renter,
+): Promise<{ jobId: bigint; request: JobRequest }> {
+  const request = await jobRequest(sys, overrides);
+  const jobId = await sys.marketplace.read.nextJobId();
+  await sys.marketplace.write.postJob([request], {
+    account: renter.account,
+    value: request.token === ETH ? depositOf(request) : 0n,
+  });
+  return { jobId, request };
 }

@@ -1,0 +1,81 @@
+/**
+ * The project's test command (`npm test`): lint, build (contracts + typed ABIs),
+ * typecheck, then every test suite. Prints each step's output, then one line
+ * `N passed, N failed` with the totals of all suites (lint and typecheck count as
+ * one check each). Exits non-zero when anything failed.
+ */
+import { spawn } from "node:child_process";
+import path from "node:path";
+
+const root = path.resolve(import.meta.dirname, "..");
+const bin = (name: string) => path.join(root, "node_modules", ".bin", name);
+
+interface Step {
+  name: string;
+  cmd: string;
+  args: string[];
+  /** Counts tests from the output; a step without a parser counts as one check. */
+  parse?: (output: string) => { passed: number; failed: number };
+}
+
+// biome-ignore lint/suspicious/noControlCharactersInRegex: strips ANSI colour codes
+const stripAnsi = (s: string) => s.replace(/\u001b\[[0-9;]*m/g, "");
+
+/** Hardhat's summary: "12 passing (3 solidity, 9 nodejs)", "2 failing". */
+function parseHardhat(output: string) {
+  const text = stripAnsi(output);
+  const passing = [...text.matchAll(/^\s*(\d+) passing/gm)].map((m) => Number(m[1]));
+  const failing = [...text.matchAll(/^\s*(\d+) failing/gm)].map((m) => Number(m[1]));
+  const passed = passing.at(-1) ?? 0;
+  const failed = failing.at(-1) ?? 0;
+  return { passed, failed };
+}
+
+const steps: Step[] = [
+  { name: "lint", cmd: bin("biome"), args: ["check", "."] },
+  { name: "build", cmd: bin("hardhat"), args: ["build", "--build-profile", "default"] },
+  { name: "abis", cmd: process.execPath, args: [path.join(root, "scripts", "gen-abis.ts")] },
+  { name: "typecheck", cmd: bin("tsc"), args: ["--noEmit", "-p", "."] },
+  { name: "contracts", cmd: bin("hardhat"), args: ["test"], parse: parseHardhat },
+];
+
+function run(step: Step): Promise<{ code: number; output: string }> {
+  return new Promise((resolve) => {
+    const child = spawn(step.cmd, step.args, { cwd: root, env: process.env });
+    let output = "";
+    child.stdout.on("data", (d: Buffer) => {
+      output += d;
+      process.stdout.write(d);
+    });
+    child.stderr.on("data", (d: Buffer) => {
+      output += d;
+      process.stderr.write(d);
+    });
+    child.on("close", (code) => resolve({ code: code ?? 1, output }));
+  });
+}
+
+let passed = 0;
+let failed = 0;
+const only = process.argv.slice(2);
+for (const step of steps) {
+  if (only.length > 0 && !only.includes(step.name)) continue;
+  process.stdout.write(`\n=== ${step.name} ===\n`);
+  const started = Date.now();
+  const { code, output } = await run(step);
+  if (step.parse) {
+    const counts = step.parse(output);
+    passed += counts.passed;
+    // A crash before any summary still counts as a failure.
+    failed += counts.failed > 0 || code === 0 ? counts.failed : 1;
+  } else if (code === 0) {
+    passed += 1;
+  } else {
+    failed += 1;
+  }
+  process.stdout.write(`=== ${step.name}: exit ${code} in ${((Date.now() - started) / 1000).toFixed(1)} s ===\n`);
+  // Later steps need the build; stop early when it fails.
+  if (code !== 0 && (step.name === "build" || step.name === "abis")) break;
+}
+process.stdout.write(`\n${passed} passed, ${failed} failed\n`);
+process.exitCode = failed > 0 ? 1 : 0;
