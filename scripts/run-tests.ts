@@ -37,6 +37,11 @@ const steps: Step[] = [
   { name: "abis", cmd: process.execPath, args: [path.join(root, "scripts", "gen-abis.ts")] },
   { name: "typecheck", cmd: bin("tsc"), args: ["--noEmit", "-p", "."] },
   { name: "contracts", cmd: bin("hardhat"), args: ["test"], parse: parseHardhat },
+  {
+    name: "error-coverage",
+    cmd: process.execPath,
+    args: [path.join(root, "scripts", "check-error-coverage.ts")],
+  },
 ];
 
 function run(step: Step): Promise<{ code: number; output: string }> {

@@ -618,6 +618,10 @@ describe("JobMarketplace", () => {
     it("refunds an unclaimed job to the renter's escrow balance", async () => {
       const { id, r } = await post();
       const tx = sys.marketplace.write.cancelJob([id], { account: sys.renter.account });
+      await viem.assertions.emitWithArgs(tx, sys.marketplace, "JobCancelled", [
+        id,
+        getAddress(sys.renter.account.address),
+      ]);
       await viem.assertions.emitWithArgs(tx, sys.escrow, "FundsRefunded", [
         id,
         getAddress(sys.renter.account.address),
@@ -745,7 +749,10 @@ describe("JobMarketplace", () => {
     });
 
     it("refuses zero addresses at construction and initialization", async () => {
-      await assert.rejects(viem.deployContract("JobMarketplace", [zeroAddress, sys.escrow.address]));
+      await assert.rejects(
+        viem.deployContract("JobMarketplace", [zeroAddress, sys.escrow.address]),
+        /JobMarketplaceZeroAddress/,
+      );
       const impl = await viem.deployContract("JobMarketplace", [sys.registry.address, sys.escrow.address]);
       await viem.assertions.revertWithCustomError(
         impl.write.initialize([sys.admin.account.address, 60]),
