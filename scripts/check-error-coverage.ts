@@ -16,12 +16,15 @@ const CORE = [
   "token/FABToken.sol/FABToken",
 ];
 /** Declared by the contracts themselves (not inherited from OpenZeppelin). */
-const OWN = /^(PaymentEscrow|JobMarketplace|NodeRegistry|FABToken)|^(Job|Host|Model|Price|Stake|Unstake|Funds|Payment|Withdrawn|Fees|FeeSplit|TokenAllowance|Treasury|StakersPool|Marketplace|MinimumStake|UnbondingPeriod|DisputeWindow|Offer)/;
+const OWN =
+  /^(PaymentEscrow|JobMarketplace|NodeRegistry|FABToken)|^(Job|Host|Model|Price|Stake|Unstake|Funds|Payment|Withdrawn|Fees|FeeSplit|TokenAllowance|Treasury|StakersPool|Marketplace|MinimumStake|UnbondingPeriod|DisputeWindow|Offer)/;
 
 async function testSources(dir: string): Promise<string> {
   const entries = await readdir(dir, { withFileTypes: true, recursive: true });
   const files = entries.filter((e) => e.isFile() && /\.(test\.ts|t\.sol)$/.test(e.name));
-  const texts = await Promise.all(files.map((f) => readFile(path.join(f.parentPath, f.name), "utf8")));
+  const texts = await Promise.all(
+    files.map((f) => readFile(path.join(f.parentPath, f.name), "utf8")),
+  );
   return texts.join("\n");
 }
 

@@ -6,7 +6,14 @@
 import { network } from "hardhat";
 import type { Hash } from "viem";
 import { parseEther } from "viem";
-import { deploySystem, jobRequest, MODEL, OUTPUT, registration, USD } from "../test/helpers/system.ts";
+import {
+  deploySystem,
+  jobRequest,
+  MODEL,
+  OUTPUT,
+  registration,
+  USD,
+} from "../test/helpers/system.ts";
 
 const connection = await network.create();
 const sys = await deploySystem(connection);
@@ -23,10 +30,17 @@ async function gas(hash: Promise<Hash>): Promise<bigint> {
 
 const rows: [string, bigint][] = [];
 const offers = [
-  { modelId: MODEL, token: "0x0000000000000000000000000000000000000000" as const, pricePerToken: parseEther("0.000001") },
+  {
+    modelId: MODEL,
+    token: "0x0000000000000000000000000000000000000000" as const,
+    pricePerToken: parseEther("0.000001"),
+  },
   { modelId: MODEL, token: usd.address, pricePerToken: 1n },
 ];
-rows.push(["register (1 model, 2 tokens)", await gas(registry.write.register([registration({ offers })], { account: host.account }))]);
+rows.push([
+  "register (1 model, 2 tokens)",
+  await gas(registry.write.register([registration({ offers })], { account: host.account })),
+]);
 await registry.write.register([registration({ offers })], { account: host2.account });
 
 async function ethJob(fresh: boolean): Promise<bigint[]> {
@@ -34,7 +48,12 @@ async function ethJob(fresh: boolean): Promise<bigint[]> {
   const id = await marketplace.read.nextJobId();
   const who = fresh ? host2 : host;
   const steps = [
-    await gas(marketplace.write.postJob([r], { account: renter.account, value: BigInt(r.maxTokens) * r.maxPricePerToken })),
+    await gas(
+      marketplace.write.postJob([r], {
+        account: renter.account,
+        value: BigInt(r.maxTokens) * r.maxPricePerToken,
+      }),
+    ),
     await gas(marketplace.write.claimJob([id], { account: who.account })),
     await gas(marketplace.write.completeJob([id, OUTPUT, 700], { account: who.account })),
     await gas(marketplace.write.acceptJob([id], { account: renter.account })),
@@ -55,35 +74,60 @@ names.forEach((n, i) => {
 });
 
 const usdReq = await jobRequest(sys, { token: usd.address, maxPricePerToken: 2n });
-rows.push(["post (ERC-20)", await gas(marketplace.write.postJob([usdReq], { account: renter.account }))]);
+rows.push([
+  "post (ERC-20)",
+  await gas(marketplace.write.postJob([usdReq], { account: renter.account })),
+]);
 
 // Auto-release after the dispute window.
 {
   const r = await jobRequest(sys);
   const id = await marketplace.read.nextJobId();
-  await marketplace.write.postJob([r], { account: renter.account, value: BigInt(r.maxTokens) * r.maxPricePerToken });
+  await marketplace.write.postJob([r], {
+    account: renter.account,
+    value: BigInt(r.maxTokens) * r.maxPricePerToken,
+  });
   await marketplace.write.claimJob([id], { account: host.account });
   await marketplace.write.completeJob([id, OUTPUT, 700], { account: host.account });
   await networkHelpers.time.increase(2 * 86_400);
-  rows.push(["auto-release", await gas(marketplace.write.releasePayment([id], { account: host2.account }))]);
+  rows.push([
+    "auto-release",
+    await gas(marketplace.write.releasePayment([id], { account: host2.account })),
+  ]);
 }
 // Refunds: cancel before a claim, expiry after the deadline.
 {
   const r = await jobRequest(sys);
   const id = await marketplace.read.nextJobId();
-  await marketplace.write.postJob([r], { account: renter.account, value: BigInt(r.maxTokens) * r.maxPricePerToken });
-  rows.push(["refund: cancel", await gas(marketplace.write.cancelJob([id], { account: renter.account }))]);
+  await marketplace.write.postJob([r], {
+    account: renter.account,
+    value: BigInt(r.maxTokens) * r.maxPricePerToken,
+  });
+  rows.push([
+    "refund: cancel",
+    await gas(marketplace.write.cancelJob([id], { account: renter.account })),
+  ]);
   const r2 = await jobRequest(sys);
   const id2 = await marketplace.read.nextJobId();
-  await marketplace.write.postJob([r2], { account: renter.account, value: BigInt(r2.maxTokens) * r2.maxPricePerToken });
+  await marketplace.write.postJob([r2], {
+    account: renter.account,
+    value: BigInt(r2.maxTokens) * r2.maxPricePerToken,
+  });
   await marketplace.write.claimJob([id2], { account: host.account });
   await networkHelpers.time.increase(7_200);
-  rows.push(["refund: expire (claimed)", await gas(marketplace.write.expireJob([id2], { account: host2.account }))]);
+  rows.push([
+    "refund: expire (claimed)",
+    await gas(marketplace.write.expireJob([id2], { account: host2.account })),
+  ]);
 }
 
 const width = Math.max(...rows.map(([n]) => n.length));
 for (const [n, g] of rows) console.log(`${n.padEnd(width)}  ${g.toString().padStart(8)}`);
 const total = (xs: bigint[]) => xs.reduce((a, b) => a + b, 0n);
-console.log(`${"ETH job post->settled, first job".padEnd(width)}  ${total(first).toString().padStart(8)}`);
-console.log(`${"ETH job post->settled, steady state".padEnd(width)}  ${total(steady).toString().padStart(8)}  (target <= 300000)`);
+console.log(
+  `${"ETH job post->settled, first job".padEnd(width)}  ${total(first).toString().padStart(8)}`,
+);
+console.log(
+  `${"ETH job post->settled, steady state".padEnd(width)}  ${total(steady).toString().padStart(8)}  (target <= 300000)`,
+);
 void USD;

@@ -78,7 +78,9 @@ for (const step of steps) {
   } else {
     failed += 1;
   }
-  process.stdout.write(`=== ${step.name}: exit ${code} in ${((Date.now() - started) / 1000).toFixed(1)} s ===\n`);
+  process.stdout.write(
+    `=== ${step.name}: exit ${code} in ${((Date.now() - started) / 1000).toFixed(1)} s ===\n`,
+  );
   // Later steps need the build; stop early when it fails.
   if (code !== 0 && (step.name === "build" || step.name === "abis")) break;
 }

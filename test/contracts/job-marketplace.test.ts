@@ -18,7 +18,16 @@ import {
   type System,
 } from "../helpers/system.ts";
 
-const Status = { None: 0, Posted: 1, Claimed: 2, Completed: 3, Disputed: 4, Settled: 5, Cancelled: 6, Expired: 7 };
+const Status = {
+  None: 0,
+  Posted: 1,
+  Claimed: 2,
+  Completed: 3,
+  Disputed: 4,
+  Settled: 5,
+  Cancelled: 6,
+  Expired: 7,
+};
 const Settlement = { Accepted: 0, AutoReleased: 1, Resolved: 2 };
 const HOST_PRICE = parseEther("0.000001");
 const USD_PRICE = 2n;
@@ -75,7 +84,10 @@ describe("JobMarketplace", () => {
     it("stores the job, registers the offer once and locks the ETH deposit in the escrow", async () => {
       const r = await jobRequest(sys);
       const deposit = depositOf(r);
-      const tx = sys.marketplace.write.postJob([r], { account: sys.renter.account, value: deposit });
+      const tx = sys.marketplace.write.postJob([r], {
+        account: sys.renter.account,
+        value: deposit,
+      });
       await viem.assertions.emitWithArgs(tx, sys.marketplace, "JobPosted", [
         1n,
         getAddress(sys.renter.account.address),
@@ -106,11 +118,23 @@ describe("JobMarketplace", () => {
 
     it("emits OfferRegistered only for the first job of a (model, token) pair", async () => {
       const r = await jobRequest(sys);
-      const first = sys.marketplace.write.postJob([r], { account: sys.renter.account, value: depositOf(r) });
-      await viem.assertions.emitWithArgs(first, sys.marketplace, "OfferRegistered", [1, MODEL, ETH]);
-      const second = await sys.marketplace.write.postJob([r], { account: sys.renter.account, value: depositOf(r) });
+      const first = sys.marketplace.write.postJob([r], {
+        account: sys.renter.account,
+        value: depositOf(r),
+      });
+      await viem.assertions.emitWithArgs(first, sys.marketplace, "OfferRegistered", [
+        1,
+        MODEL,
+        ETH,
+      ]);
+      const second = await sys.marketplace.write.postJob([r], {
+        account: sys.renter.account,
+        value: depositOf(r),
+      });
       const receipt = await sys.publicClient.waitForTransactionReceipt({ hash: second });
-      const own = receipt.logs.filter((l) => getAddress(l.address) === getAddress(sys.marketplace.address));
+      const own = receipt.logs.filter(
+        (l) => getAddress(l.address) === getAddress(sys.marketplace.address),
+      );
       assert.equal(own.length, 1, "only JobPosted");
       const r2 = await jobRequest(sys, { token: sys.usd.address, maxPricePerToken: USD_PRICE });
       const third = sys.marketplace.write.postJob([r2], { account: sys.renter.account });
@@ -131,7 +155,10 @@ describe("JobMarketplace", () => {
         getAddress(sys.usd.address),
         depositOf(r),
       ]);
-      assert.equal(await sys.usd.read.balanceOf([sys.renter.account.address]), before - depositOf(r));
+      assert.equal(
+        await sys.usd.read.balanceOf([sys.renter.account.address]),
+        before - depositOf(r),
+      );
       assert.equal(await sys.usd.read.balanceOf([sys.escrow.address]), depositOf(r));
     });
 
@@ -169,11 +196,15 @@ describe("JobMarketplace", () => {
       const rs = `0x${signature.slice(2, 66)}` as const;
       const s = `0x${signature.slice(66, 130)}` as const;
       const v = Number.parseInt(signature.slice(130, 132), 16);
-      await sys.marketplace.write.postJobWithPermit([r, deadline, v, rs, s], { account: other.account });
+      await sys.marketplace.write.postJobWithPermit([r, deadline, v, rs, s], {
+        account: other.account,
+      });
       assert.deepEqual(await sys.escrow.read.lockOf([1n]), [getAddress(sys.usd.address), deposit]);
       // A permit that was already used (e.g. front-run) is ignored; without allowance the lock fails.
       await viem.assertions.revertWithCustomError(
-        sys.marketplace.write.postJobWithPermit([r, deadline, v, rs, s], { account: other.account }),
+        sys.marketplace.write.postJobWithPermit([r, deadline, v, rs, s], {
+          account: other.account,
+        }),
         sys.usd,
         "ERC20InsufficientAllowance",
       );
@@ -204,7 +235,10 @@ describe("JobMarketplace", () => {
     it("rejects a wrong ETH amount, ETH sent with an ERC-20 job and a token the escrow does not allow", async () => {
       const r = await jobRequest(sys);
       await viem.assertions.revertWithCustomErrorWithArgs(
-        sys.marketplace.write.postJob([r], { account: sys.renter.account, value: depositOf(r) - 1n }),
+        sys.marketplace.write.postJob([r], {
+          account: sys.renter.account,
+          value: depositOf(r) - 1n,
+        }),
         sys.escrow,
         "PaymentEscrowValueMismatch",
         [depositOf(r), depositOf(r) - 1n],
@@ -230,7 +264,11 @@ describe("JobMarketplace", () => {
       await sys.escrow.write.setTokenAllowed([fee.address, true]);
       await fee.write.mint([sys.renter.account.address, 10n ** 18n]);
       await fee.write.approve([sys.escrow.address, 10n ** 18n], { account: sys.renter.account });
-      const r = await jobRequest(sys, { token: fee.address, maxTokens: 100, maxPricePerToken: 100n });
+      const r = await jobRequest(sys, {
+        token: fee.address,
+        maxTokens: 100,
+        maxPricePerToken: 100n,
+      });
       await viem.assertions.revertWithCustomErrorWithArgs(
         sys.marketplace.write.postJob([r], { account: sys.renter.account }),
         sys.escrow,
@@ -354,7 +392,9 @@ describe("JobMarketplace", () => {
   describe("completeJob", () => {
     it("records the output and tokens used and opens the dispute window", async () => {
       const { id } = await claimed();
-      const tx = sys.marketplace.write.completeJob([id, OUTPUT, USED], { account: sys.host.account });
+      const tx = sys.marketplace.write.completeJob([id, OUTPUT, USED], {
+        account: sys.host.account,
+      });
       const hash = await tx;
       const receipt = await sys.publicClient.waitForTransactionReceipt({ hash });
       const block = await sys.publicClient.getBlock({ blockNumber: receipt.blockNumber });
@@ -382,7 +422,9 @@ describe("JobMarketplace", () => {
         [id, getAddress(sys.host2.account.address)],
       );
       await viem.assertions.revertWithCustomErrorWithArgs(
-        sys.marketplace.write.completeJob([id, OUTPUT, r.maxTokens + 1], { account: sys.host.account }),
+        sys.marketplace.write.completeJob([id, OUTPUT, r.maxTokens + 1], {
+          account: sys.host.account,
+        }),
         sys.marketplace,
         "JobMarketplaceTooManyTokens",
         [id, BigInt(r.maxTokens + 1), BigInt(r.maxTokens)],
@@ -458,7 +500,10 @@ describe("JobMarketplace", () => {
       await sys.marketplace.write.acceptJob([id], { account: sys.renter.account });
       const payment = BigInt(USED) * USD_PRICE;
       const hostShare = (payment * 8_500n) / 10_000n;
-      assert.equal(await sys.escrow.read.balanceOf([sys.host.account.address, sys.usd.address]), hostShare);
+      assert.equal(
+        await sys.escrow.read.balanceOf([sys.host.account.address, sys.usd.address]),
+        hostShare,
+      );
       assert.equal(
         await sys.escrow.read.balanceOf([sys.renter.account.address, sys.usd.address]),
         depositOf(r) - payment,
@@ -582,9 +627,16 @@ describe("JobMarketplace", () => {
         const payment = (price * BigInt(hostBps)) / 10_000n;
         const hostShare = (payment * 8_500n) / 10_000n;
         const tx = sys.marketplace.write.resolveDispute([id, hostBps]);
-        await viem.assertions.emitWithArgs(tx, sys.marketplace, "JobSettled", [id, Settlement.Resolved, hostBps]);
+        await viem.assertions.emitWithArgs(tx, sys.marketplace, "JobSettled", [
+          id,
+          Settlement.Resolved,
+          hostBps,
+        ]);
         assert.equal(await sys.escrow.read.balanceOf([sys.host.account.address, ETH]), hostShare);
-        assert.equal(await sys.escrow.read.balanceOf([sys.renter.account.address, ETH]), depositOf(r) - payment);
+        assert.equal(
+          await sys.escrow.read.balanceOf([sys.renter.account.address, ETH]),
+          depositOf(r) - payment,
+        );
         assert.equal(await sys.marketplace.read.activeJobCount([sys.host.account.address]), 0n);
       });
     }
@@ -629,7 +681,10 @@ describe("JobMarketplace", () => {
         depositOf(r),
       ]);
       assert.equal(await status(id), Status.Cancelled);
-      assert.equal(await sys.escrow.read.balanceOf([sys.renter.account.address, ETH]), depositOf(r));
+      assert.equal(
+        await sys.escrow.read.balanceOf([sys.renter.account.address, ETH]),
+        depositOf(r),
+      );
     });
 
     it("refuses anyone but the renter and a claimed job", async () => {
@@ -666,7 +721,10 @@ describe("JobMarketplace", () => {
         "JobExpired",
         [id, getAddress(sys.other.account.address), Status.Posted],
       );
-      assert.equal(await sys.escrow.read.balanceOf([sys.renter.account.address, ETH]), depositOf(r));
+      assert.equal(
+        await sys.escrow.read.balanceOf([sys.renter.account.address, ETH]),
+        depositOf(r),
+      );
       assert.equal(await status(id), Status.Expired);
     });
 
@@ -675,7 +733,10 @@ describe("JobMarketplace", () => {
       await networkHelpers.time.increaseTo(r.deadline + 1n);
       await sys.marketplace.write.expireJob([id]);
       assert.equal(await sys.marketplace.read.activeJobCount([sys.host.account.address]), 0n);
-      assert.equal(await sys.escrow.read.balanceOf([sys.renter.account.address, ETH]), depositOf(r));
+      assert.equal(
+        await sys.escrow.read.balanceOf([sys.renter.account.address, ETH]),
+        depositOf(r),
+      );
     });
 
     it("refuses a completed job", async () => {
@@ -700,15 +761,21 @@ describe("JobMarketplace", () => {
         "AccessControlUnauthorizedAccount",
         [getAddress(sys.other.account.address), role],
       );
-      await viem.assertions.emitWithArgs(sys.marketplace.write.pause(), sys.marketplace, "MarketplacePaused", [
-        getAddress(sys.admin.account.address),
-      ]);
+      await viem.assertions.emitWithArgs(
+        sys.marketplace.write.pause(),
+        sys.marketplace,
+        "MarketplacePaused",
+        [getAddress(sys.admin.account.address)],
+      );
       assert.equal(await sys.marketplace.read.paused(), true);
       await sys.marketplace.write.acceptJob([id], { account: sys.renter.account });
       assert.equal(await status(id), Status.Settled);
-      await viem.assertions.emitWithArgs(sys.marketplace.write.unpause(), sys.marketplace, "MarketplaceUnpaused", [
-        getAddress(sys.admin.account.address),
-      ]);
+      await viem.assertions.emitWithArgs(
+        sys.marketplace.write.unpause(),
+        sys.marketplace,
+        "MarketplaceUnpaused",
+        [getAddress(sys.admin.account.address)],
+      );
       assert.equal(await sys.marketplace.read.paused(), false);
       await post();
     });
@@ -753,7 +820,10 @@ describe("JobMarketplace", () => {
         viem.deployContract("JobMarketplace", [zeroAddress, sys.escrow.address]),
         /JobMarketplaceZeroAddress/,
       );
-      const impl = await viem.deployContract("JobMarketplace", [sys.registry.address, sys.escrow.address]);
+      const impl = await viem.deployContract("JobMarketplace", [
+        sys.registry.address,
+        sys.escrow.address,
+      ]);
       await viem.assertions.revertWithCustomError(
         impl.write.initialize([sys.admin.account.address, 60]),
         impl,

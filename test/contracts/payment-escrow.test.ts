@@ -43,7 +43,14 @@ async function settledEthJob(used = 600) {
   const payment = BigInt(used) * HOST_PRICE;
   const host = (payment * 8_500n) / 10_000n;
   const treasury = (payment * 1_000n) / 10_000n;
-  return { id, payment, host, treasury, stakers: payment - host - treasury, refund: depositOf(r) - payment };
+  return {
+    id,
+    payment,
+    host,
+    treasury,
+    stakers: payment - host - treasury,
+    refund: depositOf(r) - payment,
+  };
 }
 
 /** A separate escrow behind its own proxy whose "marketplace" is the admin EOA, to drive lock/release directly. */
@@ -153,13 +160,18 @@ describe("PaymentEscrow", () => {
         [getAddress(sys.host.account.address), ETH, getAddress(to), half],
       );
       assert.equal(await sys.publicClient.getBalance({ address: to }), before + half);
-      assert.equal(await sys.escrow.read.balanceOf([sys.host.account.address, ETH]), job.host - half);
+      assert.equal(
+        await sys.escrow.read.balanceOf([sys.host.account.address, ETH]),
+        job.host - half,
+      );
     });
 
     it("lets the renter withdraw its refund", async () => {
       const job = await settledEthJob();
       await viem.assertions.balancesHaveChanged(
-        sys.escrow.write.withdraw([ETH, job.refund, sys.renter.account.address], { account: sys.renter.account }),
+        sys.escrow.write.withdraw([ETH, job.refund, sys.renter.account.address], {
+          account: sys.renter.account,
+        }),
         [{ address: sys.escrow.address, amount: -job.refund }],
       );
       assert.equal(await sys.escrow.read.balanceOf([sys.renter.account.address, ETH]), 0n);
@@ -224,7 +236,10 @@ describe("PaymentEscrow", () => {
         [ETH, getAddress(treasury), job.treasury, getAddress(stakersPool), job.stakers],
       );
       assert.deepEqual(await sys.escrow.read.feesOf([ETH]), [0n, 0n]);
-      assert.equal(await sys.publicClient.getBalance({ address: sys.escrow.address }), job.host + job.refund);
+      assert.equal(
+        await sys.publicClient.getBalance({ address: sys.escrow.address }),
+        job.host + job.refund,
+      );
     });
 
     it("collects ERC-20 fees", async () => {
@@ -252,12 +267,18 @@ describe("PaymentEscrow", () => {
         [9_000, 500, 500],
       );
       const r = await jobRequest(sys);
-      await sys.marketplace.write.postJob([r], { account: sys.renter.account, value: depositOf(r) });
+      await sys.marketplace.write.postJob([r], {
+        account: sys.renter.account,
+        value: depositOf(r),
+      });
       await sys.marketplace.write.claimJob([1n], { account: sys.host.account });
       await sys.marketplace.write.completeJob([1n, OUTPUT, 1_000], { account: sys.host.account });
       await sys.marketplace.write.acceptJob([1n], { account: sys.renter.account });
       const payment = 1_000n * HOST_PRICE;
-      assert.equal(await sys.escrow.read.balanceOf([sys.host.account.address, ETH]), (payment * 9_000n) / 10_000n);
+      assert.equal(
+        await sys.escrow.read.balanceOf([sys.host.account.address, ETH]),
+        (payment * 9_000n) / 10_000n,
+      );
       for (const bad of [
         [8_000, 1_000, 500],
         [6_900, 2_000, 1_100],
@@ -300,22 +321,36 @@ describe("PaymentEscrow", () => {
     it("updates treasury, stakers pool and marketplace with events, refusing the zero address", async () => {
       const next = getAddress(sys.other.account.address);
       const treasury = await sys.escrow.read.treasury();
-      await viem.assertions.emitWithArgs(sys.escrow.write.setTreasury([next]), sys.escrow, "TreasuryUpdated", [
-        getAddress(treasury),
-        next,
-      ]);
+      await viem.assertions.emitWithArgs(
+        sys.escrow.write.setTreasury([next]),
+        sys.escrow,
+        "TreasuryUpdated",
+        [getAddress(treasury), next],
+      );
       const pool = await sys.escrow.read.stakersPool();
-      await viem.assertions.emitWithArgs(sys.escrow.write.setStakersPool([next]), sys.escrow, "StakersPoolUpdated", [
-        getAddress(pool),
-        next,
-      ]);
-      await viem.assertions.emitWithArgs(sys.escrow.write.setMarketplace([next]), sys.escrow, "MarketplaceUpdated", [
-        getAddress(sys.marketplace.address),
-        next,
-      ]);
+      await viem.assertions.emitWithArgs(
+        sys.escrow.write.setStakersPool([next]),
+        sys.escrow,
+        "StakersPoolUpdated",
+        [getAddress(pool), next],
+      );
+      await viem.assertions.emitWithArgs(
+        sys.escrow.write.setMarketplace([next]),
+        sys.escrow,
+        "MarketplaceUpdated",
+        [getAddress(sys.marketplace.address), next],
+      );
       assert.equal(getAddress(await sys.escrow.read.marketplace()), next);
-      for (const write of [sys.escrow.write.setTreasury, sys.escrow.write.setStakersPool, sys.escrow.write.setMarketplace]) {
-        await viem.assertions.revertWithCustomError(write([zeroAddress]), sys.escrow, "PaymentEscrowZeroAddress");
+      for (const write of [
+        sys.escrow.write.setTreasury,
+        sys.escrow.write.setStakersPool,
+        sys.escrow.write.setMarketplace,
+      ]) {
+        await viem.assertions.revertWithCustomError(
+          write([zeroAddress]),
+          sys.escrow,
+          "PaymentEscrowZeroAddress",
+        );
       }
     });
 
@@ -328,7 +363,11 @@ describe("PaymentEscrow", () => {
       });
       await assert.rejects(viem.deployContract("FabstirProxy", [impl.address, data]));
       await viem.assertions.revertWithCustomError(
-        sys.escrow.write.initialize([sys.admin.account.address, sys.admin.account.address, sys.admin.account.address]),
+        sys.escrow.write.initialize([
+          sys.admin.account.address,
+          sys.admin.account.address,
+          sys.admin.account.address,
+        ]),
         sys.escrow,
         "InvalidInitialization",
       );

@@ -24,7 +24,9 @@ export const OUTPUT = keccak256(stringToHex("Paris."));
 export const ETH = zeroAddress;
 
 export function offerKey(modelId: `0x${string}`, token: `0x${string}`): `0x${string}` {
-  return keccak256(encodeAbiParameters([{ type: "bytes32" }, { type: "address" }], [modelId, token]));
+  return keccak256(
+    encodeAbiParameters([{ type: "bytes32" }, { type: "address" }], [modelId, token]),
+  );
 }
 
 export function registration(overrides: Partial<Registration> = {}): Registration {
@@ -72,13 +74,28 @@ export async function deploySystem(connection: NetworkConnection) {
   await usd.write.mint([renter.account.address, 1_000_000n * USD]);
   await usd.write.approve([escrow.address, 2n ** 256n - 1n], { account: renter.account });
   const publicClient = await viem.getPublicClient();
-  return { admin, renter, host, host2, other, fab, escrow, registry, marketplace, usd, publicClient };
+  return {
+    admin,
+    renter,
+    host,
+    host2,
+    other,
+    fab,
+    escrow,
+    registry,
+    marketplace,
+    usd,
+    publicClient,
+  };
 }
 
 export type System = Awaited<ReturnType<typeof deploySystem>>;
 
 /** A job request with sane defaults: 1000 tokens at up to 2 gwei each, due in one hour. */
-export async function jobRequest(sys: System, overrides: Partial<JobRequest> = {}): Promise<JobRequest> {
+export async function jobRequest(
+  sys: System,
+  overrides: Partial<JobRequest> = {},
+): Promise<JobRequest> {
   const block = await sys.publicClient.getBlock();
   return {
     modelId: MODEL,
@@ -188,4 +205,21 @@ export async function postJob(
     value: request.token === ETH ? depositOf(request) : 0n,
   });
   return { jobId, request };
+}
+
+/**
+ * Deploys a FabstirProxy over `implementation` whose constructor delegatecalls `initData` (an
+ * encoded initialize call; OpenZeppelin 5.7's ERC1967Proxy refuses empty data). Returns the
+ * proxy address and the deployment transaction's hash (for event assertions).
+ */
+export async function deployProxy(
+  connection: NetworkConnection,
+  implementation: `0x${string}`,
+  initData: `0x${string}`,
+): Promise<{ address: `0x${string}`; hash: `0x${string}` }> {
+  const { contract, deploymentTransaction } = await connection.viem.sendDeploymentTransaction(
+    "FabstirProxy",
+    [implementation, initData],
+  );
+  return { address: contract.address, hash: deploymentTransaction.hash };
 }
