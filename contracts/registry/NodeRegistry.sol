@@ -8,6 +8,7 @@ import {PausableUpgradeable} from "@openzeppelin/contracts-upgradeable/utils/Pau
 import {IERC20} from "@openzeppelin/contracts/token/ERC20/IERC20.sol";
 import {IERC20Permit} from "@openzeppelin/contracts/token/ERC20/extensions/IERC20Permit.sol";
 import {SafeERC20} from "@openzeppelin/contracts/token/ERC20/utils/SafeERC20.sol";
+import {SafeCast} from "@openzeppelin/contracts/utils/math/SafeCast.sol";
 import {ReentrancyGuardTransient} from "@openzeppelin/contracts/utils/ReentrancyGuardTransient.sol";
 import {EnumerableSet} from "@openzeppelin/contracts/utils/structs/EnumerableSet.sol";
 import {IActiveJobCounter, INodeRegistry} from "./INodeRegistry.sol";
@@ -417,12 +418,12 @@ contract NodeRegistry is
     }
 
     function _addStake(uint256 amount) private {
-        if (amount == 0) revert NodeRegistryInvalidAmount(0);
+        if (amount == 0 || amount > type(uint128).max) revert NodeRegistryInvalidAmount(amount);
         NodeRegistryStorage storage $ = _s();
         HostState storage h = $.hosts[msg.sender];
         if (h.status == HostStatus.Unregistered) revert NodeRegistryNotRegistered(msg.sender);
         uint256 stake = h.stake + amount;
-        h.stake = uint128(stake);
+        h.stake = SafeCast.toUint128(stake);
         emit StakeAdded(msg.sender, amount, stake);
         _pullFab($, amount);
     }
@@ -444,7 +445,7 @@ contract NodeRegistry is
         Unbonding storage u = $.unbonding[host];
         total = u.amount + amount;
         releaseAt = uint64(block.timestamp) + $.unbondingPeriod;
-        u.amount = uint128(total);
+        u.amount = SafeCast.toUint128(total);
         u.releaseAt = releaseAt;
     }
 
@@ -541,7 +542,7 @@ contract NodeRegistry is
     {
         total = set.length();
         if (offset >= total) return (new address[](0), total);
-        uint256 end = offset + limit > total ? total : offset + limit;
+        uint256 end = limit > total - offset ? total : offset + limit;
         page = new address[](end - offset);
         for (uint256 i; i < page.length; ++i) {
             page[i] = set.at(offset + i);
