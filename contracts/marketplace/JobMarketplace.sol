@@ -110,6 +110,7 @@ contract JobMarketplace is
         nonReentrant
         returns (uint256 jobId)
     {
+        if (r.token == address(0)) revert JobMarketplaceInvalidRequest("token");
         uint256 deposit = uint256(r.maxTokens) * r.maxPricePerToken;
         // A front-runner may have used this permit already; the allowance is what matters.
         try IERC20Permit(r.token).permit(msg.sender, address(escrow), deposit, permitDeadline, v, rr, s) {} catch {}

@@ -110,13 +110,17 @@ abstract contract FabstirTestBase is Test {
     /// @dev Deploys and wires the system with the default parameters; `admin` holds every role
     /// and the FAB supply.
     function _deploySystem() internal {
+        _deploySystem(FAB_SUPPLY);
+    }
+
+    function _deploySystem(uint256 fabSupply) internal {
         vm.warp(START_TIME);
         FabstirDeployer.System memory s = FabstirDeployer.deploy(
             FabstirDeployer.Params({
                 admin: admin,
                 treasury: treasury,
                 stakersPool: stakersPool,
-                fabSupply: FAB_SUPPLY,
+                fabSupply: fabSupply,
                 minimumStake: MIN_STAKE,
                 unbondingPeriod: UNBONDING,
                 disputeWindow: DISPUTE_WINDOW

@@ -200,6 +200,15 @@ describe("JobMarketplace", () => {
         account: other.account,
       });
       assert.deepEqual(await sys.escrow.read.lockOf([1n]), [getAddress(sys.usd.address), deposit]);
+      // ETH needs no permit.
+      await viem.assertions.revertWithCustomErrorWithArgs(
+        sys.marketplace.write.postJobWithPermit([{ ...r, token: ETH }, deadline, v, rs, s], {
+          account: other.account,
+        }),
+        sys.marketplace,
+        "JobMarketplaceInvalidRequest",
+        ["token"],
+      );
       // A permit that was already used (e.g. front-run) is ignored; without allowance the lock fails.
       await viem.assertions.revertWithCustomError(
         sys.marketplace.write.postJobWithPermit([r, deadline, v, rs, s], {

@@ -1,0 +1,95 @@
+// SPDX-License-Identifier: MIT
+pragma solidity 0.8.30;
+
+import {FabstirTestBase} from "./FabstirTestBase.sol";
+
+/// @notice The ERC-7201 namespace constants hard-coded in the contracts must be the slots the
+/// formula gives, and the first fields of each namespace must sit where the structs say.
+contract StorageLayoutTest is FabstirTestBase {
+    function setUp() public {
+        _deploySystem();
+    }
+
+    function _erc7201(string memory namespace) internal pure returns (bytes32) {
+        return keccak256(abi.encode(uint256(keccak256(bytes(namespace))) - 1)) & ~bytes32(uint256(0xff));
+    }
+
+    function _low(bytes32 word, uint256 shift, uint256 bits) internal pure returns (uint256) {
+        return (uint256(word) >> shift) & ((uint256(1) << bits) - 1);
+    }
+
+    function test_erc7201_formulaMatchesDocumentedConstants() public pure {
+        assertEq(
+            _erc7201("fabstir.storage.PaymentEscrow"),
+            0xa69f861d9f8b0d887c0bced1b78600ea650ddbc02812b60b2ec1d49d430ac200,
+            "PaymentEscrow"
+        );
+        assertEq(
+            _erc7201("fabstir.storage.NodeRegistry"),
+            0xb1849ed940e121315e41d940d6962b30ef7ab820ff68efd5f67fc07a1fb98a00,
+            "NodeRegistry"
+        );
+        assertEq(
+            _erc7201("fabstir.storage.JobMarketplace"),
+            0x89d6ae10e84318e46560931e52aeafde0e8fd06f9ecbe25b58c516312dd35b00,
+            "JobMarketplace"
+        );
+    }
+
+    /// Config { address marketplace; uint16 hostBps; uint16 treasuryBps; uint16 stakersBps } then
+    /// treasury, stakersPool in the next slots.
+    function test_paymentEscrow_namespaceHoldsConfig() public view {
+        bytes32 base = _erc7201("fabstir.storage.PaymentEscrow");
+        bytes32 config = vm.load(address(escrow), base);
+        assertEq(address(uint160(uint256(config))), address(marketplace), "marketplace");
+        assertEq(_low(config, 160, 16), 8_500, "hostBps");
+        assertEq(_low(config, 176, 16), 1_000, "treasuryBps");
+        assertEq(_low(config, 192, 16), 500, "stakersBps");
+        assertEq(address(uint160(uint256(vm.load(address(escrow), bytes32(uint256(base) + 1))))), treasury);
+        assertEq(address(uint160(uint256(vm.load(address(escrow), bytes32(uint256(base) + 2))))), stakersPool);
+    }
+
+    /// { IERC20 fab; uint128 minimumStake; uint64 unbondingPeriod; IActiveJobCounter marketplace; ... }
+    function test_nodeRegistry_namespaceHoldsConfig() public view {
+        bytes32 base = _erc7201("fabstir.storage.NodeRegistry");
+        assertEq(address(uint160(uint256(vm.load(address(registry), base)))), address(fab), "fab");
+        bytes32 word = vm.load(address(registry), bytes32(uint256(base) + 1));
+        assertEq(_low(word, 0, 128), MIN_STAKE, "minimumStake");
+        assertEq(_low(word, 128, 64), UNBONDING, "unbondingPeriod");
+        assertEq(
+            address(uint160(uint256(vm.load(address(registry), bytes32(uint256(base) + 2))))),
+            address(marketplace),
+            "marketplace"
+        );
+    }
+
+    /// Config { uint64 nextJobId; uint32 nextOfferId; uint32 disputeWindow; bool paused } and the
+    /// jobs mapping in the next slot (a job's first slot starts with its renter).
+    function test_jobMarketplace_namespaceHoldsConfigAndJobs() public {
+        bytes32 base = _erc7201("fabstir.storage.JobMarketplace");
+        bytes32 config = vm.load(address(marketplace), base);
+        assertEq(_low(config, 0, 64), 1, "nextJobId");
+        assertEq(_low(config, 64, 32), 1, "nextOfferId");
+        assertEq(_low(config, 96, 32), DISPUTE_WINDOW, "disputeWindow");
+        assertEq(_low(config, 128, 8), 0, "paused");
+
+        address renter = makeAddr("renter");
+        _fundRenter(renter, 1 ether, 0);
+        uint256 jobId = _post(renter, ETH, 1_000, 1 gwei);
+        assertEq(jobId, 1);
+        config = vm.load(address(marketplace), base);
+        assertEq(_low(config, 0, 64), 2, "nextJobId after a post");
+        assertEq(_low(config, 64, 32), 2, "nextOfferId after the first offer");
+
+        bytes32 jobSlot = keccak256(abi.encode(jobId, uint256(base) + 1));
+        bytes32 first = vm.load(address(marketplace), jobSlot);
+        assertEq(address(uint160(uint256(first))), renter, "job.renter");
+        assertEq(_low(first, 160, 32), block.timestamp + 1 hours, "job.timeout");
+        assertEq(_low(first, 192, 24), 1_000, "job.maxTokens");
+        assertEq(_low(first, 216, 8), 1, "job.status == Posted");
+        assertEq(_low(first, 224, 32), 1, "job.offerId");
+        bytes32 second = vm.load(address(marketplace), bytes32(uint256(jobSlot) + 1));
+        assertEq(address(uint160(uint256(second))), address(0), "job.host");
+        assertEq(_low(second, 160, 64), 1 gwei, "job.pricePerToken");
+    }
+}
