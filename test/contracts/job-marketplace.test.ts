@@ -16,6 +16,7 @@ import {
   PROMPT,
   registration,
   type System,
+  signPermit,
 } from "../helpers/system.ts";
 
 const Status = {
@@ -168,34 +169,11 @@ describe("JobMarketplace", () => {
       const r = await jobRequest(sys, { token: sys.usd.address, maxPricePerToken: USD_PRICE });
       const deposit = depositOf(r);
       const deadline = r.deadline;
-      const signature = await other.signTypedData({
-        domain: {
-          name: "Test USD",
-          version: "1",
-          chainId: await sys.publicClient.getChainId(),
-          verifyingContract: sys.usd.address,
-        },
-        types: {
-          Permit: [
-            { name: "owner", type: "address" },
-            { name: "spender", type: "address" },
-            { name: "value", type: "uint256" },
-            { name: "nonce", type: "uint256" },
-            { name: "deadline", type: "uint256" },
-          ],
-        },
-        primaryType: "Permit",
-        message: {
-          owner: other.account.address,
-          spender: sys.escrow.address,
-          value: deposit,
-          nonce: 0n,
-          deadline,
-        },
-      });
-      const rs = `0x${signature.slice(2, 66)}` as const;
-      const s = `0x${signature.slice(66, 130)}` as const;
-      const v = Number.parseInt(signature.slice(130, 132), 16);
+      const {
+        v,
+        r: rs,
+        s,
+      } = await signPermit(sys.usd, other, sys.escrow.address, deposit, deadline);
       await sys.marketplace.write.postJobWithPermit([r, deadline, v, rs, s], {
         account: other.account,
       });
