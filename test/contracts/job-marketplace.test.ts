@@ -1,7 +1,14 @@
 import assert from "node:assert/strict";
 import { beforeEach, describe, it } from "node:test";
 import { network } from "hardhat";
-import { getAddress, keccak256, parseEther, stringToHex, zeroAddress } from "viem";
+import {
+  encodeFunctionData,
+  getAddress,
+  keccak256,
+  parseEther,
+  stringToHex,
+  zeroAddress,
+} from "viem";
 import {
   DISPUTE_WINDOW,
   deploySystem,
@@ -811,6 +818,15 @@ describe("JobMarketplace", () => {
         sys.registry.address,
         sys.escrow.address,
       ]);
+      const init = encodeFunctionData({
+        abi: impl.abi,
+        functionName: "initialize",
+        args: [zeroAddress, 60],
+      });
+      await assert.rejects(
+        viem.deployContract("FabstirProxy", [impl.address, init]),
+        /JobMarketplaceZeroAddress/,
+      );
       await viem.assertions.revertWithCustomError(
         impl.write.initialize([sys.admin.account.address, 60]),
         impl,
