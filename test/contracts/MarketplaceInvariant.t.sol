@@ -1,9 +1,6 @@
 // SPDX-License-Identifier: MIT
 pragma solidity 0.8.30;
 
-import {CommonBase} from "forge-std/Base.sol";
-import {StdCheats} from "forge-std/StdCheats.sol";
-import {StdUtils} from "forge-std/StdUtils.sol";
 import {PaymentEscrow} from "../../contracts/escrow/PaymentEscrow.sol";
 import {IJobMarketplace} from "../../contracts/marketplace/IJobMarketplace.sol";
 import {JobMarketplace} from "../../contracts/marketplace/JobMarketplace.sol";
@@ -11,12 +8,13 @@ import {INodeRegistry} from "../../contracts/registry/INodeRegistry.sol";
 import {NodeRegistry} from "../../contracts/registry/NodeRegistry.sol";
 import {TestStablecoin} from "../../contracts/test/TestStablecoin.sol";
 import {FabstirTestBase} from "./FabstirTestBase.sol";
+import {ModelCheckedHandler} from "./ModelCheckedHandler.sol";
 
 /// @notice Drives the job lifecycle with bounded, mostly valid actions. It keeps its own model of
 /// every job (a ghost copy) and checks each call against it: a call the model says must succeed
 /// that reverts, or one that must revert that succeeds, is recorded as a violation (the fuzzer
 /// ignores reverts, so the handler never reverts itself and the invariants read the record).
-contract MarketplaceHandler is CommonBase, StdCheats, StdUtils {
+contract MarketplaceHandler is ModelCheckedHandler {
     uint16 internal constant BPS = 10_000;
     bytes32 internal constant MODEL = bytes32("llama-3.1-8b-q4_k_m");
     address internal constant ETH = address(0);
@@ -61,11 +59,6 @@ contract MarketplaceHandler is CommonBase, StdCheats, StdUtils {
     mapping(address token => uint256) public withdrawn;
     mapping(address token => uint256) public collected;
 
-    uint256 public violations;
-    string public firstViolation;
-    mapping(bytes32 action => uint256) public successes;
-    mapping(bytes32 action => uint256) public failures;
-    mapping(bytes32 action => bytes4) public lastFailure;
 
     constructor(
         JobMarketplace marketplace_,
@@ -150,39 +143,6 @@ contract MarketplaceHandler is CommonBase, StdCheats, StdUtils {
             }
         }
         return (true, jobIds[start]);
-    }
-
-    function _record(bytes32 action, bool expectOk, bool ok, bytes memory err) internal {
-        if (ok) successes[action]++;
-        else failures[action]++;
-        if (!ok && err.length >= 4) lastFailure[action] = bytes4(err);
-        if (ok != expectOk) {
-            _violate(
-                string.concat(
-                    _name(action),
-                    ok ? ": succeeded, the model says it must revert" : ": reverted, the model says it must succeed"
-                ),
-                err
-            );
-        }
-    }
-
-    function _violate(string memory what, bytes memory err) internal {
-        if (violations++ == 0) {
-            firstViolation = err.length >= 4
-                ? string.concat(what, " (revert selector ", vm.toString(bytes4(err)), ")")
-                : what;
-        }
-    }
-
-    function _name(bytes32 action) internal pure returns (string memory) {
-        uint256 len;
-        while (len < 32 && action[len] != 0) ++len;
-        bytes memory b = new bytes(len);
-        for (uint256 i; i < len; ++i) {
-            b[i] = action[i];
-        }
-        return string(b);
     }
 
     function _tokenBalance(address token, address account) internal view returns (uint256) {

@@ -1,21 +1,19 @@
 // SPDX-License-Identifier: MIT
 pragma solidity 0.8.30;
 
-import {CommonBase} from "forge-std/Base.sol";
-import {StdCheats} from "forge-std/StdCheats.sol";
-import {StdUtils} from "forge-std/StdUtils.sol";
 import {IJobMarketplace} from "../../contracts/marketplace/IJobMarketplace.sol";
 import {JobMarketplace} from "../../contracts/marketplace/JobMarketplace.sol";
 import {INodeRegistry} from "../../contracts/registry/INodeRegistry.sol";
 import {NodeRegistry} from "../../contracts/registry/NodeRegistry.sol";
 import {FABToken} from "../../contracts/token/FABToken.sol";
 import {FabstirTestBase} from "./FabstirTestBase.sol";
+import {ModelCheckedHandler} from "./ModelCheckedHandler.sol";
 
 /// @notice Drives registration, staking, unbonding, slashing and deregistration (plus enough of the
 /// job lifecycle to give hosts unfinished jobs) against a ghost model of every host. Calls are
 /// checked against the model both ways; mismatches are recorded, never reverted, because the
 /// fuzzer ignores reverts.
-contract RegistryHandler is CommonBase, StdCheats, StdUtils {
+contract RegistryHandler is ModelCheckedHandler {
     bytes32 internal constant MODEL = bytes32("llama-3.1-8b-q4_k_m");
     address internal constant ETH = address(0);
     uint256 internal constant FAB = 1e18;
@@ -55,11 +53,6 @@ contract RegistryHandler is CommonBase, StdCheats, StdUtils {
     bool public registryPaused;
     uint256 public totalSlashed;
 
-    uint256 public violations;
-    string public firstViolation;
-    mapping(bytes32 action => uint256) public successes;
-    mapping(bytes32 action => uint256) public failures;
-    mapping(bytes32 action => bytes4) public lastFailure;
 
     constructor(
         NodeRegistry registry_,
@@ -159,39 +152,6 @@ contract RegistryHandler is CommonBase, StdCheats, StdUtils {
 
     function _registered(GhostHost storage g) internal view returns (bool) {
         return g.status != INodeRegistry.HostStatus.Unregistered;
-    }
-
-    function _record(bytes32 action, bool expectOk, bool ok, bytes memory err) internal {
-        if (ok) successes[action]++;
-        else failures[action]++;
-        if (!ok && err.length >= 4) lastFailure[action] = bytes4(err);
-        if (ok != expectOk) {
-            _violate(
-                string.concat(
-                    _name(action),
-                    ok ? ": succeeded, the model says it must revert" : ": reverted, the model says it must succeed"
-                ),
-                err
-            );
-        }
-    }
-
-    function _violate(string memory what, bytes memory err) internal {
-        if (violations++ == 0) {
-            firstViolation = err.length >= 4
-                ? string.concat(what, " (revert selector ", vm.toString(bytes4(err)), ")")
-                : what;
-        }
-    }
-
-    function _name(bytes32 action) internal pure returns (string memory) {
-        uint256 len;
-        while (len < 32 && action[len] != 0) ++len;
-        bytes memory b = new bytes(len);
-        for (uint256 i; i < len; ++i) {
-            b[i] = action[i];
-        }
-        return string(b);
     }
 
     function _offers(uint64 price) internal pure returns (INodeRegistry.Offer[] memory offers) {
