@@ -19,8 +19,9 @@ const CONTRACTS = [
   "test/TestStablecoin.sol/TestStablecoin",
 ] as const;
 
+/** FABToken -> fabTokenAbi, JobMarketplace -> jobMarketplaceAbi. */
 function constName(contract: string): string {
-  return `${contract[0]?.toLowerCase()}${contract.slice(1)}Abi`;
+  return `${contract.replace(/^[A-Z]+(?=[A-Z][a-z])|^[A-Z]/, (m) => m.toLowerCase())}Abi`;
 }
 
 await mkdir(outDir, { recursive: true });

@@ -1,0 +1,63 @@
+/** zod schemas of the REST query parameters, shared by validation and the OpenAPI document. */
+import { stringToHex } from "viem";
+import { z } from "zod";
+import { InvalidParameterError } from "./errors.ts";
+
+export const address = z
+  .string()
+  .regex(/^0x[0-9a-fA-F]{40}$/, "expected a 0x-prefixed 20-byte address")
+  .transform((s) => s.toLowerCase() as `0x${string}`);
+
+/** A model id: a 0x bytes32, or a name of at most 32 bytes (encoded right-padded, as hosts register it). */
+export const modelId = z
+  .string()
+  .min(1)
+  .refine(
+    (s) => /^0x[0-9a-fA-F]{64}$/.test(s) || Buffer.byteLength(s) <= 32,
+    "expected a bytes32 or a name of <= 32 bytes",
+  )
+  .transform(
+    (s) =>
+      (/^0x[0-9a-fA-F]{64}$/.test(s)
+        ? s.toLowerCase()
+        : stringToHex(s, { size: 32 })) as `0x${string}`,
+  );
+
+const uintString = z
+  .string()
+  .regex(/^\d{1,78}$/, "expected a non-negative integer")
+  .transform((s) => BigInt(s));
+
+export const hostsQuery = z
+  .object({
+    model: modelId.optional(),
+    token: address.default("0x0000000000000000000000000000000000000000"),
+    maxPrice: uintString.optional(),
+    minScore: z.coerce.number().int().min(0).max(1000).optional(),
+    region: z.string().min(1).max(32).optional(),
+    gpu: z.string().min(1).max(32).optional(),
+    sort: z.enum(["price", "score", "recent"]).default("score"),
+    limit: z.coerce.number().int().min(1).max(100).default(20),
+    cursor: z.string().max(200).optional(),
+  })
+  .strict();
+
+export const dailyQuery = z
+  .object({
+    from: z.iso.date().optional(),
+    to: z.iso.date().optional(),
+    limit: z.coerce.number().int().min(1).max(366).default(30),
+  })
+  .strict();
+
+export const jobIdParam = z
+  .string()
+  .regex(/^\d{1,78}$/, "expected a job id")
+  .transform((s) => BigInt(s));
+
+/** Parses `input` with `schema` or throws an InvalidParameterError naming the parameter. */
+export function parse<S extends z.ZodType>(schema: S, input: unknown): z.output<S> {
+  const result = schema.safeParse(input);
+  if (!result.success) throw InvalidParameterError.fromZod(result.error);
+  return result.data;
+}

@@ -1,0 +1,133 @@
+/** GET /hosts (discovery with filters, sorting and cursor pagination) and GET /hosts/:address. */
+
+import { db } from "ponder:api";
+import { host, hostEarning, hostOffer } from "ponder:schema";
+import { Hono } from "hono";
+import { and, asc, desc, eq, gt, ilike, lt, lte, sql } from "ponder";
+
+type SQL = ReturnType<typeof eq>;
+
+import { reputation } from "../../indexer/src/lib/reputation.ts";
+import { InvalidParameterError, NotFoundError } from "../errors.ts";
+import { address, hostsQuery, parse } from "../params.ts";
+import { json } from "../serialize.ts";
+
+type Sort = "price" | "score" | "recent";
+interface Cursor {
+  k: string;
+  a: string;
+}
+
+function encodeCursor(c: Cursor): string {
+  return Buffer.from(JSON.stringify(c)).toString("base64url");
+}
+
+function decodeCursor(raw: string, sort: Sort): Cursor {
+  try {
+    const c = JSON.parse(Buffer.from(raw, "base64url").toString("utf8")) as Cursor;
+    const keyOk = sort === "recent" || sort === "price" ? /^\d+$/.test(c.k) : /^\d{1,4}$/.test(c.k);
+    if (typeof c.a !== "string" || !/^0x[0-9a-f]{40}$/.test(c.a) || !keyOk)
+      throw new Error("shape");
+    return c;
+  } catch {
+    throw new InvalidParameterError(
+      "cursor",
+      "not a cursor returned by this endpoint for this sort",
+    );
+  }
+}
+
+export const hosts = new Hono();
+
+hosts.get("/", async (c) => {
+  const q = parse(hostsQuery, c.req.query());
+  if (q.sort === "price" && !q.model)
+    throw new InvalidParameterError("sort", "sort=price needs model");
+  if (q.maxPrice !== undefined && !q.model)
+    throw new InvalidParameterError("maxPrice", "maxPrice needs model");
+
+  const where: (SQL | undefined)[] = [eq(host.status, "Active")];
+  if (q.minScore !== undefined) where.push(sql`${host.score} >= ${q.minScore}`);
+  if (q.region) where.push(ilike(host.region, q.region));
+  if (q.gpu) where.push(ilike(host.gpuModel, `%${q.gpu}%`));
+  if (q.maxPrice !== undefined) where.push(lte(hostOffer.pricePerToken, q.maxPrice));
+
+  // Keyset pagination: (key, address) strictly after the cursor in the sort order.
+  const key =
+    q.sort === "price"
+      ? hostOffer.pricePerToken
+      : q.sort === "score"
+        ? host.score
+        : host.registeredAt;
+  if (q.cursor) {
+    const cur = decodeCursor(q.cursor, q.sort);
+    const k = q.sort === "score" ? Number(cur.k) : BigInt(cur.k);
+    const after = q.sort === "price" ? gt(key, k) : lt(key, k);
+    where.push(sql`(${after} or (${key} = ${k} and ${host.address} > ${cur.a}))`);
+  }
+  const order = q.sort === "price" ? asc(key) : desc(key);
+
+  const columns = {
+    address: host.address,
+    score: host.score,
+    stake: host.stake,
+    region: host.region,
+    gpuModel: host.gpuModel,
+    vramMiB: host.vramMiB,
+    gpuCount: host.gpuCount,
+    httpUrl: host.httpUrl,
+    peerId: host.peerId,
+    multiaddrs: host.multiaddrs,
+    registeredAt: host.registeredAt,
+    jobsCompleted: host.jobsCompleted,
+  };
+  const base = q.model
+    ? db
+        .select({ ...columns, pricePerToken: hostOffer.pricePerToken })
+        .from(host)
+        .innerJoin(
+          hostOffer,
+          and(
+            eq(hostOffer.host, host.address),
+            eq(hostOffer.modelId, q.model),
+            eq(hostOffer.token, q.token),
+          ),
+        )
+    : db.select({ ...columns, pricePerToken: sql<bigint | null>`null` }).from(host);
+  const rows = await base
+    .where(and(...where))
+    .orderBy(order, asc(host.address))
+    .limit(q.limit + 1);
+
+  const page = rows.slice(0, q.limit);
+  const last = page.at(-1);
+  const nextKey = last
+    ? q.sort === "price"
+      ? String(last.pricePerToken)
+      : q.sort === "score"
+        ? String(last.score)
+        : String(last.registeredAt)
+    : undefined;
+  const nextCursor =
+    rows.length > q.limit && last && nextKey ? encodeCursor({ k: nextKey, a: last.address }) : null;
+  return json(c, { hosts: page, nextCursor });
+});
+
+hosts.get("/:address", async (c) => {
+  const addr = parse(address, c.req.param("address"));
+  const row = await db.query.host.findFirst({ where: eq(host.address, addr) });
+  if (!row) throw new NotFoundError(`host ${addr}`);
+  const offers = await db.select().from(hostOffer).where(eq(hostOffer.host, addr));
+  const earnings = await db.select().from(hostEarning).where(eq(hostEarning.host, addr));
+  const rep = reputation({ ...row, at: row.updatedAt });
+  const completionRate = row.jobsClaimed === 0 ? null : row.jobsCompleted / row.jobsClaimed;
+  const meanCompletionSeconds =
+    row.jobsCompleted === 0 ? null : Number(row.completionSecondsTotal) / row.jobsCompleted;
+  return json(c, {
+    ...row,
+    offers,
+    earnings,
+    performance: { completionRate, meanCompletionSeconds },
+    reputation: rep,
+  });
+});

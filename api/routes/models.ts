@@ -1,0 +1,30 @@
+/** GET /models: every model with its host count and price range per token among active hosts. */
+
+import { db } from "ponder:api";
+import { host, hostOffer, model } from "ponder:schema";
+import { Hono } from "hono";
+import { and, asc, count, eq, max, min } from "ponder";
+import { json } from "../serialize.ts";
+
+export const models = new Hono();
+
+models.get("/", async (c) => {
+  const all = await db.select().from(model).orderBy(asc(model.name));
+  const ranges = await db
+    .select({
+      modelId: hostOffer.modelId,
+      token: hostOffer.token,
+      hosts: count(),
+      minPrice: min(hostOffer.pricePerToken),
+      maxPrice: max(hostOffer.pricePerToken),
+    })
+    .from(hostOffer)
+    .innerJoin(host, and(eq(host.address, hostOffer.host), eq(host.status, "Active")))
+    .groupBy(hostOffer.modelId, hostOffer.token);
+  return json(c, {
+    models: all.map((m) => ({
+      ...m,
+      prices: ranges.filter((r) => r.modelId === m.id).map(({ modelId: _m, ...r }) => r),
+    })),
+  });
+});

@@ -1,0 +1,158 @@
+/** JobMarketplace: jobs, their status history, the offer catalog, host performance. */
+import type { Context } from "ponder:registry";
+import { job, jobStatusChange, model, offer } from "ponder:schema";
+import { jobMarketplaceAbi } from "../../abis/index.ts";
+import { bumpDaily, markActive, updateHost } from "./lib/host-stats.ts";
+import { indexContract } from "./lib/index-contract.ts";
+import { bytes32ToText, eventId, JOB_STATUS, SETTLEMENT } from "./lib/values.ts";
+
+type JobRow = typeof job.$inferSelect;
+interface EventMeta {
+  block: { number: bigint; timestamp: bigint };
+  log: { logIndex: number };
+  transaction: { hash: `0x${string}` };
+}
+
+/** Moves a job to `status`, records the change in its history, and returns the row before the change. */
+async function transition(
+  db: Context["db"],
+  event: EventMeta,
+  id: bigint,
+  status: string,
+  change: (row: JobRow) => Partial<JobRow> = () => ({}),
+): Promise<JobRow | null> {
+  const row = await db.find(job, { id });
+  if (!row) return null;
+  await db.update(job, { id }).set({ ...change(row), status });
+  await db.insert(jobStatusChange).values({
+    id: eventId(event),
+    jobId: id,
+    status,
+    at: event.block.timestamp,
+    blockNumber: event.block.number,
+    txHash: event.transaction.hash,
+  });
+  return row;
+}
+
+indexContract("JobMarketplace", jobMarketplaceAbi, {
+  OfferRegistered: async ({ event, context }) => {
+    const { offerId, modelId, token } = event.args;
+    await context.db.insert(offer).values({ id: offerId, modelId, token });
+  },
+  JobPosted: async ({ event, context }) => {
+    const a = event.args;
+    const at = event.block.timestamp;
+    const deposit = a.maxTokens * a.maxPricePerToken;
+    const chosen = BigInt(a.host) === 0n ? null : a.host;
+    await context.db.insert(job).values({
+      id: a.jobId,
+      renter: a.renter,
+      chosenHost: chosen,
+      modelId: a.modelId,
+      token: a.token,
+      promptHash: a.promptHash,
+      maxTokens: Number(a.maxTokens),
+      maxPricePerToken: a.maxPricePerToken,
+      deposit,
+      status: "Posted",
+      deadline: a.deadline,
+      postedAt: at,
+    });
+    await context.db.insert(jobStatusChange).values({
+      id: eventId(event),
+      jobId: a.jobId,
+      status: "Posted",
+      at,
+      blockNumber: event.block.number,
+      txHash: event.transaction.hash,
+    });
+    await context.db
+      .insert(model)
+      .values({
+        id: a.modelId,
+        name: bytes32ToText(a.modelId),
+        hostCount: 0,
+        jobsPosted: 1,
+        tokensServed: 0n,
+      })
+      .onConflictDoUpdate((m) => ({ jobsPosted: m.jobsPosted + 1 }));
+    await bumpDaily(context.db, at, (d) => ({ jobsPosted: d.jobsPosted + 1 }));
+  },
+  JobClaimed: async ({ event, context }) => {
+    const { jobId, host, pricePerToken } = event.args;
+    const at = event.block.timestamp;
+    await transition(context.db, event, jobId, "Claimed", () => ({
+      host,
+      pricePerToken,
+      claimedAt: at,
+    }));
+    await updateHost(context.db, host, at, (h) => ({ jobsClaimed: h.jobsClaimed + 1 }));
+    await markActive(context.db, host, at);
+  },
+  JobCompleted: async ({ event, context }) => {
+    const { jobId, host, outputHash, tokensUsed, disputeDeadline } = event.args;
+    const at = event.block.timestamp;
+    const before = await transition(context.db, event, jobId, "Completed", () => ({
+      outputHash,
+      tokensUsed: Number(tokensUsed),
+      disputeEndsAt: disputeDeadline,
+      completedAt: at,
+    }));
+    const took = before?.claimedAt != null ? at - before.claimedAt : 0n;
+    await updateHost(context.db, host, at, (h) => ({
+      jobsCompleted: h.jobsCompleted + 1,
+      tokensServed: h.tokensServed + tokensUsed,
+      completionSecondsTotal: h.completionSecondsTotal + took,
+    }));
+    if (before) {
+      await context.db
+        .update(model, { id: before.modelId })
+        .set((m) => ({ tokensServed: m.tokensServed + tokensUsed }));
+    }
+    await markActive(context.db, host, at);
+  },
+  JobDisputed: async ({ event, context }) => {
+    const before = await transition(context.db, event, event.args.jobId, "Disputed");
+    if (before?.host) {
+      await updateHost(context.db, before.host, event.block.timestamp, (h) => ({
+        jobsDisputed: h.jobsDisputed + 1,
+      }));
+    }
+  },
+  JobSettled: async ({ event, context }) => {
+    const { jobId, settlement, hostBps } = event.args;
+    const at = event.block.timestamp;
+    const kind = SETTLEMENT[settlement] ?? "Accepted";
+    const before = await transition(context.db, event, jobId, "Settled", () => ({
+      settlement: kind,
+      hostBps,
+      finishedAt: at,
+    }));
+    if (before?.host) {
+      // A dispute is lost when the arbiter pays the host less than in full.
+      const lost = kind === "Resolved" && hostBps < 10_000 ? 1 : 0;
+      await updateHost(context.db, before.host, at, (h) => ({
+        jobsSettled: h.jobsSettled + 1,
+        disputesLost: h.disputesLost + lost,
+      }));
+    }
+    await bumpDaily(context.db, at, (d) => ({ jobsSettled: d.jobsSettled + 1 }));
+  },
+  JobCancelled: async ({ event, context }) => {
+    const at = event.block.timestamp;
+    await transition(context.db, event, event.args.jobId, "Cancelled", () => ({ finishedAt: at }));
+    await bumpDaily(context.db, at, (d) => ({ jobsCancelled: d.jobsCancelled + 1 }));
+  },
+  JobExpired: async ({ event, context }) => {
+    const { jobId, previous } = event.args;
+    const at = event.block.timestamp;
+    const before = await transition(context.db, event, jobId, "Expired", () => ({
+      finishedAt: at,
+    }));
+    if (before?.host && JOB_STATUS[previous] === "Claimed") {
+      await updateHost(context.db, before.host, at, (h) => ({ jobsExpired: h.jobsExpired + 1 }));
+    }
+    await bumpDaily(context.db, at, (d) => ({ jobsExpired: d.jobsExpired + 1 }));
+  },
+});

@@ -1,0 +1,143 @@
+/** NodeRegistry: hosts, their offers and stake. */
+import { host, hostOffer, model } from "ponder:schema";
+import { nodeRegistryAbi } from "../../abis/index.ts";
+import { bumpDaily, updateHost } from "./lib/host-stats.ts";
+import { indexContract } from "./lib/index-contract.ts";
+import { reputation } from "./lib/reputation.ts";
+import { bytes32ToText, HOST_STATUS } from "./lib/values.ts";
+
+indexContract("NodeRegistry", nodeRegistryAbi, {
+  HostRegistered: async ({ event, context }) => {
+    const { host: address, stake, hardware, region, metadataDigest } = event.args;
+    const at = event.block.timestamp;
+    const existing = await context.db.find(host, { address });
+    const profile = {
+      status: "Active",
+      stake,
+      gpuModel: bytes32ToText(hardware.gpuModel),
+      vramMiB: hardware.vramMiB,
+      gpuCount: hardware.gpuCount,
+      region: bytes32ToText(region),
+      metadataDigest,
+      registeredAt: at,
+      updatedAt: at,
+    };
+    if (existing) {
+      const { score } = reputation({ ...existing, stake, at });
+      await context.db.update(host, { address }).set({ ...profile, score });
+      return;
+    }
+    const counters = {
+      unbonding: 0n,
+      slashed: 0n,
+      jobsClaimed: 0,
+      jobsCompleted: 0,
+      jobsSettled: 0,
+      jobsExpired: 0,
+      jobsDisputed: 0,
+      disputesLost: 0,
+      tokensServed: 0n,
+      completionSecondsTotal: 0n,
+    };
+    const { score } = reputation({ ...counters, stake, firstRegisteredAt: at, at });
+    await context.db
+      .insert(host)
+      .values({ address, ...profile, ...counters, firstRegisteredAt: at, score });
+    await bumpDaily(context.db, at, (d) => ({ newHosts: d.newHosts + 1 }));
+  },
+  HostDeregistered: async ({ event, context }) => {
+    const { host: address, unbonding, releaseAt } = event.args;
+    await updateHost(context.db, address, event.block.timestamp, () => ({
+      status: "Unregistered",
+      stake: 0n,
+      unbonding,
+      unbondingReleaseAt: releaseAt,
+    }));
+  },
+  HostStatusUpdated: async ({ event, context }) => {
+    const status = HOST_STATUS[event.args.status] ?? "Unregistered";
+    await updateHost(context.db, event.args.host, event.block.timestamp, () => ({ status }));
+  },
+  HostHardwareUpdated: async ({ event, context }) => {
+    const { gpuModel, vramMiB, gpuCount } = event.args.hardware;
+    await updateHost(context.db, event.args.host, event.block.timestamp, () => ({
+      gpuModel: bytes32ToText(gpuModel),
+      vramMiB,
+      gpuCount,
+    }));
+  },
+  HostRegionUpdated: async ({ event, context }) => {
+    const region = bytes32ToText(event.args.region);
+    await updateHost(context.db, event.args.host, event.block.timestamp, () => ({ region }));
+  },
+  HostEndpointsUpdated: async ({ event, context }) => {
+    const { peerId, multiaddrs, httpUrl } = event.args;
+    await updateHost(context.db, event.args.host, event.block.timestamp, () => ({
+      peerId,
+      multiaddrs: [...multiaddrs],
+      httpUrl,
+    }));
+  },
+  HostMetadataUpdated: async ({ event, context }) => {
+    const { metadataDigest } = event.args;
+    await updateHost(context.db, event.args.host, event.block.timestamp, () => ({
+      metadataDigest,
+    }));
+  },
+  ModelAdded: async ({ event, context }) => {
+    const id = event.args.modelId;
+    await context.db
+      .insert(model)
+      .values({ id, name: bytes32ToText(id), hostCount: 1, jobsPosted: 0, tokensServed: 0n })
+      .onConflictDoUpdate((m) => ({ hostCount: m.hostCount + 1 }));
+  },
+  ModelRemoved: async ({ event, context }) => {
+    const { host: address, modelId } = event.args;
+    await context.db.update(model, { id: modelId }).set((m) => ({ hostCount: m.hostCount - 1 }));
+    // The registry drops every price of a removed model without a PriceUpdated per token.
+    const offers = await context.db.sql.query.hostOffer.findMany({
+      where: (o, { and, eq }) => and(eq(o.host, address), eq(o.modelId, modelId)),
+    });
+    for (const o of offers) {
+      await context.db.delete(hostOffer, { host: address, modelId, token: o.token });
+    }
+  },
+  PriceUpdated: async ({ event, context }) => {
+    const { host: address, modelId, token, pricePerToken } = event.args;
+    if (pricePerToken === 0n) {
+      await context.db.delete(hostOffer, { host: address, modelId, token });
+      return;
+    }
+    const updatedAt = event.block.timestamp;
+    await context.db
+      .insert(hostOffer)
+      .values({ host: address, modelId, token, pricePerToken, updatedAt })
+      .onConflictDoUpdate({ pricePerToken, updatedAt });
+  },
+  StakeAdded: async ({ event, context }) => {
+    const { stake } = event.args;
+    await updateHost(context.db, event.args.host, event.block.timestamp, () => ({ stake }));
+  },
+  UnstakeRequested: async ({ event, context }) => {
+    const { stake, unbonding, releaseAt } = event.args;
+    await updateHost(context.db, event.args.host, event.block.timestamp, () => ({
+      stake,
+      unbonding,
+      unbondingReleaseAt: releaseAt,
+    }));
+  },
+  UnstakeWithdrawn: async ({ event, context }) => {
+    await updateHost(context.db, event.args.host, event.block.timestamp, () => ({
+      unbonding: 0n,
+      unbondingReleaseAt: null,
+    }));
+  },
+  HostSlashed: async ({ event, context }) => {
+    const { amount, stake, unbonding } = event.args;
+    await updateHost(context.db, event.args.host, event.block.timestamp, (h) => ({
+      stake,
+      unbonding,
+      slashed: h.slashed + amount,
+    }));
+  },
+});

@@ -1,0 +1,53 @@
+/** Writes to a host's row that also refresh its reputation score. */
+import type { Context } from "ponder:registry";
+import { dailyHostActivity, dailyStats, host } from "ponder:schema";
+import { reputation } from "./reputation.ts";
+import { dayOf } from "./values.ts";
+
+type Db = Context["db"];
+type HostRow = typeof host.$inferSelect;
+
+/** Applies `change` to the host's row (if the host is known) and recomputes its score at `at`. */
+export async function updateHost(
+  db: Db,
+  address: `0x${string}`,
+  at: bigint,
+  change: (row: HostRow) => Partial<HostRow>,
+): Promise<void> {
+  const row = await db.find(host, { address });
+  if (!row) return;
+  const next = { ...row, ...change(row), updatedAt: at };
+  const { score } = reputation({ ...next, at });
+  await db.update(host, { address }).set({ ...change(row), updatedAt: at, score });
+}
+
+/** Today's stats row, created on first use. */
+export async function bumpDaily(
+  db: Db,
+  at: bigint,
+  change: (row: typeof dailyStats.$inferSelect) => Partial<typeof dailyStats.$inferSelect>,
+): Promise<void> {
+  const day = dayOf(at);
+  await db
+    .insert(dailyStats)
+    .values({
+      day,
+      jobsPosted: 0,
+      jobsSettled: 0,
+      jobsCancelled: 0,
+      jobsExpired: 0,
+      newHosts: 0,
+      activeHosts: 0,
+    })
+    .onConflictDoNothing();
+  await db.update(dailyStats, { day }).set(change);
+}
+
+/** Counts `address` among the day's active hosts once. */
+export async function markActive(db: Db, address: `0x${string}`, at: bigint): Promise<void> {
+  const day = dayOf(at);
+  const seen = await db.find(dailyHostActivity, { day, host: address });
+  if (seen) return;
+  await db.insert(dailyHostActivity).values({ day, host: address });
+  await bumpDaily(db, at, (d) => ({ activeHosts: d.activeHosts + 1 }));
+}

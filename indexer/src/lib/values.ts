@@ -1,0 +1,40 @@
+/** Small pure conversions shared by the handlers. */
+
+/** Unique, chain-ordered id of a log: `${blockNumber}-${logIndex}` zero-padded so text order is chain order. */
+export function eventId(event: { block: { number: bigint }; log: { logIndex: number } }): string {
+  return `${event.block.number.toString().padStart(12, "0")}-${event.log.logIndex.toString().padStart(6, "0")}`;
+}
+
+/** Decoded event args as JSON: bigints become decimal strings, tuples keep their field names. */
+export function jsonArgs(args: unknown): unknown {
+  return JSON.parse(
+    JSON.stringify(args ?? {}, (_k, v) => (typeof v === "bigint" ? v.toString() : v)),
+  );
+}
+
+/** A right-zero-padded bytes32 holding UTF-8 text (model ids, GPU names, regions) as text. */
+export function bytes32ToText(value: `0x${string}`): string {
+  const hex = value.slice(2).replace(/(00)+$/, "");
+  const bytes = Buffer.from(hex, "hex");
+  const text = bytes.toString("utf8");
+  // Not text (a real digest): show it as hex.
+  return /^[\x20-\x7e\u00a0-\uffff]*$/.test(text) && !text.includes("\ufffd") ? text : value;
+}
+
+/** The UTC day of a unix time, YYYY-MM-DD. */
+export function dayOf(timestamp: bigint): string {
+  return new Date(Number(timestamp) * 1000).toISOString().slice(0, 10);
+}
+
+export const HOST_STATUS = ["Unregistered", "Active", "Paused"] as const;
+export const JOB_STATUS = [
+  "None",
+  "Posted",
+  "Claimed",
+  "Completed",
+  "Disputed",
+  "Settled",
+  "Cancelled",
+  "Expired",
+] as const;
+export const SETTLEMENT = ["Accepted", "AutoReleased", "Resolved"] as const;
