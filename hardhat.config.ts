@@ -52,7 +52,11 @@ export default defineConfig({
   networks: {
     hardhatMainnet: { type: "edr-simulated", chainType: "l1" },
     // The local marketplace chain: `hardhat node --hostname 127.0.0.1` serves it.
-    localhost: { type: "http", chainType: "op", url: "http://127.0.0.1:8545" },
+    localhost: {
+      type: "http",
+      chainType: "op",
+      url: process.env.FABSTIR_RPC_URL ?? "http://127.0.0.1:8545",
+    },
     baseSepolia: {
       type: "http",
       chainType: "op",

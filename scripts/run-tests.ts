@@ -31,12 +31,27 @@ function parseHardhat(output: string) {
   return { passed, failed };
 }
 
+/** node:test's spec reporter summary: "ℹ pass 10", "ℹ fail 0". */
+function parseNodeTest(output: string) {
+  const text = stripAnsi(output);
+  const passed = Number(/^ℹ pass (\d+)/m.exec(text)?.[1] ?? 0);
+  const failed = Number(/^ℹ fail (\d+)/m.exec(text)?.[1] ?? 0);
+  return { passed, failed };
+}
+
 const steps: Step[] = [
   { name: "lint", cmd: bin("biome"), args: ["check", "."] },
   { name: "build", cmd: bin("hardhat"), args: ["build", "--build-profile", "default"] },
   { name: "abis", cmd: process.execPath, args: [path.join(root, "scripts", "gen-abis.ts")] },
   { name: "typecheck", cmd: bin("tsc"), args: ["--noEmit", "-p", "."] },
   { name: "contracts", cmd: bin("hardhat"), args: ["test"], parse: parseHardhat },
+  {
+    // Cross-component: a real Hardhat node, Ignition deploy, Ponder on PGlite and Postgres.
+    name: "indexer",
+    cmd: process.execPath,
+    args: ["--test", "--test-reporter=spec", "--test-concurrency=1", "test/indexer/*.test.ts"],
+    parse: parseNodeTest,
+  },
   {
     name: "error-coverage",
     cmd: process.execPath,
