@@ -184,31 +184,29 @@ export interface Indexer {
   stop: (signal?: NodeJS.Signals) => Promise<void>;
 }
 
-/** A fresh Postgres database on the local server (127.0.0.1:5432); returns its URL and a drop function. */
-export async function freshPostgres(): Promise<{ url: string; drop: () => Promise<void> }> {
-  const name = `fabstir_test_${Date.now()}_${Math.floor(Math.random() * 1e6)}`;
-  const admin = new pg.Client({
+/** Runs one statement as the postgres superuser on the local server (127.0.0.1:5432, trust auth). */
+async function pgAdmin(statement: string): Promise<void> {
+  const client = new pg.Client({
     host: "127.0.0.1",
     port: 5432,
     user: "postgres",
     database: "postgres",
   });
-  await admin.connect();
-  await admin.query(`create database ${name}`);
-  await admin.end();
+  await client.connect();
+  try {
+    await client.query(statement);
+  } finally {
+    await client.end();
+  }
+}
+
+/** A fresh Postgres database on the local server; returns its URL and a drop function. */
+export async function freshPostgres(): Promise<{ url: string; drop: () => Promise<void> }> {
+  const name = `fabstir_test_${Date.now()}_${Math.floor(Math.random() * 1e6)}`;
+  await pgAdmin(`create database ${name}`);
   return {
     url: `postgres://postgres@127.0.0.1:5432/${name}`,
-    drop: async () => {
-      const c = new pg.Client({
-        host: "127.0.0.1",
-        port: 5432,
-        user: "postgres",
-        database: "postgres",
-      });
-      await c.connect();
-      await c.query(`drop database if exists ${name} with (force)`);
-      await c.end();
-    },
+    drop: () => pgAdmin(`drop database if exists ${name} with (force)`),
   };
 }
 
