@@ -21,26 +21,27 @@ export async function updateHost(
   await db.update(host, { address }).set({ ...change(row), updatedAt: at, score });
 }
 
-/** Today's stats row, created on first use. */
+const EMPTY_DAY = {
+  jobsPosted: 0,
+  jobsSettled: 0,
+  jobsCancelled: 0,
+  jobsExpired: 0,
+  newHosts: 0,
+  activeHosts: 0,
+};
+
+/** Applies `change` to the day's stats row in one upsert (a new day starts from zeros). */
 export async function bumpDaily(
   db: Db,
   at: bigint,
   change: (row: typeof dailyStats.$inferSelect) => Partial<typeof dailyStats.$inferSelect>,
 ): Promise<void> {
   const day = dayOf(at);
+  const fresh = { day, ...EMPTY_DAY };
   await db
     .insert(dailyStats)
-    .values({
-      day,
-      jobsPosted: 0,
-      jobsSettled: 0,
-      jobsCancelled: 0,
-      jobsExpired: 0,
-      newHosts: 0,
-      activeHosts: 0,
-    })
-    .onConflictDoNothing();
-  await db.update(dailyStats, { day }).set(change);
+    .values({ ...fresh, ...change(fresh) })
+    .onConflictDoUpdate(change);
 }
 
 /** Counts `address` among the day's active hosts once. */
