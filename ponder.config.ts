@@ -24,8 +24,9 @@ export default createConfig({
   chains: {
     fabstir: {
       id: chainId,
-      rpc,
-      // A local node has no rate limit worth respecting; Ponder's default (~20 req/s) makes backfills crawl.
+      // Ponder throttles each URL, starting near 20 requests/s and ramping up slowly. A local
+      // node has no limit worth respecting: listing it many times lets Ponder fetch in parallel.
+      rpc: local ? Array<string>(16).fill(rpc) : rpc,
       maxRequestsPerSecond: local ? 1_000 : undefined,
       pollingInterval: local ? 200 : undefined,
       // Each local chain is new: never reuse cached logs of another chain with the same id.

@@ -5,13 +5,14 @@ import type { ZodError } from "zod";
 
 export class ApiError extends Error {
   override name = "ApiError";
-  constructor(
-    readonly status: ContentfulStatusCode,
-    readonly code: string,
-    message: string,
-    readonly parameter?: string,
-  ) {
+  readonly status: ContentfulStatusCode;
+  readonly code: string;
+  readonly parameter?: string;
+  constructor(status: ContentfulStatusCode, code: string, message: string, parameter?: string) {
     super(message);
+    this.status = status;
+    this.code = code;
+    this.parameter = parameter;
   }
 }
 

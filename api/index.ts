@@ -9,6 +9,7 @@ import { db } from "ponder:api";
 import schema from "ponder:schema";
 import { Hono } from "hono";
 import { client, graphql } from "ponder";
+import { responseCache } from "./cache.ts";
 import { errorResponse, NotFoundError } from "./errors.ts";
 import { openapi } from "./openapi.ts";
 import { hosts } from "./routes/hosts.ts";
@@ -17,6 +18,16 @@ import { models } from "./routes/models.ts";
 import { stats } from "./routes/stats.ts";
 
 const app = new Hono();
+
+// Discovery answers are cached briefly (FABSTIR_API_CACHE_MS, default 500 ms, 0 turns it off);
+// jobs and stats are always read fresh.
+const discoveryCache = responseCache({
+  ttlMs: Number(process.env.FABSTIR_API_CACHE_MS ?? 500),
+  maxEntries: 1_000,
+});
+// "/hosts/*" also matches "/hosts"; registering both would run the cache twice per request.
+app.use("/hosts/*", discoveryCache);
+app.use("/models", discoveryCache);
 
 app.use("/graphql", graphql({ db, schema }));
 app.use("/sql/*", client({ db, schema }));

@@ -52,7 +52,8 @@ export const openapi = {
   paths: {
     "/hosts": {
       get: {
-        summary: "Active hosts, filtered and sorted, with cursor pagination",
+        summary:
+          "Eligible hosts (active, staked at least the registry minimum), filtered and sorted, with cursor pagination",
         parameters: queryParameters(hostsQuery),
         responses: { "200": ok("A page of hosts and nextCursor"), "400": error },
       },

@@ -69,6 +69,15 @@ export const host = onchainTable(
   }),
 );
 
+/** The registry's parameters (one row, id "NodeRegistry"): discovery hides hosts staked below the minimum. */
+export const registryConfig = onchainTable("registry_config", (t) => ({
+  id: t.text().primaryKey(),
+  minimumStake: t.bigint().notNull(),
+  unbondingPeriod: t.bigint().notNull(), // seconds
+  jobMarketplace: t.hex(),
+  updatedAt: t.bigint().notNull(),
+}));
+
 /** A host's price for one model in one payment token (rows are kept at price 0 when withdrawn). */
 export const hostOffer = onchainTable(
   "host_offer",

@@ -41,6 +41,11 @@ function parseNodeTest(output: string) {
 
 const steps: Step[] = [
   { name: "lint", cmd: bin("biome"), args: ["check", "."] },
+  {
+    name: "ignored-sources",
+    cmd: process.execPath,
+    args: [path.join(root, "scripts", "check-ignored-sources.ts")],
+  },
   { name: "build", cmd: bin("hardhat"), args: ["build", "--build-profile", "default"] },
   { name: "abis", cmd: process.execPath, args: [path.join(root, "scripts", "gen-abis.ts")] },
   { name: "typecheck", cmd: bin("tsc"), args: ["--noEmit", "-p", "."] },
@@ -50,6 +55,13 @@ const steps: Step[] = [
     name: "indexer",
     cmd: process.execPath,
     args: ["--test", "--test-reporter=spec", "--test-concurrency=1", "test/indexer/*.test.ts"],
+    parse: parseNodeTest,
+  },
+  {
+    // The host node's units, beside their code (generated GGUF models, node-llama-cpp on CPU).
+    name: "node",
+    cmd: process.execPath,
+    args: ["--test", "--test-reporter=spec", "--test-concurrency=1", "node/**/*.test.ts"],
     parse: parseNodeTest,
   },
   {
@@ -86,8 +98,12 @@ for (const step of steps) {
   if (step.parse) {
     const counts = step.parse(output);
     passed += counts.passed;
-    // A crash before any summary still counts as a failure.
+    // A crash before any summary still counts as a failure; so does a suite that found no tests.
     failed += counts.failed > 0 || code === 0 ? counts.failed : 1;
+    if (counts.passed + counts.failed === 0 && code === 0) {
+      process.stdout.write(`${step.name}: no tests ran\n`);
+      failed += 1;
+    }
   } else if (code === 0) {
     passed += 1;
   } else {

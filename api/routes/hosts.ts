@@ -1,13 +1,14 @@
 /** GET /hosts (discovery with filters, sorting and cursor pagination) and GET /hosts/:address. */
 
 import { db } from "ponder:api";
-import { host, hostEarning, hostOffer } from "ponder:schema";
+import { host, hostEarning, hostOffer, registryConfig } from "ponder:schema";
 import { Hono } from "hono";
 import { and, asc, desc, eq, gt, ilike, lt, lte, sql } from "ponder";
 
 type SQL = ReturnType<typeof eq>;
 
 import { reputation } from "../../indexer/src/lib/reputation.ts";
+import { eligibleHost, REGISTRY_CONFIG_ID } from "../eligibility.ts";
 import { InvalidParameterError, NotFoundError } from "../errors.ts";
 import { address, hostsQuery, parse } from "../params.ts";
 import { json } from "../serialize.ts";
@@ -46,7 +47,7 @@ hosts.get("/", async (c) => {
   if (q.maxPrice !== undefined && !q.model)
     throw new InvalidParameterError("maxPrice", "maxPrice needs model");
 
-  const where: (SQL | undefined)[] = [eq(host.status, "Active")];
+  const where: (SQL | undefined)[] = [];
   if (q.minScore !== undefined) where.push(sql`${host.score} >= ${q.minScore}`);
   if (q.region) where.push(ilike(host.region, q.region));
   if (q.gpu) where.push(ilike(host.gpuModel, `%${q.gpu}%`));
@@ -85,6 +86,7 @@ hosts.get("/", async (c) => {
     ? db
         .select({ ...columns, pricePerToken: hostOffer.pricePerToken })
         .from(host)
+        .innerJoin(registryConfig, eligibleHost)
         .innerJoin(
           hostOffer,
           and(
@@ -93,7 +95,10 @@ hosts.get("/", async (c) => {
             eq(hostOffer.token, q.token),
           ),
         )
-    : db.select({ ...columns, pricePerToken: sql<bigint | null>`null` }).from(host);
+    : db
+        .select({ ...columns, pricePerToken: sql<bigint | null>`null` })
+        .from(host)
+        .innerJoin(registryConfig, eligibleHost);
   const rows = await base
     .where(and(...where))
     .orderBy(order, asc(host.address))
@@ -115,16 +120,27 @@ hosts.get("/", async (c) => {
 
 hosts.get("/:address", async (c) => {
   const addr = parse(address, c.req.param("address"));
-  const row = await db.query.host.findFirst({ where: eq(host.address, addr) });
+  const [[row], offers, earnings] = await Promise.all([
+    db
+      .select({ host, minimumStake: registryConfig.minimumStake })
+      .from(host)
+      .leftJoin(registryConfig, eq(registryConfig.id, REGISTRY_CONFIG_ID))
+      .where(eq(host.address, addr)),
+    db.select().from(hostOffer).where(eq(hostOffer.host, addr)),
+    db.select().from(hostEarning).where(eq(hostEarning.host, addr)),
+  ]);
   if (!row) throw new NotFoundError(`host ${addr}`);
-  const offers = await db.select().from(hostOffer).where(eq(hostOffer.host, addr));
-  const earnings = await db.select().from(hostEarning).where(eq(hostEarning.host, addr));
-  const rep = reputation({ ...row, at: row.updatedAt });
-  const completionRate = row.jobsClaimed === 0 ? null : row.jobsCompleted / row.jobsClaimed;
+  const minimumStake = row.minimumStake ?? 0n;
+  const h = row.host;
+  const rep = reputation({ ...h, at: h.updatedAt });
+  const completionRate = h.jobsClaimed === 0 ? null : h.jobsCompleted / h.jobsClaimed;
   const meanCompletionSeconds =
-    row.jobsCompleted === 0 ? null : Number(row.completionSecondsTotal) / row.jobsCompleted;
+    h.jobsCompleted === 0 ? null : Number(h.completionSecondsTotal) / h.jobsCompleted;
   return json(c, {
-    ...row,
+    ...h,
+    // What the registry's checkEligible requires before any price check.
+    eligible: h.status === "Active" && h.stake >= minimumStake,
+    minimumStake,
     offers,
     earnings,
     performance: { completionRate, meanCompletionSeconds },

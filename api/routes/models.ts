@@ -1,9 +1,10 @@
-/** GET /models: every model with its host count and price range per token among active hosts. */
+/** GET /models: every model with its host count and price range per token among eligible hosts. */
 
 import { db } from "ponder:api";
-import { host, hostOffer, model } from "ponder:schema";
+import { host, hostOffer, model, registryConfig } from "ponder:schema";
 import { Hono } from "hono";
-import { and, asc, count, eq, max, min } from "ponder";
+import { asc, count, eq, max, min } from "ponder";
+import { eligibleHost } from "../eligibility.ts";
 import { json } from "../serialize.ts";
 
 export const models = new Hono();
@@ -19,7 +20,8 @@ models.get("/", async (c) => {
       maxPrice: max(hostOffer.pricePerToken),
     })
     .from(hostOffer)
-    .innerJoin(host, and(eq(host.address, hostOffer.host), eq(host.status, "Active")))
+    .innerJoin(host, eq(host.address, hostOffer.host))
+    .innerJoin(registryConfig, eligibleHost)
     .groupBy(hostOffer.modelId, hostOffer.token);
   return json(c, {
     models: all.map((m) => ({

@@ -1,12 +1,36 @@
 /** NodeRegistry: hosts, their offers and stake. */
-import { host, hostOffer, model } from "ponder:schema";
+import type { Context } from "ponder:registry";
+import { host, hostOffer, model, registryConfig } from "ponder:schema";
 import { nodeRegistryAbi } from "../../abis/index.ts";
 import { bumpDaily, updateHost } from "./lib/host-stats.ts";
 import { indexContract } from "./lib/index-contract.ts";
 import { reputation } from "./lib/reputation.ts";
 import { bytes32ToText, HOST_STATUS } from "./lib/values.ts";
 
+const CONFIG_ID = "NodeRegistry";
+
+/** Upserts one parameter of the registry (initialize emits the minimum and the unbonding period first). */
+async function setConfig(
+  db: Context["db"],
+  at: bigint,
+  change: { minimumStake?: bigint; unbondingPeriod?: bigint; jobMarketplace?: `0x${string}` },
+): Promise<void> {
+  await db
+    .insert(registryConfig)
+    .values({ id: CONFIG_ID, minimumStake: 0n, unbondingPeriod: 0n, ...change, updatedAt: at })
+    .onConflictDoUpdate({ ...change, updatedAt: at });
+}
+
 indexContract("NodeRegistry", nodeRegistryAbi, {
+  MinimumStakeUpdated: async ({ event, context }) => {
+    await setConfig(context.db, event.block.timestamp, { minimumStake: event.args.current });
+  },
+  UnbondingPeriodUpdated: async ({ event, context }) => {
+    await setConfig(context.db, event.block.timestamp, { unbondingPeriod: event.args.current });
+  },
+  JobMarketplaceUpdated: async ({ event, context }) => {
+    await setConfig(context.db, event.block.timestamp, { jobMarketplace: event.args.current });
+  },
   HostRegistered: async ({ event, context }) => {
     const { host: address, stake, hardware, region, metadataDigest } = event.args;
     const at = event.block.timestamp;

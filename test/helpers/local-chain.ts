@@ -9,6 +9,7 @@ import { createServer } from "node:net";
 import path from "node:path";
 import pg from "pg";
 import {
+  bytesToHex,
   createPublicClient,
   createTestClient,
   createWalletClient,
@@ -41,6 +42,7 @@ export async function waitFor<T>(
   what: string,
   fn: () => Promise<T | undefined>,
   timeoutMs = 60_000,
+  intervalMs = 200,
 ): Promise<T> {
   const started = Date.now();
   let lastError: unknown;
@@ -51,9 +53,15 @@ export async function waitFor<T>(
     } catch (e) {
       lastError = e;
     }
-    await new Promise((r) => setTimeout(r, 200));
+    await new Promise((r) => setTimeout(r, intervalMs));
   }
   throw new Error(`timed out waiting for ${what}${lastError ? `: ${String(lastError)}` : ""}`);
+}
+
+/** Removes ANSI escape sequences (colours, cursor moves) from process output. */
+export function stripAnsi(text: string): string {
+  // biome-ignore lint/suspicious/noControlCharactersInRegex: matching ESC is the point
+  return text.replace(/\x1b\[[0-9;?]*[A-Za-z]/g, "");
 }
 
 interface Proc {
@@ -69,26 +77,34 @@ function startProcess(
 ): Proc {
   const child = spawn(cmd, args, {
     cwd: opts.cwd,
-    env: { ...process.env, ...opts.env },
+    // Logs are matched by tests: ask for plain text, and strip colour codes anyway
+    // (some CI environments force colour on, which broke a log match once).
+    env: { ...process.env, NO_COLOR: "1", FORCE_COLOR: "0", ...opts.env },
     stdio: "pipe",
   });
   let out = "";
-  child.stdout?.on("data", (d: Buffer) => {
-    out = (out + d.toString()).slice(-20_000);
-  });
-  child.stderr?.on("data", (d: Buffer) => {
-    out = (out + d.toString()).slice(-20_000);
-  });
+  const append = (d: Buffer) => {
+    out = (out + d.toString()).slice(-100_000);
+  };
+  child.stdout?.on("data", append);
+  child.stderr?.on("data", append);
   const exited = new Promise<void>((resolve) => child.once("exit", () => resolve()));
   return {
     child,
-    output: () => out,
+    output: () => stripAnsi(out),
     stop: async (signal = "SIGTERM") => {
       if (child.exitCode === null && child.signalCode === null) child.kill(signal);
       await Promise.race([exited, new Promise((r) => setTimeout(r, 10_000))]);
       if (child.exitCode === null && child.signalCode === null) child.kill("SIGKILL");
     },
   };
+}
+
+/** The private key of Hardhat's default dev account `index` (public knowledge: local chains only). */
+export function devPrivateKey(index: number): `0x${string}` {
+  const key = mnemonicToAccount(MNEMONIC, { addressIndex: index }).getHdKey().privateKey;
+  if (!key) throw new Error(`no private key for dev account ${index}`);
+  return bytesToHex(key);
 }
 
 /** A wallet of Hardhat's default dev mnemonic (account 0 deployed the contracts). */
@@ -180,6 +196,8 @@ export async function startLocalChain(): Promise<LocalChain> {
 
 export interface Indexer {
   url: string;
+  /** Whether Ponder serves 200 on /ready (backfill done). */
+  ready: () => Promise<boolean>;
   output: () => string;
   stop: (signal?: NodeJS.Signals) => Promise<void>;
 }
@@ -213,12 +231,23 @@ export async function freshPostgres(): Promise<{ url: string; drop: () => Promis
 /** Runs `ponder start` against `chain` (PGlite in a temp dir unless `databaseUrl`) and waits for its HTTP server. */
 export async function startIndexer(
   chain: LocalChain,
-  opts: { databaseUrl?: string; pgliteDir?: string; schema?: string } = {},
+  opts: {
+    databaseUrl?: string;
+    pgliteDir?: string;
+    schema?: string;
+    viewsSchema?: string;
+    /** Another Ponder app's root folder (its ponder.config.ts inside); default the real indexer. */
+    root?: string;
+    /** The path polled until the HTTP server answers 200; default /openapi.json. */
+    upPath?: string;
+    /** The RPC Ponder reads (for example a test/helpers/rpc-proxy.ts in front of the chain); default the chain's. */
+    rpcUrl?: string;
+  } = {},
 ): Promise<Indexer> {
   const port = await freePort();
   const env: NodeJS.ProcessEnv = {
     PONDER_TELEMETRY_DISABLED: "1",
-    PONDER_RPC_URL: chain.url,
+    PONDER_RPC_URL: opts.rpcUrl ?? chain.url,
     FABSTIR_DEPLOYMENT_DIR: chain.deploymentDir,
     FABSTIR_CHAIN_ID: "31337",
   };
@@ -229,23 +258,25 @@ export async function startIndexer(
     [
       "start",
       "--config",
-      "../ponder.config.ts",
+      opts.root ? "ponder.config.ts" : "../ponder.config.ts",
       "--schema",
       opts.schema ?? "fabstir",
       "--port",
       String(port),
+      ...(opts.viewsSchema ? ["--views-schema", opts.viewsSchema] : []),
     ],
-    { cwd: path.join(ROOT, "indexer"), env },
+    { cwd: opts.root ?? path.join(ROOT, "indexer"), env },
   );
   const url = `http://127.0.0.1:${port}`;
   await waitFor(
     "ponder http server",
-    async () => ((await fetch(`${url}/openapi.json`)).ok ? true : undefined),
+    async () => ((await fetch(`${url}${opts.upPath ?? "/openapi.json"}`)).ok ? true : undefined),
     120_000,
   ).catch((e) => {
     throw new Error(`${e}\n${proc.output()}`);
   });
-  return { url, output: proc.output, stop: proc.stop };
+  const ready = async () => (await fetch(`${url}/ready`)).status === 200;
+  return { url, ready, output: proc.output, stop: proc.stop };
 }
 
 /** Response JSON, asserted field by field by the tests. */

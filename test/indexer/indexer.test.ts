@@ -305,6 +305,12 @@ for (const database of ["pglite", "postgres"] as const) {
       assert.ok(host.reputation.score > 0);
       assert.equal(host.reputation.score, host.score);
       assert.equal((await getJson(indexer.url, "/openapi.json")).body.openapi, "3.1.0");
+      // Discovery answers come from the short-lived cache the second time; jobs never do.
+      const cacheOf = async (p: string) =>
+        (await fetch(`${indexer.url}${p}`)).headers.get("x-cache");
+      await cacheOf("/hosts?limit=3");
+      assert.equal(await cacheOf("/hosts?limit=3"), "hit");
+      assert.equal(await cacheOf("/jobs/1"), null);
       const gql = await fetch(`${indexer.url}/graphql`, {
         method: "POST",
         headers: { "content-type": "application/json" },

@@ -26,15 +26,4 @@ export function dayOf(timestamp: bigint): string {
   return new Date(Number(timestamp) * 1000).toISOString().slice(0, 10);
 }
 
-export const HOST_STATUS = ["Unregistered", "Active", "Paused"] as const;
-export const JOB_STATUS = [
-  "None",
-  "Posted",
-  "Claimed",
-  "Completed",
-  "Disputed",
-  "Settled",
-  "Cancelled",
-  "Expired",
-] as const;
-export const SETTLEMENT = ["Accepted", "AutoReleased", "Resolved"] as const;
+export { HOST_STATUS, JOB_STATUS, SETTLEMENT } from "../../../abis/index.ts";

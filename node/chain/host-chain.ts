@@ -1,0 +1,125 @@
+/**
+ * The host node's chain side, assembled: the client (key, retries, nonces), the state
+ * file, the registration brought up to date, the job manager (which is also the gate the
+ * request handler asks) and the monitor that feeds it. Start order matters: a job left
+ * half-served by a killed process is put back first, then registration, then the monitor
+ * catches up from the checkpoint, and the periodic sync resumes or gives up the jobs this
+ * host claimed earlier.
+ */
+import type { PrivateKeyAccount } from "viem";
+import { type Logger, silentLogger } from "../logger.ts";
+import type { NodeMetrics } from "../metrics.ts";
+import { type ChainClient, createChainClient, type RetryPolicy } from "./client.ts";
+import { createJobManager, type JobManager, type JobPolicy, recoverInterrupted } from "./jobs.ts";
+import { createJobMonitor, type JobMonitor } from "./monitor.ts";
+import { type DesiredRegistration, ensureRegistration } from "./registration.ts";
+import { type ChainStateStore, openChainState } from "./state.ts";
+
+export interface HostChainOptions {
+  rpcUrl: string;
+  /** eth_subscribe for new blocks; polling is the fallback. */
+  wsUrl?: string;
+  chainId: number;
+  account: PrivateKeyAccount;
+  addresses: {
+    NodeRegistry: `0x${string}`;
+    JobMarketplace: `0x${string}`;
+    PaymentEscrow: `0x${string}`;
+  };
+  /** First block to follow when there is no checkpoint yet (the deployment block). */
+  startBlock: number;
+  stateFile: string;
+  /** What to register; without it the host must already be registered by other means. */
+  registration?: DesiredRegistration;
+  policy?: Partial<JobPolicy>;
+  pollIntervalMs?: number;
+  confirmations?: number;
+  retry?: Partial<RetryPolicy>;
+  metrics?: NodeMetrics;
+  logger?: Logger;
+  now?: () => Promise<number>;
+}
+
+export interface HostChain {
+  readonly client: ChainClient;
+  readonly jobs: JobManager;
+  readonly monitor: JobMonitor;
+  readonly state: ChainStateStore;
+  /** Transactions the registration sent at start (empty when it was up to date). */
+  readonly registrationActions: string[];
+  stop: () => Promise<void>;
+}
+
+export async function startHostChain(o: HostChainOptions): Promise<HostChain> {
+  const logger = o.logger ?? silentLogger;
+  const client = createChainClient({
+    rpcUrl: o.rpcUrl,
+    chainId: o.chainId,
+    account: o.account,
+    logger,
+    retry: o.retry,
+    pollingIntervalMs: Math.min(o.pollIntervalMs ?? 1_000, 500),
+  });
+  const state = await openChainState(o.stateFile, {
+    chainId: o.chainId,
+    marketplace: o.addresses.JobMarketplace,
+    host: o.account.address,
+    startBlock: o.startBlock,
+  });
+  const interrupted = recoverInterrupted(state);
+  if (interrupted > 0)
+    logger.info({ jobs: interrupted }, "jobs interrupted mid-answer are open again");
+  await state.save();
+  const registrationActions = o.registration
+    ? await ensureRegistration(client, o.addresses.NodeRegistry, o.registration, logger)
+    : [];
+  const prices = new Map<`0x${string}`, Map<string, bigint>>();
+  for (const offer of o.registration?.offers ?? []) {
+    const id = offer.modelId.toLowerCase() as `0x${string}`;
+    const byToken = prices.get(id) ?? new Map<string, bigint>();
+    byToken.set(offer.token.toLowerCase(), offer.pricePerToken);
+    prices.set(id, byToken);
+  }
+  const jobs = createJobManager({
+    client,
+    chainId: o.chainId,
+    marketplace: o.addresses.JobMarketplace,
+    escrow: o.addresses.PaymentEscrow,
+    state,
+    prices,
+    policy: o.policy,
+    metrics: o.metrics,
+    logger,
+    now: o.now,
+  });
+  const syncEvery = o.pollIntervalMs ?? 1_000;
+  let lastSync = 0;
+  const monitor = createJobMonitor({
+    client,
+    marketplace: o.addresses.JobMarketplace,
+    checkpoint: () => state.data.checkpoint,
+    onLogs: jobs.handleLogs,
+    onRound: async () => {
+      if (Date.now() - lastSync < syncEvery) return;
+      lastSync = Date.now();
+      await jobs.sync();
+    },
+    pollIntervalMs: o.pollIntervalMs,
+    confirmations: o.confirmations,
+    wsUrl: o.wsUrl,
+    logger,
+  });
+  monitor.start();
+  return {
+    client,
+    jobs,
+    monitor,
+    state,
+    registrationActions,
+    async stop() {
+      await monitor.stop();
+      await jobs.idle();
+      await state.save();
+    },
+  };
+}

@@ -1,0 +1,449 @@
+/**
+ * The host's side of the job flow. From JobMarketplace's events it picks the jobs that fit
+ * (a model it serves, a token it prices, a price within the renter's maximum, chosen for
+ * it or open, enough time left, capacity free), checks that the escrow really holds the
+ * deposit, and claims them. When the renter then asks (over HTTP or libp2p) with a signed
+ * authorization, the gate checks it against the chain and lets the request through once;
+ * the answer's hash and exact completion token count go on chain with completeJob. A
+ * periodic sync retries what failed on the RPC (claims, completions), gives up claimed
+ * jobs whose deadline passed (expireJob refunds the renter and frees the host's stake),
+ * and releases payment of completed jobs once their dispute window is over.
+ */
+import { keccak256, stringToHex } from "viem";
+import { JOB_STATUS, jobMarketplaceAbi, paymentEscrowAbi } from "../../abis/index.ts";
+import { recoverJobAuthorizer, requestHash } from "../auth/job-auth.ts";
+import { JobRefusedError } from "../errors.ts";
+import type { Usage } from "../inference/types.ts";
+import { type Logger, silentLogger } from "../logger.ts";
+import type { NodeMetrics } from "../metrics.ts";
+import type { JobGate, JobLease } from "../serving/handler.ts";
+import type { JobAuthorization, ServeRequest } from "../serving/types.ts";
+import { type ChainClient, ContractRevertError } from "./client.ts";
+import { chainModelId } from "./model-id.ts";
+import type { MarketplaceLog } from "./monitor.ts";
+import type { ChainStateStore, JobRecord } from "./state.ts";
+
+export interface JobPolicy {
+  /** Claimed jobs not yet served, at most. */
+  maxActiveJobs: number;
+  /** Do not claim a job with less time than this before its deadline. */
+  minTimeLeftSec: number;
+  /** Release payment of completed jobs whose dispute window is over. */
+  autoRelease: boolean;
+}
+
+export const DEFAULT_JOB_POLICY: JobPolicy = {
+  maxActiveJobs: 16,
+  minTimeLeftSec: 60,
+  autoRelease: true,
+};
+
+export interface JobManagerOptions {
+  client: ChainClient;
+  chainId: number;
+  marketplace: `0x${string}`;
+  escrow: `0x${string}`;
+  state: ChainStateStore;
+  /** Prices per output token this host asks, by chain model id, then lower-case token address. */
+  prices: Map<`0x${string}`, Map<string, bigint>>;
+  policy?: Partial<JobPolicy>;
+  metrics?: NodeMetrics;
+  logger?: Logger;
+  /** Unix seconds now; the chain's clock may differ (tests move it). */
+  now?: () => Promise<number>;
+}
+
+export interface JobManager extends JobGate {
+  /** The monitor's handler: one range of marketplace logs, in order. */
+  handleLogs: (logs: MarketplaceLog[], toBlock: number) => Promise<void>;
+  /** Retries pending claims and completions, gives up expired jobs, releases payments. */
+  sync: () => Promise<void>;
+  /** Jobs waiting on chain work started by this manager (completions in flight). */
+  idle: () => Promise<void>;
+  counts: () => Record<string, number>;
+}
+
+type Posted = Extract<MarketplaceLog, { eventName: "JobPosted" }>;
+
+export function createJobManager(options: JobManagerOptions): JobManager {
+  const { client, state } = options;
+  const log = (options.logger ?? silentLogger).child({ component: "jobs" });
+  const policy = { ...DEFAULT_JOB_POLICY, ...options.policy };
+  const me = client.account.address.toLowerCase() as `0x${string}`;
+  const inflight = new Set<Promise<unknown>>();
+  const now =
+    options.now ??
+    (async () =>
+      Number(
+        (await client.read("block time", (c) => c.getBlock({ blockTag: "latest" }))).timestamp,
+      ));
+  const domain = { chainId: options.chainId, marketplace: options.marketplace };
+
+  /** Jobs with chain work in progress: one action per job at a time. */
+  const busy = new Map<string, Promise<unknown>>();
+  async function exclusive(id: string, fn: () => Promise<unknown>) {
+    if (busy.has(id)) return;
+    const action = fn().finally(() => busy.delete(id));
+    busy.set(id, action);
+    await action;
+  }
+
+  const track = <T>(p: Promise<T>): Promise<T> => {
+    inflight.add(p);
+    p.finally(() => inflight.delete(p)).catch(() => undefined);
+    return p;
+  };
+
+  /** A JobMarketplace transaction on job `r`: `fn(jobId, ...rest)`. */
+  const jobTx = (fn: string, r: JobRecord, rest: readonly unknown[] = []) =>
+    client.send(`${fn} ${r.id}`, {
+      address: options.marketplace,
+      abi: jobMarketplaceAbi,
+      functionName: fn,
+      args: [BigInt(r.id), ...rest],
+    });
+
+  const priceFor = (modelId: `0x${string}`, token: `0x${string}`) =>
+    options.prices.get(modelId.toLowerCase() as `0x${string}`)?.get(token.toLowerCase());
+
+  const readJob = (id: bigint) =>
+    client.read(`getJob ${id}`, (c) =>
+      c.readContract({
+        address: options.marketplace,
+        abi: jobMarketplaceAbi,
+        functionName: "getJob",
+        args: [id],
+      }),
+    );
+
+  async function escrowHolds(r: JobRecord): Promise<boolean> {
+    const [token, amount] = await client.read(`lockOf ${r.id}`, (c) =>
+      c.readContract({
+        address: options.escrow,
+        abi: paymentEscrowAbi,
+        functionName: "lockOf",
+        args: [BigInt(r.id)],
+      }),
+    );
+    const deposit = BigInt(r.maxTokens) * BigInt(r.maxPricePerToken);
+    return token.toLowerCase() === r.token.toLowerCase() && amount >= deposit && amount > 0n;
+  }
+
+  function active() {
+    return Object.values(state.data.jobs).filter(
+      (j) => j.status === "claimed" || j.status === "serving",
+    ).length;
+  }
+
+  function finish(r: JobRecord, outcome: string) {
+    state.update(r.id, { status: "done", outcome });
+  }
+
+  /** Why a posted job does not fit this host, or undefined when it does. */
+  function misfit(e: Posted["args"], t: number): string | undefined {
+    if (e.host !== "0x0000000000000000000000000000000000000000" && e.host.toLowerCase() !== me)
+      return "chosen for another host";
+    if (e.renter.toLowerCase() === me) return "own job";
+    const price = priceFor(e.modelId, e.token);
+    if (price === undefined) return "model or token not offered";
+    if (price > e.maxPricePerToken) return "price above the renter's maximum";
+    if (Number(e.deadline) - t < policy.minTimeLeftSec) return "too little time left";
+    if (active() >= policy.maxActiveJobs) return "at capacity";
+    return undefined;
+  }
+
+  async function claim(r: JobRecord) {
+    if (!(await escrowHolds(r))) {
+      log.warn({ job: r.id }, "escrow does not hold the deposit; not claiming");
+      options.metrics?.jobs.inc({ outcome: "refused" });
+      return finish(r, "refused: underfunded escrow");
+    }
+    try {
+      await jobTx("claimJob", r);
+      state.update(r.id, { status: "claimed" });
+      options.metrics?.jobs.inc({ outcome: "claimed" });
+      log.info({ job: r.id }, "claimed job");
+    } catch (e) {
+      if (e instanceof ContractRevertError) {
+        // Someone else claimed it, or it was cancelled: not ours.
+        log.info({ job: r.id, reason: e.errorName }, "claim refused by the marketplace");
+        return finish(r, `not claimed: ${e.errorName ?? "reverted"}`);
+      }
+      throw e;
+    }
+  }
+
+  async function complete(r: JobRecord) {
+    if (r.outputHash === undefined || r.tokensUsed === undefined) return;
+    try {
+      await jobTx("completeJob", r, [r.outputHash, r.tokensUsed]);
+      state.update(r.id, { status: "completed" });
+      options.metrics?.jobs.inc({ outcome: "completed" });
+      log.info({ job: r.id, tokens: r.tokensUsed }, "completed job");
+    } catch (e) {
+      if (!(e instanceof ContractRevertError)) throw e;
+      const [job] = await readJob(BigInt(r.id));
+      if (JOB_STATUS[job.status] === "Completed" || JOB_STATUS[job.status] === "Settled")
+        state.update(r.id, { status: "completed" });
+      else {
+        log.warn({ job: r.id, reason: e.errorName }, "completion refused; giving the job up");
+        options.metrics?.jobs.inc({ outcome: "given_up" });
+        finish(r, `completion refused: ${e.errorName ?? "reverted"}`);
+      }
+    }
+    await state.save();
+  }
+
+  /** Retries a job's pending chain work; errors are logged and retried at the next sync. */
+  async function syncJob(r: JobRecord, t: number) {
+    if (r.status === "posted") {
+      if (t > r.deadline) return finish(r, "deadline passed before a claim");
+      const [job] = await readJob(BigInt(r.id));
+      if (JOB_STATUS[job.status] !== "Posted")
+        return finish(r, `not claimed: ${JOB_STATUS[job.status]}`);
+      return claim(r);
+    }
+    if (r.status === "served") return complete(r);
+    if (r.status === "claimed" && t > r.deadline) {
+      const [job] = await readJob(BigInt(r.id));
+      if (JOB_STATUS[job.status] !== "Claimed") return finish(r, String(JOB_STATUS[job.status]));
+      try {
+        await jobTx("expireJob", r);
+      } catch (e) {
+        if (!(e instanceof ContractRevertError)) throw e;
+      }
+      options.metrics?.jobs.inc({ outcome: "given_up" });
+      log.info({ job: r.id }, "renter never asked before the deadline; job expired and refunded");
+      return finish(r, "expired: the renter never asked");
+    }
+    if (r.status === "completed" && policy.autoRelease) {
+      const [job] = await readJob(BigInt(r.id));
+      const status = JOB_STATUS[job.status];
+      if (status === "Settled") return finish(r, "settled");
+      if (status !== "Completed" || t <= job.timeout) return;
+      try {
+        await jobTx("releasePayment", r);
+        finish(r, "settled");
+      } catch (e) {
+        if (!(e instanceof ContractRevertError)) throw e;
+      }
+    }
+  }
+
+  /** A job's record from its JobPosted event. */
+  function recordOf(e: Posted["args"], status: JobRecord["status"]): JobRecord {
+    return {
+      id: e.jobId.toString(),
+      status,
+      renter: e.renter.toLowerCase() as `0x${string}`,
+      modelId: e.modelId,
+      promptHash: e.promptHash,
+      token: e.token.toLowerCase() as `0x${string}`,
+      maxTokens: Number(e.maxTokens),
+      maxPricePerToken: e.maxPricePerToken.toString(),
+      deadline: Number(e.deadline),
+      updatedAt: Date.now(),
+    };
+  }
+
+  async function onPosted(e: Posted["args"], t: number) {
+    const id = e.jobId.toString();
+    if (state.job(id)) return;
+    const why = misfit(e, t);
+    if (why) {
+      log.debug({ job: id, why }, "job does not fit");
+      return;
+    }
+    const record = recordOf(e, "posted");
+    state.put(record);
+    try {
+      await exclusive(id, () => claim(record));
+    } catch (err) {
+      // Transient: the record stays "posted" and the next sync tries again.
+      log.warn({ job: id, err: (err as Error).message.split("\n")[0] }, "claim failed; will retry");
+    }
+  }
+
+  /** Our claim of a job this node has no record of (its state file was lost): adopt it. */
+  async function adopt(jobId: bigint) {
+    const posted = await client.read(`JobPosted ${jobId}`, (c) =>
+      c.getContractEvents({
+        address: options.marketplace,
+        abi: jobMarketplaceAbi,
+        eventName: "JobPosted",
+        args: { jobId },
+        fromBlock: 0n,
+        strict: true,
+      }),
+    );
+    const e = posted[0]?.args;
+    if (!e) return;
+    state.put(recordOf(e, "claimed"));
+    log.info({ job: jobId.toString() }, "adopted a job claimed by this host");
+  }
+
+  async function handleLogs(logs: MarketplaceLog[], toBlock: number) {
+    const t = logs.length > 0 ? await now() : 0;
+    for (const l of logs) {
+      switch (l.eventName) {
+        case "JobPosted":
+          await onPosted(l.args, t);
+          break;
+        case "JobClaimed": {
+          const r = state.job(l.args.jobId);
+          if (l.args.host.toLowerCase() === me) {
+            if (!r) await adopt(l.args.jobId);
+            else if (r.status === "posted") state.update(r.id, { status: "claimed" });
+          } else if (r && r.status === "posted") finish(r, "claimed by another host");
+          break;
+        }
+        case "JobCompleted": {
+          const r = state.job(l.args.jobId);
+          if (r && r.status !== "done") state.update(r.id, { status: "completed" });
+          break;
+        }
+        case "JobSettled":
+        case "JobCancelled":
+        case "JobExpired": {
+          const r = state.job(l.args.jobId);
+          if (r && r.status !== "done" && r.status !== "serving")
+            finish(r, l.eventName.slice(3).toLowerCase());
+          break;
+        }
+        default:
+          break;
+      }
+    }
+    state.data.checkpoint = toBlock;
+    await state.save();
+  }
+
+  async function sync() {
+    const pending = Object.values(state.data.jobs).filter(
+      (r) => r.status !== "done" && r.status !== "serving" && !busy.has(r.id),
+    );
+    if (pending.length === 0) return;
+    const t = await now();
+    for (const r of pending) {
+      try {
+        await exclusive(r.id, () => syncJob(r, t));
+      } catch (e) {
+        log.warn(
+          { job: r.id, err: (e as Error).message.split("\n")[0] },
+          "job sync failed; will retry",
+        );
+      }
+    }
+    await state.save();
+  }
+
+  async function open(auth: JobAuthorization, request: ServeRequest): Promise<JobLease> {
+    const id = auth.jobId;
+    const refuse = (code: ConstructorParameters<typeof JobRefusedError>[0], message: string) => {
+      options.metrics?.jobs.inc({ outcome: "refused" });
+      return new JobRefusedError(code, id, message);
+    };
+    let r = state.job(id);
+    if (r?.status === "posted" && busy.has(id)) {
+      // Our claim is in flight: the renter can see it mined before this node has its receipt.
+      await busy.get(id)?.catch(() => undefined);
+      r = state.job(id);
+    }
+    if (r && (r.status === "serving" || r.outputHash !== undefined))
+      throw refuse("job_already_served", "this job was already served; one request per job");
+    if (r?.status === "done" && r.outcome?.startsWith("refused: underfunded"))
+      throw refuse("underfunded", "the escrow does not hold this job's deposit");
+    if (r?.status !== "claimed")
+      throw refuse("job_not_claimed", "this host has not claimed the job");
+    // Reserve the job now: a concurrent second request with the same authorization is refused.
+    state.update(id, { status: "serving" });
+    try {
+      const [job] = await readJob(BigInt(id));
+      if (JOB_STATUS[job.status] !== "Claimed" || job.host.toLowerCase() !== me)
+        throw refuse("job_not_claimed", `the job is ${JOB_STATUS[job.status]} on chain`);
+      if ((await now()) > job.timeout) throw refuse("job_expired", "the job's deadline has passed");
+      const hash = requestHash(request);
+      const signer = await recoverJobAuthorizer(
+        domain,
+        { jobId: BigInt(id), host: client.account.address, requestHash: hash },
+        auth.signature,
+      );
+      if (!signer) throw refuse("invalid_signature", "the signature is malformed");
+      if (signer.toLowerCase() !== job.renter.toLowerCase())
+        throw refuse("wrong_renter", "the request is not signed by the job's renter");
+      if (hash !== r.promptHash)
+        throw refuse("prompt_mismatch", "the request does not match the job's prompt hash");
+      let model: `0x${string}` | undefined;
+      try {
+        model = chainModelId(request.model);
+      } catch {}
+      if (model?.toLowerCase() !== r.modelId.toLowerCase())
+        throw refuse("model_mismatch", "the request names another model than the job");
+      if (!(await escrowHolds(r)))
+        throw refuse("underfunded", "the escrow does not hold this job's deposit");
+    } catch (e) {
+      state.update(id, { status: "claimed" });
+      throw e;
+    }
+    await state.save();
+    log.info({ job: id }, "serving job");
+    let settled = false;
+    return {
+      maxTokens: r.maxTokens,
+      finish: (result: { text: string; usage: Usage }) => {
+        if (settled) return;
+        settled = true;
+        state.update(id, {
+          status: "served",
+          outputHash: keccak256(stringToHex(result.text)),
+          tokensUsed: result.usage.completionTokens,
+        });
+        const record = state.job(id) as JobRecord;
+        track(
+          state
+            .save()
+            .then(() => exclusive(id, () => complete(record)))
+            .catch((e) =>
+              log.warn(
+                { job: id, err: (e as Error).message.split("\n")[0] },
+                "completion failed; will retry",
+              ),
+            ),
+        );
+      },
+      fail: (error: unknown) => {
+        if (settled) return;
+        settled = true;
+        // Nothing was delivered in full: the renter may ask again before the deadline.
+        log.info({ job: id, err: String(error) }, "job answer interrupted");
+        state.update(id, { status: "claimed" });
+        track(state.save());
+      },
+    };
+  }
+
+  return {
+    open,
+    handleLogs,
+    sync,
+    idle: async () => {
+      while (inflight.size > 0) await Promise.allSettled([...inflight]);
+    },
+    counts: () => {
+      const out: Record<string, number> = {};
+      for (const r of Object.values(state.data.jobs)) out[r.status] = (out[r.status] ?? 0) + 1;
+      return out;
+    },
+  };
+}
+
+/** On start: a job left "serving" by a killed process was not delivered; the renter may retry. */
+export function recoverInterrupted(state: ChainStateStore): number {
+  let n = 0;
+  for (const r of Object.values(state.data.jobs))
+    if (r.status === "serving") {
+      state.update(r.id, { status: "claimed" });
+      n++;
+    }
+  return n;
+}

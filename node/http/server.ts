@@ -1,0 +1,301 @@
+/**
+ * The node's HTTP API (Hono on @hono/node-server): OpenAI-compatible chat and text
+ * completions, streamed over server-sent events or answered whole, the model list, health
+ * and Prometheus metrics. A marketplace job is named by two headers, `X-Fabstir-Job-Id` and
+ * `X-Fabstir-Job-Signature` (the renter's EIP-712 signature); an operator uses its API key
+ * as the bearer token, which is what OpenAI clients send.
+ */
+import { randomUUID } from "node:crypto";
+import type { AddressInfo } from "node:net";
+import { type ServerType, serve as serveHttp } from "@hono/node-server";
+import { type Context, Hono } from "hono";
+import { bodyLimit } from "hono/body-limit";
+import { streamSSE } from "hono/streaming";
+import type { z } from "zod";
+import { NodeError } from "../errors.ts";
+import type { FinishReason, GenerationEvent, Usage } from "../inference/types.ts";
+import { type Logger, silentLogger } from "../logger.ts";
+import type { NodeMetrics } from "../metrics.ts";
+import type { RequestHandler, ServeRequest } from "../serving/types.ts";
+import {
+  chatChunk,
+  chatCompletion,
+  chatCompletionBody,
+  chatToServeRequest,
+  completionBody,
+  completionToServeRequest,
+  errorObject,
+  errorStatus,
+  nodeErrorObject,
+  textCompletion,
+  usageObject,
+  validationErrorObject,
+} from "./openai.ts";
+
+export interface HttpOptions {
+  handler: RequestHandler;
+  metrics?: NodeMetrics;
+  logger?: Logger;
+  /** Largest accepted request body; default 1 MiB. */
+  maxBodyBytes?: number;
+  /** Extra facts for GET /health (chain, p2p state). */
+  health?: () => Record<string, unknown>;
+}
+
+export const JOB_ID_HEADER = "x-fabstir-job-id";
+export const JOB_SIGNATURE_HEADER = "x-fabstir-job-signature";
+const DEFAULT_MAX_BODY = 1 << 20;
+
+type Kind = "chat" | "text";
+
+function bearer(c: Context): string | undefined {
+  const h = c.req.header("authorization");
+  return h?.startsWith("Bearer ") ? h.slice(7).trim() : undefined;
+}
+
+function errorResponse(c: Context, e: unknown, log: Logger) {
+  if (e instanceof NodeError) {
+    if (!e.userError) log.warn({ err: e.message, code: e.code }, "request failed");
+    const status = errorStatus(e.code);
+    if (status === 503) c.header("Retry-After", "1");
+    return c.json(nodeErrorObject(e), status as 400);
+  }
+  log.error({ err: e instanceof Error ? e.stack : String(e) }, "request failed");
+  return c.json(errorObject("internal", "internal error"), 500);
+}
+
+/** Reads the job headers into the request; a half-present pair is refused. */
+function withJob(c: Context, request: ServeRequest): ServeRequest | Response {
+  const jobId = c.req.header(JOB_ID_HEADER);
+  const signature = c.req.header(JOB_SIGNATURE_HEADER);
+  if (jobId === undefined && signature === undefined) return request;
+  if (!jobId || !/^\d{1,78}$/.test(jobId))
+    return c.json(errorObject("invalid_request", `${JOB_ID_HEADER}: expected a job id`), 400);
+  if (!signature || !/^0x[0-9a-fA-F]{130}$/.test(signature))
+    return c.json(
+      errorObject("invalid_signature", `${JOB_SIGNATURE_HEADER}: expected a 65-byte signature`),
+      401,
+    );
+  return { ...request, job: { jobId, signature: signature as `0x${string}` } };
+}
+
+export function createHttpApp(options: HttpOptions): Hono {
+  const log = options.logger ?? silentLogger;
+  const { handler } = options;
+  const app = new Hono();
+
+  app.onError((e, c) => errorResponse(c, e, log));
+  app.notFound((c) =>
+    c.json(errorObject("not_found", `no route ${c.req.method} ${c.req.path}`), 404),
+  );
+
+  app.get("/health", (c) => {
+    const caps = handler.capabilities();
+    return c.json({
+      status: "ok",
+      models: caps.models.map((m) => m.id),
+      load: caps.load,
+      host: caps.host ?? null,
+      ...options.health?.(),
+    });
+  });
+
+  app.get("/metrics", async (c) => {
+    if (!options.metrics) return c.text("metrics are off\n", 404);
+    const { registry } = options.metrics;
+    return c.body(await registry.metrics(), 200, { "Content-Type": registry.contentType });
+  });
+
+  const modelObject = (id: string) => ({
+    id,
+    object: "model" as const,
+    created: 0,
+    owned_by: handler.capabilities().host ?? "fabstir-host",
+  });
+  app.get("/v1/models", (c) =>
+    c.json({ object: "list", data: handler.capabilities().models.map((m) => modelObject(m.id)) }),
+  );
+  app.get("/v1/models/:id{.+}", (c) => {
+    const id = c.req.param("id");
+    if (!handler.capabilities().models.some((m) => m.id === id))
+      return c.json(errorObject("model_not_found", `model ${id} is not served here`, "model"), 404);
+    return c.json(modelObject(id));
+  });
+
+  const limit = bodyLimit({
+    maxSize: options.maxBodyBytes ?? DEFAULT_MAX_BODY,
+    onError: (c) =>
+      c.json(
+        errorObject(
+          "request_too_large",
+          `the request body exceeds ${options.maxBodyBytes ?? DEFAULT_MAX_BODY} bytes`,
+        ),
+        413,
+      ),
+  });
+
+  async function parse<S extends z.ZodType>(c: Context, schema: S) {
+    let raw: unknown;
+    try {
+      raw = await c.req.json();
+    } catch {
+      return { response: c.json(errorObject("invalid_request", "the body is not JSON"), 400) };
+    }
+    const parsed = schema.safeParse(raw);
+    if (!parsed.success) return { response: c.json(validationErrorObject(parsed.error), 400) };
+    return { body: parsed.data as z.infer<S> };
+  }
+
+  async function complete(
+    c: Context,
+    kind: Kind,
+    request: ServeRequest,
+    stream: boolean,
+    includeUsage: boolean,
+  ) {
+    const id = `${kind === "chat" ? "chatcmpl" : "cmpl"}-${randomUUID()}`;
+    const created = Math.floor(Date.now() / 1000);
+    const signal = c.req.raw.signal;
+    const events = handler
+      .serve(request, { signal, transport: "http", apiKey: bearer(c) })
+      [Symbol.asyncIterator]();
+    // The first event settles refusals (auth, unknown model, busy) before any byte is sent,
+    // so they get a proper status code.
+    let first: IteratorResult<GenerationEvent>;
+    try {
+      first = await events.next();
+    } catch (e) {
+      return errorResponse(c, e, log);
+    }
+    if (!stream) {
+      let event = first;
+      try {
+        while (!event.done && event.value.type !== "done") event = await events.next();
+      } finally {
+        // Ends the generator past its `done` event, which frees the engine's slot.
+        await events.return?.();
+      }
+      if (event.done || event.value.type !== "done")
+        throw new Error("generation ended without a done event");
+      const done = event.value;
+      c.header("X-Fabstir-Cached", String(done.cached));
+      return kind === "chat"
+        ? c.json(
+            chatCompletion(id, created, request.model, done.text, done.finishReason, done.usage),
+          )
+        : c.json(
+            textCompletion(id, created, request.model, done.text, done.finishReason, done.usage),
+          );
+    }
+    return streamSSE(c, async (sse) => {
+      const send = (data: unknown) => sse.writeSSE({ data: JSON.stringify(data) });
+      const piece = (text: string, finish: FinishReason | null) =>
+        kind === "chat"
+          ? chatChunk(id, created, request.model, text ? { content: text } : {}, finish)
+          : textCompletion(id, created, request.model, text, finish);
+      let usage: Usage | undefined;
+      try {
+        if (kind === "chat")
+          await send(
+            chatChunk(id, created, request.model, { role: "assistant", content: "" }, null),
+          );
+        let event = first;
+        while (!event.done) {
+          const e = event.value;
+          if (e.type === "token") await send(piece(e.text, null));
+          else {
+            usage = e.usage;
+            // Extra fields are ignored by OpenAI clients; Fabstir renters read whether the
+            // answer came from the semantic cache.
+            await send({ ...piece("", e.finishReason), fabstir: { cached: e.cached } });
+          }
+          event = await events.next();
+        }
+        if (usage && includeUsage)
+          await send({
+            id,
+            object: kind === "chat" ? "chat.completion.chunk" : "text_completion",
+            created,
+            model: request.model,
+            choices: [],
+            usage: usageObject(usage),
+          });
+        await sse.writeSSE({ data: "[DONE]" });
+      } catch (e) {
+        if (signal.aborted) return;
+        // Mid-stream failures travel as an error event, which OpenAI clients raise.
+        if (e instanceof NodeError) await send(nodeErrorObject(e));
+        else {
+          log.error({ err: e instanceof Error ? e.stack : String(e) }, "stream failed");
+          await send(errorObject("internal", "internal error"));
+        }
+      } finally {
+        await events.return?.();
+      }
+    });
+  }
+
+  app.post("/v1/chat/completions", limit, async (c) => {
+    const { body, response } = await parse(c, chatCompletionBody);
+    if (response) return response;
+    const request = withJob(c, chatToServeRequest(body));
+    if (request instanceof Response) return request;
+    return complete(
+      c,
+      "chat",
+      request,
+      body.stream === true,
+      body.stream_options?.include_usage === true,
+    );
+  });
+
+  app.post("/v1/completions", limit, async (c) => {
+    const { body, response } = await parse(c, completionBody);
+    if (response) return response;
+    const request = withJob(c, completionToServeRequest(body));
+    if (request instanceof Response) return request;
+    return complete(
+      c,
+      "text",
+      request,
+      body.stream === true,
+      body.stream_options?.include_usage === true,
+    );
+  });
+
+  return app;
+}
+
+export interface HttpServer {
+  /** e.g. http://127.0.0.1:8080 */
+  readonly url: string;
+  readonly port: number;
+  close: () => Promise<void>;
+}
+
+/** Serves the app on host:port (port 0 picks a free one). */
+export async function startHttpServer(
+  app: Hono,
+  opts: { host?: string; port?: number } = {},
+): Promise<HttpServer> {
+  const host = opts.host ?? "127.0.0.1";
+  let server: ServerType | undefined;
+  const port = await new Promise<number>((resolve, reject) => {
+    server = serveHttp({ fetch: app.fetch, hostname: host, port: opts.port ?? 0 }, (info) =>
+      resolve((info as AddressInfo).port),
+    );
+    server.once("error", reject);
+  });
+  const shown = host.includes(":") ? `[${host}]` : host;
+  return {
+    url: `http://${shown === "0.0.0.0" ? "127.0.0.1" : shown}:${port}`,
+    port,
+    close: () =>
+      new Promise<void>((resolve) => {
+        if (!server) return resolve();
+        // Let open streams finish; drop idle keep-alive sockets now.
+        (server as { closeIdleConnections?: () => void }).closeIdleConnections?.();
+        server.close(() => resolve());
+      }),
+  };
+}

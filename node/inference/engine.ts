@@ -1,0 +1,344 @@
+/**
+ * The inference engine of one chat model: requests are formatted with the model's chat
+ * template, sampled with their own parameters and streamed token by token. Continuous
+ * batching: the engine owns one llama.cpp context with `sequences` slots; each running
+ * request holds one slot, and node-llama-cpp decodes the pending tokens of all slots in
+ * one batch, so a new request starts as soon as a slot is free instead of waiting for the
+ * others to finish. Requests beyond the slots wait in a bounded queue; one more is refused
+ * with EngineBusyError. Each request has a timeout, and its AbortSignal (a client that
+ * went away) stops generation at the next token.
+ */
+import {
+  type ChatHistoryItem,
+  type ChatWrapper,
+  type LlamaContext,
+  type LlamaContextSequence,
+  resolveChatWrapper,
+  type Token,
+} from "node-llama-cpp";
+import { DEFAULT_THREADS, INFERENCE_DEFAULTS } from "../constants.ts";
+import {
+  EngineBusyError,
+  InvalidRequestError,
+  RequestCancelledError,
+  RequestTimeoutError,
+  StoppedError,
+} from "../errors.ts";
+import { type Logger, silentLogger } from "../logger.ts";
+import type { LoadedModel, ModelManager } from "../models/manager.ts";
+import { StopSequenceFilter } from "./text-stream.ts";
+import type {
+  ChatMessage,
+  FinishReason,
+  GenerateRequest,
+  GenerationEvent,
+  Generator,
+  SamplingParams,
+} from "./types.ts";
+
+export interface EngineOptions {
+  manager: ModelManager;
+  modelId: string;
+  /** Tokens of context per sequence. */
+  contextSize?: number;
+  sequences?: number;
+  maxQueue?: number;
+  timeoutMs?: number;
+  threads?: number;
+  logger?: Logger;
+}
+
+export interface EngineStats {
+  running: number;
+  queued: number;
+  completed: number;
+  failed: number;
+  slots: number;
+}
+
+export interface InferenceEngine extends Generator {
+  start: () => Promise<void>;
+  /** The sha256 of the loaded model file (after start). */
+  readonly modelSha256: string;
+  /** Prompt tokens of `messages` after the chat template (or of a raw prompt), as billed. */
+  countPromptTokens: (messages: ChatMessage[], prompt?: string) => number;
+  stats: () => EngineStats;
+  /** Waits for running requests to end (queued ones are refused), then frees the context. */
+  stop: () => Promise<void>;
+}
+
+const STOP_GRACE_MS = 10_000;
+
+interface Waiter {
+  resolve: (s: LlamaContextSequence) => void;
+  reject: (e: Error) => void;
+}
+
+export function resolveParams(p: Partial<SamplingParams> = {}): SamplingParams {
+  const params: SamplingParams = {
+    temperature: p.temperature ?? INFERENCE_DEFAULTS.temperature,
+    topP: p.topP ?? INFERENCE_DEFAULTS.topP,
+    topK: p.topK ?? INFERENCE_DEFAULTS.topK,
+    maxTokens: p.maxTokens ?? INFERENCE_DEFAULTS.maxTokens,
+    stop: p.stop ?? [],
+    seed: p.seed,
+  };
+  const bad = (what: string) => new InvalidRequestError(`invalid ${what}`);
+  if (!(params.temperature >= 0 && params.temperature <= 2)) throw bad("temperature (0..2)");
+  if (!(params.topP > 0 && params.topP <= 1)) throw bad("top_p (0 < top_p <= 1)");
+  if (!(Number.isInteger(params.topK) && params.topK >= 0)) throw bad("top_k (integer >= 0)");
+  if (!(Number.isInteger(params.maxTokens) && params.maxTokens >= 1))
+    throw bad("max_tokens (integer >= 1)");
+  if (params.stop.length > 4 || params.stop.some((s) => typeof s !== "string" || s.length > 256))
+    throw bad("stop (at most 4 strings of at most 256 characters)");
+  if (params.seed !== undefined && !Number.isSafeInteger(params.seed)) throw bad("seed (integer)");
+  return params;
+}
+
+function toChatHistory(messages: ChatMessage[]): ChatHistoryItem[] {
+  if (messages.length === 0) throw new InvalidRequestError("messages must not be empty");
+  const history: ChatHistoryItem[] = messages.map((m) => {
+    if (m.role === "system") return { type: "system", text: m.content };
+    if (m.role === "user") return { type: "user", text: m.content };
+    if (m.role === "assistant") return { type: "model", response: [m.content] };
+    throw new InvalidRequestError(`unknown role ${String((m as { role: unknown }).role)}`);
+  });
+  // An empty model turn at the end makes the template open the assistant's answer.
+  history.push({ type: "model", response: [] });
+  return history;
+}
+
+export function createInferenceEngine(options: EngineOptions): InferenceEngine {
+  const log = (options.logger ?? silentLogger).child({ model_id: options.modelId });
+  const slots = options.sequences ?? INFERENCE_DEFAULTS.sequences;
+  const maxQueue = options.maxQueue ?? INFERENCE_DEFAULTS.maxQueue;
+  const defaultTimeout = options.timeoutMs ?? INFERENCE_DEFAULTS.timeoutMs;
+  let loaded: LoadedModel | undefined;
+  let context: LlamaContext | undefined;
+  let wrapper: ChatWrapper | undefined;
+  let stopping = false;
+  let running = 0;
+  const counters = { completed: 0, failed: 0 };
+  const waiters: Waiter[] = [];
+  /** Idle sequences of the context; a running request holds one. */
+  const pool: LlamaContextSequence[] = [];
+  let idle: (() => void) | undefined;
+
+  function started() {
+    if (!loaded || !context || !wrapper || stopping)
+      throw new StoppedError(`engine for ${options.modelId} is not running`);
+    return { model: loaded.model, context, wrapper };
+  }
+
+  function promptOf(messages: ChatMessage[], raw?: string) {
+    const { model, wrapper } = started();
+    if (raw !== undefined) {
+      if (raw.length === 0) throw new InvalidRequestError("prompt must not be empty");
+      const tokens = model.tokenize(raw);
+      const bos = model.tokens.bos;
+      if (bos !== null && model.tokens.shouldPrependBosToken && tokens[0] !== bos)
+        tokens.unshift(bos);
+      const eos = model.tokens.eos;
+      return { tokens, triggers: eos === null ? [] : [[eos]] };
+    }
+    const state = wrapper.generateContextState({ chatHistory: toChatHistory(messages) });
+    const tokens = state.contextText.tokenize(model.tokenizer);
+    const triggers = state.stopGenerationTriggers
+      .map((t) => t.tokenize(model.tokenizer, "trimLeadingSpace"))
+      .filter((t) => t.length > 0);
+    return { tokens, triggers };
+  }
+
+  /** A free sequence, now or when one is released; refused when the queue is full. */
+  function takeSlot(signal: AbortSignal): Promise<LlamaContextSequence> {
+    started();
+    const free = pool.pop();
+    if (free && waiters.length === 0) {
+      running++;
+      return Promise.resolve(free);
+    }
+    if (free) pool.push(free);
+    if (waiters.length >= maxQueue)
+      return Promise.reject(
+        new EngineBusyError(
+          `${running} requests running and ${waiters.length} queued; try again later`,
+        ),
+      );
+    return new Promise((resolve, reject) => {
+      const waiter: Waiter = { resolve, reject };
+      waiters.push(waiter);
+      signal.addEventListener(
+        "abort",
+        () => {
+          const i = waiters.indexOf(waiter);
+          if (i >= 0) waiters.splice(i, 1);
+          reject(signal.reason);
+        },
+        { once: true },
+      );
+    });
+  }
+
+  /** Clears the sequence's tokens and hands it to the next queued request, or back to the pool. */
+  async function freeSlot(sequence: LlamaContextSequence) {
+    try {
+      await sequence.clearHistory();
+    } catch (e) {
+      log.warn({ err: String(e) }, "clearing a sequence failed");
+    }
+    const next = stopping ? undefined : waiters.shift();
+    if (next) return next.resolve(sequence);
+    running--;
+    pool.push(sequence);
+    if (running === 0) idle?.();
+  }
+
+  async function* generate(
+    request: GenerateRequest,
+  ): AsyncGenerator<GenerationEvent, void, undefined> {
+    const params = resolveParams(request.params);
+    const { model } = started();
+    const { tokens: prompt, triggers } = promptOf(request.messages, request.prompt);
+    const contextSize = started().context.contextSize;
+    if (prompt.length >= contextSize)
+      throw new InvalidRequestError(
+        `the prompt is ${prompt.length} tokens; this model's context holds ${contextSize}`,
+      );
+    const maxTokens = Math.min(params.maxTokens, contextSize - prompt.length);
+    const timeoutMs = request.timeoutMs ?? defaultTimeout;
+    const timeout = AbortSignal.timeout(timeoutMs);
+    const signal = request.signal ? AbortSignal.any([request.signal, timeout]) : timeout;
+    const failure = () =>
+      timeout.aborted
+        ? new RequestTimeoutError(`request exceeded ${timeoutMs} ms`)
+        : new RequestCancelledError("request cancelled");
+    if (signal.aborted) throw failure();
+
+    let sequence: LlamaContextSequence;
+    try {
+      sequence = await takeSlot(signal);
+    } catch (e) {
+      if (signal.aborted) throw failure();
+      throw e;
+    }
+    const started_at = performance.now();
+    const generated: Token[] = [];
+    let pending: Token[] = [];
+    const filter = new StopSequenceFilter(params.stop);
+    let finishReason: FinishReason = "length";
+    let ok = false;
+    try {
+      const tokens = sequence.evaluate(prompt, {
+        temperature: params.temperature,
+        topK: params.topK,
+        topP: params.topP,
+        seed: params.seed,
+      });
+      for await (const token of tokens) {
+        if (signal.aborted) throw failure();
+        if (stopping) throw new StoppedError("engine stopping");
+        generated.push(token);
+        if (triggers.some((t) => endsWith(generated, t))) {
+          finishReason = "stop";
+          break;
+        }
+        pending.push(token);
+        const piece = model.detokenize(
+          pending,
+          false,
+          generated.slice(-pending.length - 8, -pending.length),
+        );
+        // A token that ends inside a multi-byte character waits for the rest of it.
+        if (!piece.endsWith("\uFFFD")) {
+          pending = [];
+          const text = filter.push(piece);
+          if (text) yield { type: "token", text };
+        }
+        if (filter.stopped) {
+          finishReason = "stop";
+          break;
+        }
+        if (generated.length >= maxTokens) break;
+      }
+      if (signal.aborted) throw failure();
+      if (generated.length < maxTokens && !filter.stopped) finishReason = "stop";
+      const rest = filter.flush();
+      if (rest) yield { type: "token", text: rest };
+      ok = true;
+      yield {
+        type: "done",
+        text: filter.text,
+        finishReason,
+        usage: { promptTokens: prompt.length, completionTokens: generated.length },
+        cached: false,
+      };
+    } finally {
+      await freeSlot(sequence);
+      if (ok) counters.completed++;
+      else counters.failed++;
+      log.debug(
+        {
+          prompt_tokens: prompt.length,
+          completion_tokens: generated.length,
+          ms: Math.round(performance.now() - started_at),
+          ok,
+        },
+        "request finished",
+      );
+    }
+  }
+
+  return {
+    modelId: options.modelId,
+    get modelSha256() {
+      if (!loaded) throw new StoppedError(`engine for ${options.modelId} is not running`);
+      return loaded.sha256;
+    },
+    async start() {
+      loaded = await options.manager.acquire(options.modelId);
+      try {
+        context = await loaded.model.createContext({
+          contextSize: options.contextSize ?? INFERENCE_DEFAULTS.contextSize,
+          sequences: slots,
+          threads: options.threads ?? DEFAULT_THREADS,
+        });
+      } catch (e) {
+        loaded.release();
+        loaded = undefined;
+        throw e;
+      }
+      for (let i = 0; i < slots; i++) pool.push(context.getSequence());
+      wrapper = resolveChatWrapper(loaded.model);
+      log.info(
+        { slots, context_size: context.contextSize, chat_wrapper: wrapper.wrapperName },
+        "engine started",
+      );
+    },
+    generate,
+    countPromptTokens: (messages, prompt) => promptOf(messages, prompt).tokens.length,
+    stats: () => ({ running, queued: waiters.length, slots, ...counters }),
+    async stop() {
+      if (!loaded) return;
+      stopping = true;
+      for (const w of waiters.splice(0)) w.reject(new StoppedError("engine stopping"));
+      // Running requests end at their next token once stopping; a consumer that stopped
+      // pulling is not waited for longer than the grace period.
+      if (running > 0)
+        await Promise.race([
+          new Promise<void>((r) => (idle = r)),
+          new Promise((r) => setTimeout(r, STOP_GRACE_MS)),
+        ]);
+      pool.length = 0;
+      await context?.dispose();
+      loaded.release();
+      context = undefined;
+      loaded = undefined;
+    },
+  };
+}
+
+function endsWith(tokens: Token[], suffix: Token[]): boolean {
+  if (suffix.length > tokens.length) return false;
+  const offset = tokens.length - suffix.length;
+  return suffix.every((t, i) => tokens[offset + i] === t);
+}

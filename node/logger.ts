@@ -1,0 +1,14 @@
+/** The host node's logger (pino): JSON lines with a message and snake_case fields. */
+import { pino } from "pino";
+
+export type Logger = pino.Logger;
+
+export function createLogger(options: { level?: string; name?: string } = {}): Logger {
+  return pino({
+    name: options.name ?? "fabstir-node",
+    level: options.level ?? process.env.FABSTIR_LOG_LEVEL ?? "info",
+  });
+}
+
+/** A logger that writes nothing (tests, benchmarks). */
+export const silentLogger: Logger = pino({ level: "silent" });

@@ -1,0 +1,122 @@
+/**
+ * The node's one entry point for requests from any transport: it decides who may use the
+ * node (a marketplace job with the renter's signature, an operator API key, or open access
+ * when the operator turned it on), bounds the answer by what the job paid for, runs the
+ * model behind the semantic cache, and counts everything in the metrics.
+ */
+import { timingSafeEqual } from "node:crypto";
+import { InvalidRequestError, NodeError, UnauthorizedError } from "../errors.ts";
+import type { InferenceService } from "../inference/service.ts";
+import type { GenerateRequest, GenerationEvent, Usage } from "../inference/types.ts";
+import type { NodeMetrics } from "../metrics.ts";
+import type {
+  Capabilities,
+  JobAuthorization,
+  RequestHandler,
+  ServeOptions,
+  ServeRequest,
+} from "./types.ts";
+
+/** A job's right to be served once, from the job gate (node/chain/jobs.ts). */
+export interface JobLease {
+  /** The most completion tokens the job paid for. */
+  maxTokens: number;
+  /** The answer was delivered in full: settle the job with it. */
+  finish: (result: { text: string; usage: Usage; cached: boolean }) => void;
+  /** The answer failed part-way (the client went away, a timeout): the job is not served. */
+  fail: (error: unknown) => void;
+}
+
+/** Checks a request's job authorization against the chain; throws JobRefusedError. */
+export interface JobGate {
+  open: (auth: JobAuthorization, request: ServeRequest) => Promise<JobLease>;
+}
+
+export interface HandlerOptions {
+  service: InferenceService;
+  metrics?: NodeMetrics;
+  /** Serves paid marketplace jobs; without it a request naming a job is refused. */
+  jobs?: JobGate;
+  /** Operator keys that use the node without a job (compared in constant time). */
+  apiKeys?: string[];
+  /** Serve anyone without a job or key: for a private or development node only. */
+  open?: boolean;
+  capabilities: () => Capabilities;
+}
+
+function keyMatches(keys: string[], presented: string | undefined): boolean {
+  if (!presented) return false;
+  const p = Buffer.from(presented);
+  return keys.some((k) => {
+    const b = Buffer.from(k);
+    return b.length === p.length && timingSafeEqual(b, p);
+  });
+}
+
+export function createRequestHandler(options: HandlerOptions): RequestHandler {
+  const { service, metrics } = options;
+
+  async function* serve(
+    request: ServeRequest,
+    opts: ServeOptions,
+  ): AsyncGenerator<GenerationEvent, void, undefined> {
+    const arrived = performance.now();
+    // Label values stay bounded: a model the node does not serve is counted as "unknown".
+    const model = service.models().includes(request.model) ? request.model : "unknown";
+    const labels = { transport: opts.transport, model };
+    let outcome = "ok";
+    let lease: JobLease | undefined;
+    try {
+      const generator = service.generator(request.model);
+      if ((request.messages === undefined) === (request.prompt === undefined))
+        throw new InvalidRequestError("a request needs exactly one of messages and prompt");
+      if (request.job) {
+        if (!options.jobs) throw new UnauthorizedError("this node does not serve marketplace jobs");
+        lease = await options.jobs.open(request.job, request);
+      } else if (!options.open && !keyMatches(options.apiKeys ?? [], opts.apiKey)) {
+        throw new UnauthorizedError(
+          "a marketplace job authorization or an operator API key is required",
+        );
+      }
+      const params = { ...request.params };
+      if (lease) params.maxTokens = Math.min(params.maxTokens ?? lease.maxTokens, lease.maxTokens);
+      const generate: GenerateRequest = {
+        messages: request.messages ?? [],
+        prompt: request.prompt,
+        params,
+        signal: opts.signal,
+        cache: request.cache,
+      };
+      let first = true;
+      for await (const event of generator.generate(generate)) {
+        if (first && event.type === "token") {
+          metrics?.firstToken.observe(labels, (performance.now() - arrived) / 1000);
+          first = false;
+        }
+        if (event.type === "done") {
+          metrics?.tokens.inc({ model, kind: "prompt" }, event.usage.promptTokens);
+          metrics?.tokens.inc(
+            { model, kind: event.cached ? "cached_completion" : "completion" },
+            event.usage.completionTokens,
+          );
+          lease?.finish({ text: event.text, usage: event.usage, cached: event.cached });
+          lease = undefined;
+        }
+        yield event;
+      }
+    } catch (e) {
+      outcome = e instanceof NodeError ? e.code : "internal";
+      throw e;
+    } finally {
+      // A consumer that stopped pulling before `done` also ends up here.
+      if (lease) {
+        lease.fail(new Error("the answer was not delivered in full"));
+        if (outcome === "ok") outcome = "cancelled";
+      }
+      metrics?.requests.inc({ ...labels, outcome });
+      metrics?.duration.observe(labels, (performance.now() - arrived) / 1000);
+    }
+  }
+
+  return { serve, capabilities: options.capabilities };
+}

@@ -1,0 +1,379 @@
+/**
+ * A generated history with every event type (test/helpers/history.ts), indexed on Postgres
+ * by `ponder start` that is SIGKILLed in the middle of its backfill and started again. The
+ * result is compared with the chain itself, read independently of the indexer's code:
+ * every log appears exactly once in event_log, every job and host matches the contracts'
+ * state, the derived counters equal sums over the decoded logs (a replayed batch would
+ * double them), discovery returns exactly the eligible hosts, and the views schema serves
+ * the same data to plain SQL.
+ */
+import assert from "node:assert/strict";
+import { after, before, describe, it } from "node:test";
+import pg from "pg";
+import {
+  type Address,
+  createPublicClient,
+  decodeEventLog,
+  http,
+  type Log,
+  zeroAddress,
+} from "viem";
+import { hardhat } from "viem/chains";
+import {
+  fabTokenAbi,
+  jobMarketplaceAbi,
+  nodeRegistryAbi,
+  paymentEscrowAbi,
+} from "../../abis/index.ts";
+import { generateHistory, type History } from "../helpers/history.ts";
+import {
+  freshPostgres,
+  getJson,
+  type Indexer,
+  type LocalChain,
+  startIndexer,
+  startLocalChain,
+  waitFor,
+} from "../helpers/local-chain.ts";
+import { type RpcProxy, startRpcProxy } from "../helpers/rpc-proxy.ts";
+
+const SCHEMA = "fabstir";
+const VIEWS = "fabstir_views";
+// The contracts' enum names, written out here rather than imported from the indexer, so a
+// wrong mapping there fails this test instead of agreeing with it.
+const JOB_STATUS = [
+  "None",
+  "Posted",
+  "Claimed",
+  "Completed",
+  "Disputed",
+  "Settled",
+  "Cancelled",
+  "Expired",
+];
+const HOST_STATUS = ["Unregistered", "Active", "Paused"];
+/** Events the contracts declare (mostly inherited from OpenZeppelin) that no public function can emit after deployment. */
+const NEVER_EMITTED = new Set(["EIP712DomainChanged", "RoleAdminChanged"]);
+
+/** The block number inside a Ponder checkpoint string (10 digits of timestamp, 16 of chain id, 16 of block). */
+const blockOfCheckpoint = (cp: string): number => Number(cp.slice(26, 42) || Number.NaN);
+
+interface Decoded {
+  id: string;
+  address: Address;
+  name: string;
+  // biome-ignore lint/suspicious/noExplicitAny: decoded args of any event
+  args: any;
+}
+
+describe("indexer backfill on Postgres, killed and restarted", { timeout: 600_000 }, () => {
+  let chain: LocalChain;
+  let history: History;
+  let indexer: Indexer | undefined;
+  let db: { url: string; drop: () => Promise<void> } | undefined;
+  let sql: pg.Client | undefined;
+  let logs: Decoded[] = [];
+  let proxy: RpcProxy | undefined;
+  let killedAt = -1;
+  let checkpointBlock = -1;
+  let killedBeforeReady = false;
+  let restartLog = "";
+
+  const count = async (query: string): Promise<number> =>
+    Number((await (sql as pg.Client).query(query)).rows[0]?.n ?? Number.NaN);
+  const of = (name: string) => logs.filter((l) => l.name === name);
+
+  before(async () => {
+    chain = await startLocalChain();
+    history = await generateHistory(chain, {
+      hosts: 24,
+      jobs: 1_500,
+      underStaked: 2,
+      deregistered: 2,
+    });
+    const abis = {
+      [chain.addresses.FABToken.toLowerCase()]: fabTokenAbi,
+      [chain.addresses.NodeRegistry.toLowerCase()]: nodeRegistryAbi,
+      [chain.addresses.JobMarketplace.toLowerCase()]: jobMarketplaceAbi,
+      [chain.addresses.PaymentEscrow.toLowerCase()]: paymentEscrowAbi,
+    };
+    const raw: Log[] = await chain.publicClient.getLogs({
+      address: Object.values(chain.addresses),
+      fromBlock: 0n,
+    });
+    logs = raw.map((l) => {
+      const abi = abis[l.address.toLowerCase()];
+      if (!abi) throw new Error(`log of unknown contract ${l.address}`);
+      const d = decodeEventLog({ abi, data: l.data, topics: l.topics });
+      const id = `${String(l.blockNumber).padStart(12, "0")}-${String(l.logIndex).padStart(6, "0")}`;
+      return { id, address: l.address, name: d.eventName, args: d.args };
+    });
+
+    db = await freshPostgres();
+    sql = new pg.Client(db.url);
+    await sql.connect();
+    // First run: read the chain through a slow proxy, and as soon as part (not all) of the
+    // backfill is committed, stall the proxy so the backfill cannot finish, then SIGKILL.
+    // Without the stall the race between "rows appeared" and the kill could let a fast
+    // machine commit the whole backfill first (the kill must land in the middle).
+    proxy = await startRpcProxy(chain.url, { delayMs: 5 });
+    const first = await startIndexer(chain, {
+      databaseUrl: db.url,
+      schema: SCHEMA,
+      rpcUrl: proxy.url,
+    });
+    await waitFor(
+      "a partly committed backfill",
+      async () =>
+        (await count(`select count(*) as n from ${SCHEMA}.event_log`).catch(() => 0)) > 0
+          ? true
+          : undefined,
+      120_000,
+      20,
+    );
+    proxy.hold();
+    killedBeforeReady = !(await first.ready());
+    await first.stop("SIGKILL");
+    await proxy.stop();
+    killedAt = await count(`select count(*) as n from ${SCHEMA}.event_log`);
+    const cp = await (sql as pg.Client).query(
+      `select safe_checkpoint from ${SCHEMA}._ponder_checkpoint`,
+    );
+    checkpointBlock = blockOfCheckpoint(String(cp.rows[0]?.safe_checkpoint ?? ""));
+    // Second run on the same database and schema, now also publishing the views schema.
+    indexer = await startIndexer(chain, {
+      databaseUrl: db.url,
+      schema: SCHEMA,
+      viewsSchema: VIEWS,
+    });
+    const ix = indexer;
+    await waitFor(
+      "the restarted indexer to reach the chain head",
+      async () =>
+        (await ix.ready()) &&
+        (await count(`select count(*) as n from ${SCHEMA}.event_log`)) === logs.length
+          ? true
+          : undefined,
+      180_000,
+    ).catch((e) => {
+      throw new Error(`${e}\n${ix.output()}`);
+    });
+    restartLog = ix.output();
+  });
+
+  after(async () => {
+    await indexer?.stop();
+    await proxy?.stop();
+    await sql?.end();
+    await chain?.stop();
+    await db?.drop();
+  });
+
+  it("was killed in the middle of the backfill", (t) => {
+    assert.ok(logs.length >= 9_000, `history has ${logs.length} events`);
+    // What the killed process left committed: part of the events, not none and not all.
+    assert.ok(killedAt > 0 && killedAt < logs.length, `killed at ${killedAt}/${logs.length}`);
+    assert.ok(killedBeforeReady, "the first run had not finished its backfill");
+    assert.ok(checkpointBlock > 1, `committed checkpoint at block ${checkpointBlock}`);
+    // Ponder resumed from that checkpoint instead of starting over.
+    assert.match(restartLog, /Detected crash recovery/);
+    const resumedFrom = /Started backfill indexing chain=fabstir block_range=\[(\d+),/.exec(
+      restartLog,
+    );
+    assert.ok(resumedFrom, `no backfill after the restart:\n${restartLog}`);
+    const from = Number(resumedFrom[1]);
+    assert.ok(
+      from >= checkpointBlock && from <= checkpointBlock + 1,
+      `resumed at block ${from}, checkpoint at ${checkpointBlock}`,
+    );
+    t.diagnostic(
+      `killed with ${killedAt}/${logs.length} events committed; resumed at block ${from}`,
+    );
+  });
+
+  it("logs every chain event exactly once, and every event type is covered", async () => {
+    const rows = (
+      await (sql as pg.Client).query(
+        `select id, contract, name from ${SCHEMA}.event_log order by id`,
+      )
+    ).rows as { id: string; name: string }[];
+    assert.equal(rows.length, logs.length);
+    const expected = [...logs].sort((a, b) => a.id.localeCompare(b.id));
+    rows.forEach((r, i) => {
+      assert.equal(r.id, expected[i]?.id);
+      assert.equal(r.name, expected[i]?.name, r.id);
+    });
+    const declared = new Set(
+      [fabTokenAbi, nodeRegistryAbi, jobMarketplaceAbi, paymentEscrowAbi].flatMap((abi) =>
+        abi.filter((x) => x.type === "event").map((x) => x.name),
+      ),
+    );
+    const emitted = new Set(rows.map((r) => r.name));
+    const missing = [...declared].filter((n) => !emitted.has(n) && !NEVER_EMITTED.has(n));
+    assert.deepEqual(missing, [], "event types the history never produced");
+  });
+
+  it("matches every job's on-chain state, with one status change per status event", async () => {
+    const reader = createPublicClient({
+      chain: hardhat,
+      transport: http(chain.url, { batch: { batchSize: 500 } }),
+    });
+    const ids = Array.from({ length: history.jobs }, (_, i) => BigInt(i + 1));
+    const onChain = await Promise.all(
+      ids.map((id) =>
+        reader.readContract({
+          address: chain.addresses.JobMarketplace,
+          abi: jobMarketplaceAbi,
+          functionName: "getJob",
+          args: [id],
+        }),
+      ),
+    );
+    const rows = (
+      await (sql as pg.Client).query(
+        `select id, status, host, tokens_used from ${SCHEMA}.job order by id`,
+      )
+    ).rows as { id: string; status: string; host: string | null; tokens_used: number | null }[];
+    assert.equal(rows.length, history.jobs);
+    rows.forEach((r, i) => {
+      const [j] = onChain[i] as (typeof onChain)[number];
+      assert.equal(r.status, JOB_STATUS[j.status], `job ${r.id}`);
+      if (j.host !== zeroAddress && r.host)
+        assert.equal(r.host, j.host.toLowerCase(), `job ${r.id}`);
+      if (j.status === 5) assert.equal(r.tokens_used, j.tokensUsed, `job ${r.id}`);
+    });
+    const statusEvents = [
+      "JobPosted",
+      "JobClaimed",
+      "JobCompleted",
+      "JobDisputed",
+      "JobSettled",
+      "JobCancelled",
+      "JobExpired",
+    ].reduce((s, n) => s + of(n).length, 0);
+    assert.equal(
+      await count(`select count(*) as n from ${SCHEMA}.job_status_change`),
+      statusEvents,
+    );
+  });
+
+  it("matches every host's registry state and earnings", async () => {
+    const rows = (
+      await (sql as pg.Client).query(`select address, status, stake, unbonding from ${SCHEMA}.host`)
+    ).rows as { address: string; status: string; stake: string; unbonding: string }[];
+    assert.equal(rows.length, history.hosts.length);
+    for (const r of rows) {
+      const [status, stake, , unbonding] = await chain.publicClient.readContract({
+        address: chain.addresses.NodeRegistry,
+        abi: nodeRegistryAbi,
+        functionName: "hostState",
+        args: [r.address as Address],
+      });
+      assert.equal(r.status, HOST_STATUS[status], r.address);
+      assert.equal(BigInt(r.stake), stake, r.address);
+      assert.equal(BigInt(r.unbonding), unbonding, r.address);
+    }
+    const earned = new Map<string, { amount: bigint; jobs: number }>();
+    for (const l of of("PaymentReleased")) {
+      const key = `${l.args.host.toLowerCase()}/${l.args.token.toLowerCase()}`;
+      const e = earned.get(key) ?? { amount: 0n, jobs: 0 };
+      earned.set(key, { amount: e.amount + l.args.hostAmount, jobs: e.jobs + 1 });
+    }
+    const earnings = (
+      await (sql as pg.Client).query(`select host, token, amount, jobs from ${SCHEMA}.host_earning`)
+    ).rows as { host: string; token: string; amount: string; jobs: number }[];
+    assert.equal(earnings.length, earned.size);
+    for (const e of earnings) {
+      const want = earned.get(`${e.host}/${e.token}`);
+      assert.equal(BigInt(e.amount), want?.amount, `${e.host}/${e.token}`);
+      assert.equal(e.jobs, want?.jobs);
+    }
+  });
+
+  it("derives daily stats and volume equal to sums over the logs (nothing replayed twice)", async () => {
+    const [d] = (
+      await (sql as pg.Client).query(
+        `select sum(jobs_posted) as posted, sum(jobs_settled) as settled,
+                sum(jobs_cancelled) as cancelled, sum(jobs_expired) as expired,
+                sum(new_hosts) as new_hosts from ${SCHEMA}.daily_stats`,
+      )
+    ).rows;
+    assert.equal(Number(d.posted), of("JobPosted").length);
+    assert.equal(Number(d.settled), of("JobSettled").length);
+    assert.equal(Number(d.cancelled), of("JobCancelled").length);
+    assert.equal(Number(d.expired), of("JobExpired").length);
+    assert.equal(Number(d.new_hosts), new Set(of("HostRegistered").map((l) => l.args.host)).size);
+    const volume = (
+      await (sql as pg.Client).query(
+        `select token, sum(deposits) as deposits, sum(fees) as fees, sum(volume) as volume
+           from ${SCHEMA}.daily_volume group by token`,
+      )
+    ).rows as { token: string; deposits: string; fees: string; volume: string }[];
+    for (const v of volume) {
+      const mine = (l: Decoded) => l.args.token.toLowerCase() === v.token;
+      const sum = (xs: bigint[]) => xs.reduce((a, b) => a + b, 0n);
+      assert.equal(
+        BigInt(v.deposits),
+        sum(
+          of("FundsLocked")
+            .filter(mine)
+            .map((l) => l.args.amount),
+        ),
+      );
+      const released = of("PaymentReleased").filter(mine);
+      const fees = sum(released.map((l) => l.args.treasuryAmount + l.args.stakersAmount));
+      assert.equal(BigInt(v.fees), fees);
+      assert.equal(BigInt(v.volume), fees + sum(released.map((l) => l.args.hostAmount)));
+    }
+    assert.equal(volume.length, 2, "ETH and tUSD");
+  });
+
+  it("discovers exactly the eligible hosts: under-staked and deregistered ones are hidden", async () => {
+    const minimum = await chain.publicClient.readContract({
+      address: chain.addresses.NodeRegistry,
+      abi: nodeRegistryAbi,
+      functionName: "minimumStake",
+    });
+    const eligible = new Set<string>();
+    for (const h of history.hosts) {
+      const [status, stake] = await chain.publicClient.readContract({
+        address: chain.addresses.NodeRegistry,
+        abi: nodeRegistryAbi,
+        functionName: "hostState",
+        args: [h],
+      });
+      if (status === 1 && stake >= minimum) eligible.add(h.toLowerCase());
+    }
+    assert.equal(
+      eligible.size,
+      history.hosts.length - history.underStakedHosts.length - history.deregisteredHosts.length,
+    );
+    const found: string[] = [];
+    let cursor: string | null = null;
+    do {
+      const page: { body: { hosts: { address: string }[]; nextCursor: string | null } } =
+        await getJson(
+          (indexer as Indexer).url,
+          `/hosts?model=llama-3.1-8b&sort=price&limit=7${cursor ? `&cursor=${cursor}` : ""}`,
+        );
+      found.push(...page.body.hosts.map((h) => h.address));
+      cursor = page.body.nextCursor;
+    } while (cursor);
+    assert.deepEqual(new Set(found), eligible);
+    assert.equal(found.length, eligible.size, "no host twice across pages");
+    const under = history.underStakedHosts[0] as Address;
+    const { body } = await getJson((indexer as Indexer).url, `/hosts/${under}`);
+    assert.equal(body.status, "Active");
+    assert.equal(body.eligible, false);
+    assert.equal(BigInt(body.minimumStake), minimum);
+  });
+
+  it("publishes the views schema for plain read-only SQL", async () => {
+    assert.equal(await count(`select count(*) as n from ${VIEWS}.event_log`), logs.length);
+    assert.equal(
+      await count(`select sum(jobs_posted) as n from ${VIEWS}.daily_stats`),
+      of("JobPosted").length,
+    );
+    assert.equal(await count(`select count(*) as n from ${VIEWS}.job`), history.jobs);
+  });
+});
