@@ -51,6 +51,14 @@ export default defineConfig({
   },
   networks: {
     hardhatMainnet: { type: "edr-simulated", chainType: "l1" },
+    // What `hardhat node` serves. FABSTIR_CHAIN_GENESIS_TIME (unix seconds) pins the genesis
+    // block's time, so a recorded local chain replays onto an identical one (local/chain-log.ts).
+    node: {
+      type: "edr-simulated",
+      ...(process.env.FABSTIR_CHAIN_GENESIS_TIME
+        ? { initialDate: new Date(Number(process.env.FABSTIR_CHAIN_GENESIS_TIME) * 1000) }
+        : {}),
+    },
     // The local marketplace chain: `hardhat node --hostname 127.0.0.1` serves it.
     localhost: {
       type: "http",

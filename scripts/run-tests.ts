@@ -65,6 +65,13 @@ const steps: Step[] = [
     parse: parseNodeTest,
   },
   {
+    // The whole marketplace as `npm start` runs it, driven by the renter's tools; and the docs' examples.
+    name: "e2e",
+    cmd: process.execPath,
+    args: ["--test", "--test-reporter=spec", "--test-concurrency=1", "test/e2e/*.test.ts"],
+    parse: parseNodeTest,
+  },
+  {
     name: "error-coverage",
     cmd: process.execPath,
     args: [path.join(root, "scripts", "check-error-coverage.ts")],

@@ -1,0 +1,351 @@
+/**
+ * The whole marketplace on one machine, as `npm start` runs it and as the end-to-end tests
+ * start it: a Hardhat chain on 127.0.0.1 with the contracts deployed by the LocalDev Ignition
+ * module, a funded demo renter, the indexer and API on PGlite, the generated demo models,
+ * host nodes that stake and register themselves, and a renter gateway for the demo renter.
+ *
+ * State lives in one folder (default .fabstir/local): the recorded chain (chain-log.ts),
+ * each host's config, keystore and data (peer key, job state, semantic cache), and
+ * marketplace.json, which tells the CLIs where everything is. Starting again replays the
+ * chain and resumes the hosts; the indexer rebuilds its tables from the replayed chain.
+ * `fresh` starts from nothing.
+ */
+import { existsSync } from "node:fs";
+import { mkdir, rm, writeFile } from "node:fs/promises";
+import path from "node:path";
+import { erc20Abi, formatEther } from "viem";
+import { privateKeyToAccount } from "viem/accounts";
+import { fabTokenAbi, nodeRegistryAbi } from "../abis/index.ts";
+import { loadDeployment } from "../indexer/deployment.ts";
+import { createChainClient } from "../node/chain/client.ts";
+import { writeKeystore } from "../node/chain/keys.ts";
+import { parseNodeConfig } from "../node/config.ts";
+import { type HostNode, startHostNode } from "../node/host.ts";
+import { type HttpServer, startHttpServer } from "../node/http/server.ts";
+import { type Logger, silentLogger } from "../node/logger.ts";
+import { generateModel } from "../node/models/generate.ts";
+import { DEFAULT_MODELS_DIR } from "../node/models/paths.ts";
+import { createRenter, type Renter } from "../renter/client.ts";
+import type { MarketplaceFile } from "../renter/config.ts";
+import { createGatewayApp } from "../renter/gateway.ts";
+import { deployedAddresses, deployLocalDev, ROOT, startHardhatNode } from "./chain.ts";
+import { readGenesisTime, replayChainLog, startChainRecorder } from "./chain-log.ts";
+import { devPrivateKey } from "./dev-accounts.ts";
+import { type Indexer, startIndexerProcess } from "./indexer.ts";
+import { freePort, portInUse, waitFor } from "./process.ts";
+
+export const LOCAL_DEFAULTS = {
+  dataDir: path.join(ROOT, ".fabstir", "local"),
+  deploymentId: "fabstir-local",
+  hosts: 2,
+  chainPort: 8545,
+  apiPort: 42069,
+  gatewayPort: 8787,
+  /** Host i (1-based) serves HTTP on hostPort + i - 1. */
+  hostPort: 8081,
+  chatModel: "fabstir-tiny-chat",
+  embeddingModel: "fabstir-tiny-embed",
+  /** The demo renter is dev account 9; hosts are accounts 1..8. */
+  renterIndex: 9,
+  /** Host i asks (i + 1) gwei per token in ETH, and (i + 1) * 10 base units of tUSD. */
+  priceGwei: (i: number) => BigInt(i + 1),
+  keystorePassword: "fabstir-local",
+} as const;
+
+export interface LocalMarketplaceOptions {
+  dataDir?: string;
+  fresh?: boolean;
+  hosts?: number;
+  /** Ports; 0 picks a free one (the tests do). */
+  chainPort?: number;
+  apiPort?: number;
+  gatewayPort?: number;
+  hostPort?: number;
+  logger?: Logger;
+  /** One line per step, for people watching. */
+  onProgress?: (line: string) => void;
+}
+
+export interface LocalMarketplace {
+  file: MarketplaceFile;
+  dataDir: string;
+  hosts: { address: `0x${string}`; url: string; node: HostNode }[];
+  renter: Renter;
+  indexer: Indexer;
+  gateway: HttpServer;
+  /** Whether the chain was replayed from an earlier run. */
+  resumed: boolean;
+  stop: () => Promise<void>;
+}
+
+async function port(wanted: number, what: string): Promise<number> {
+  if (wanted === 0) return freePort();
+  if (await portInUse(wanted))
+    throw new Error(
+      `port ${wanted} (${what}) is in use: is another marketplace running? Stop it, or choose another port`,
+    );
+  return wanted;
+}
+
+export async function startLocalMarketplace(
+  options: LocalMarketplaceOptions = {},
+): Promise<LocalMarketplace> {
+  const logger = options.logger ?? silentLogger;
+  const progress = options.onProgress ?? (() => undefined);
+  const dataDir = path.resolve(options.dataDir ?? LOCAL_DEFAULTS.dataDir);
+  const hostCount = options.hosts ?? LOCAL_DEFAULTS.hosts;
+  if (!Number.isInteger(hostCount) || hostCount < 1 || hostCount > 8)
+    throw new Error("hosts: between 1 and 8");
+  // One deployment folder per data folder, so tests and `npm start` never share one.
+  const deploymentId =
+    dataDir === LOCAL_DEFAULTS.dataDir
+      ? LOCAL_DEFAULTS.deploymentId
+      : `${LOCAL_DEFAULTS.deploymentId}-${path.basename(dataDir)}`;
+  const deploymentDir = path.join(ROOT, "ignition", "deployments", deploymentId);
+  const chainLog = path.join(dataDir, "chain.jsonl");
+
+  const stops: (() => Promise<unknown>)[] = [];
+  const stopAll = async () => {
+    for (const stop of stops.reverse())
+      await stop().catch((e) => logger.warn({ err: String(e) }, "stop failed"));
+  };
+  try {
+    if (options.fresh) await rm(dataDir, { recursive: true, force: true });
+    const genesisTime = readGenesisTime(chainLog);
+    const resumed =
+      genesisTime !== undefined && existsSync(path.join(deploymentDir, "deployed_addresses.json"));
+    if (!resumed) {
+      await rm(dataDir, { recursive: true, force: true });
+      await rm(deploymentDir, { recursive: true, force: true });
+    }
+    await mkdir(dataDir, { recursive: true });
+
+    const chainPort = await port(options.chainPort ?? LOCAL_DEFAULTS.chainPort, "chain");
+    progress(`starting the chain on 127.0.0.1:${chainPort}`);
+    const node = await startHardhatNode(
+      chainPort,
+      resumed ? { FABSTIR_CHAIN_GENESIS_TIME: String(genesisTime) } : {},
+    );
+    stops.push(() => node.proc.stop());
+    const rpcUrl = node.url;
+    if (resumed) {
+      progress("replaying the recorded chain");
+      const blocks = await replayChainLog(rpcUrl, chainLog, (done, total) =>
+        progress(`  block ${done} of ${total}`),
+      );
+      progress(`replayed ${blocks} blocks`);
+    }
+    const recorder = await startChainRecorder(rpcUrl, chainLog, {
+      onError: (e) => logger.error({ err: String(e) }, "recording the chain failed"),
+    });
+    stops.push(() => recorder.stop());
+
+    if (!resumed) {
+      progress("deploying the contracts (Ignition, LocalDev module)");
+      await deployLocalDev(rpcUrl, deploymentId);
+    }
+    const addresses = loadDeployment(31337, { FABSTIR_DEPLOYMENT_DIR: deploymentDir }).addresses;
+    const stablecoin = deployedAddresses(deploymentDir)["FabstirLocalDev#TestStablecoin"];
+    if (!stablecoin) throw new Error("the deployment has no TestStablecoin");
+    const renterKey = devPrivateKey(LOCAL_DEFAULTS.renterIndex);
+    const renterAccount = privateKeyToAccount(renterKey);
+    const hostKeys = Array.from({ length: hostCount }, (_, i) => devPrivateKey(i + 1));
+
+    // Funding: the deployer's FAB to each host (twice the minimum stake), tUSD to the renter.
+    const deployer = createChainClient({
+      rpcUrl,
+      chainId: 31337,
+      account: privateKeyToAccount(devPrivateKey(0)),
+      logger,
+    });
+    const minimumStake = await deployer.public.readContract({
+      address: addresses.NodeRegistry,
+      abi: nodeRegistryAbi,
+      functionName: "minimumStake",
+    });
+    for (const key of hostKeys) {
+      const host = privateKeyToAccount(key).address;
+      const fab = await deployer.public.readContract({
+        address: addresses.FABToken,
+        abi: fabTokenAbi,
+        functionName: "balanceOf",
+        args: [host],
+      });
+      if (fab < minimumStake)
+        await deployer.send("fund host", {
+          address: addresses.FABToken,
+          abi: fabTokenAbi,
+          functionName: "transfer",
+          args: [host, minimumStake * 2n],
+        });
+    }
+    const usd = await deployer.public.readContract({
+      address: stablecoin,
+      abi: erc20Abi,
+      functionName: "balanceOf",
+      args: [renterAccount.address],
+    });
+    if (usd === 0n)
+      await deployer.send("fund renter", {
+        address: stablecoin,
+        abi: [
+          {
+            type: "function",
+            name: "mint",
+            stateMutability: "nonpayable",
+            inputs: [
+              { name: "to", type: "address" },
+              { name: "amount", type: "uint256" },
+            ],
+            outputs: [],
+          },
+        ] as const,
+        functionName: "mint",
+        args: [renterAccount.address, 10_000n * 10n ** 6n],
+      });
+    const eth = await deployer.public.getBalance({ address: renterAccount.address });
+    progress(
+      `renter ${renterAccount.address}: ${formatEther(eth)} test ETH, ${usd === 0n ? "10000" : String(usd / 10n ** 6n)} tUSD`,
+    );
+
+    const apiPort = await port(options.apiPort ?? LOCAL_DEFAULTS.apiPort, "indexer API");
+    progress(`starting the indexer and API on 127.0.0.1:${apiPort} (Ponder on PGlite)`);
+    // The indexer rebuilds from the chain each start (fast at this size, and always consistent).
+    const pgliteDir = path.join(dataDir, "pglite");
+    await rm(pgliteDir, { recursive: true, force: true });
+    const indexer = await startIndexerProcess({ rpcUrl, deploymentDir, port: apiPort, pgliteDir });
+    stops.push(() => indexer.stop());
+
+    const modelsDir = DEFAULT_MODELS_DIR;
+    await mkdir(modelsDir, { recursive: true });
+    for (const name of [LOCAL_DEFAULTS.chatModel, LOCAL_DEFAULTS.embeddingModel] as const) {
+      const file = path.join(modelsDir, `${name}.gguf`);
+      if (existsSync(file)) continue;
+      progress(`generating the demo model ${name}`);
+      await generateModel(name, file);
+    }
+
+    const hosts: LocalMarketplace["hosts"] = [];
+    const hostPortBase = options.hostPort ?? LOCAL_DEFAULTS.hostPort;
+    let bootstrap: string | undefined;
+    for (const [i, key] of hostKeys.entries()) {
+      const dir = path.join(dataDir, `host-${i + 1}`);
+      await mkdir(dir, { recursive: true });
+      const keystore = path.join(dir, "key.json");
+      if (!existsSync(keystore))
+        await writeKeystore(keystore, key, LOCAL_DEFAULTS.keystorePassword, 1 << 12);
+      const httpPort = await port(hostPortBase === 0 ? 0 : hostPortBase + i, `host ${i + 1}`);
+      const gwei = LOCAL_DEFAULTS.priceGwei(i);
+      const raw = {
+        dataDir: "data",
+        models: [
+          {
+            id: LOCAL_DEFAULTS.chatModel,
+            path: path.join(modelsDir, `${LOCAL_DEFAULTS.chatModel}.gguf`),
+            role: "chat",
+          },
+          {
+            id: LOCAL_DEFAULTS.embeddingModel,
+            path: path.join(modelsDir, `${LOCAL_DEFAULTS.embeddingModel}.gguf`),
+            role: "embedding",
+          },
+        ],
+        threads: 1,
+        engine: { contextSize: 1024, sequences: 2 },
+        cache: { enabled: true },
+        http: { port: httpPort },
+        p2p: {
+          listen: ["/ip4/127.0.0.1/tcp/0"],
+          bootstrap: bootstrap ? [bootstrap] : [],
+          lan: true,
+        },
+        chain: {
+          rpcUrl,
+          chainId: 31337,
+          keystore: "key.json",
+          deploymentDir,
+          region: "local",
+          offers: [
+            { model: LOCAL_DEFAULTS.chatModel, pricePerToken: (gwei * 10n ** 9n).toString() },
+            {
+              model: LOCAL_DEFAULTS.chatModel,
+              token: stablecoin,
+              pricePerToken: (gwei * 10n).toString(),
+            },
+          ],
+          pollIntervalMs: 200,
+          minTimeLeftSec: 10,
+        },
+      };
+      const configFile = path.join(dir, "node.json");
+      await writeFile(configFile, `${JSON.stringify(raw, null, 2)}\n`);
+      progress(`starting host ${i + 1} (${privateKeyToAccount(key).address})`);
+      const hostNode = await startHostNode(parseNodeConfig(raw, dir), {
+        logger: logger.child({ host: i + 1 }),
+        env: { ...process.env, FABSTIR_KEYSTORE_PASSWORD: LOCAL_DEFAULTS.keystorePassword },
+      });
+      stops.push(() => hostNode.stop());
+      bootstrap ??= hostNode.p2p?.multiaddrs()[0]?.toString();
+      hosts.push({
+        address: hostNode.address as `0x${string}`,
+        url: hostNode.http?.url ?? "",
+        node: hostNode,
+      });
+    }
+
+    const renter = createRenter({
+      rpcUrl,
+      chainId: 31337,
+      apiUrl: indexer.url,
+      account: renterAccount,
+      addresses,
+      logger,
+    });
+    // The API lists a host once the indexer has its registration.
+    await waitFor(
+      "the indexer to list every host",
+      async () =>
+        (await renter.discovery.hosts({ model: LOCAL_DEFAULTS.chatModel })).length >= hostCount ||
+        undefined,
+      120_000,
+    );
+    const gatewayPort = await port(options.gatewayPort ?? LOCAL_DEFAULTS.gatewayPort, "gateway");
+    const gateway = await startHttpServer(createGatewayApp({ renter, logger }), {
+      port: gatewayPort,
+    });
+    stops.push(() => gateway.close());
+
+    const file: MarketplaceFile = {
+      chainId: 31337,
+      rpcUrl,
+      apiUrl: indexer.url,
+      gatewayUrl: gateway.url,
+      deploymentDir,
+      addresses: { ...addresses, TestStablecoin: stablecoin },
+      renter: { address: renterAccount.address, privateKey: renterKey },
+      hosts: hosts.map((h, i) => ({
+        address: h.address,
+        httpUrl: h.url,
+        config: path.join(dataDir, `host-${i + 1}`, "node.json"),
+      })),
+    };
+    const fileName = path.join(dataDir, "marketplace.json");
+    await writeFile(fileName, `${JSON.stringify(file, null, 2)}\n`);
+    stops.push(() => rm(fileName, { force: true }));
+    return {
+      file,
+      dataDir,
+      hosts,
+      renter,
+      indexer,
+      gateway,
+      resumed,
+      stop: async () => {
+        await stopAll();
+      },
+    };
+  } catch (e) {
+    await stopAll();
+    throw e;
+  }
+}

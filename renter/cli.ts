@@ -1,0 +1,222 @@
+/**
+ * The renter's command line.
+ *
+ *   npm run renter -- hosts --model fabstir-tiny-chat [--sort price|score] [--json]
+ *   npm run renter -- host 0xHOST
+ *   npm run renter -- prompt "why is the sky blue?" --model fabstir-tiny-chat [--by score]
+ *   npm run renter -- job 3
+ *   npm run renter -- accept 3
+ *   npm run renter -- dispute 3 --reason "wrong answer"
+ *   npm run renter -- gateway [--port 8787]
+ *
+ * The marketplace and key come from flags, the environment or the local marketplace
+ * (see renter/config.ts). Every command takes --json for scripts.
+ */
+import { parseArgs } from "node:util";
+import { createOutput, formatUnits18 } from "../node/cli/output.ts";
+import { startHttpServer } from "../node/http/server.ts";
+import { createLogger } from "../node/logger.ts";
+import { createRenter } from "./client.ts";
+import {
+  acceptJob,
+  disputeJob,
+  listHosts,
+  parseJobId,
+  runPrompt,
+  showHost,
+  showJob,
+} from "./commands.ts";
+import { renterAccount, resolveRenterSettings } from "./config.ts";
+import { RenterUsageError } from "./errors.ts";
+import { createGatewayApp } from "./gateway.ts";
+
+const USAGE = `usage: npm run renter -- <command> [options]
+
+commands:
+  hosts --model M [--sort price|score|recent] [--token ETH|0x..] [--limit N]
+  host <address>
+  prompt <text> --model M [--by price|score] [--host 0x..] [--max-tokens N]
+         [--temperature T] [--seed S] [--system TEXT] [--token ETH|0x..] [--no-accept]
+  job <id>
+  accept <id>
+  dispute <id> --reason TEXT
+  gateway [--port 8787] [--bind 127.0.0.1]
+
+common: --json  --rpc URL  --api URL  --marketplace FILE`;
+
+const { values, positionals } = parseArgs({
+  allowPositionals: true,
+  options: {
+    json: { type: "boolean", default: false },
+    rpc: { type: "string" },
+    api: { type: "string" },
+    marketplace: { type: "string" },
+    model: { type: "string", short: "m" },
+    sort: { type: "string" },
+    by: { type: "string" },
+    token: { type: "string" },
+    limit: { type: "string" },
+    host: { type: "string" },
+    port: { type: "string" },
+    bind: { type: "string" },
+    "max-tokens": { type: "string" },
+    temperature: { type: "string" },
+    seed: { type: "string" },
+    system: { type: "string" },
+    "no-accept": { type: "boolean", default: false },
+    reason: { type: "string" },
+    help: { type: "boolean", short: "h", default: false },
+  },
+});
+const out = createOutput(values.json === true, "fabstir renter");
+const [command, arg] = positionals;
+
+function int(name: string, raw: string | undefined): number | undefined {
+  if (raw === undefined) return undefined;
+  if (!/^\d+$/.test(raw))
+    throw new RenterUsageError(`--${name} expects a whole number, got ${raw}`);
+  return Number(raw);
+}
+function oneOf<T extends string>(
+  name: string,
+  raw: string | undefined,
+  allowed: readonly T[],
+): T | undefined {
+  if (raw === undefined) return undefined;
+  if (!allowed.includes(raw as T))
+    throw new RenterUsageError(`--${name} is one of ${allowed.join(", ")}`);
+  return raw as T;
+}
+const short = (a: string) => `${a.slice(0, 8)}…${a.slice(-4)}`;
+
+try {
+  if (values.help || !command) {
+    console.log(USAGE);
+    process.exit(command ? 0 : 1);
+  }
+  const settings = resolveRenterSettings(values);
+  const logger = createLogger({ level: process.env.FABSTIR_LOG_LEVEL ?? "warn" });
+  const renter = createRenter({ ...settings, account: renterAccount(settings), logger });
+
+  switch (command) {
+    case "hosts": {
+      const hosts = await listHosts(renter, {
+        model: values.model,
+        sort: oneOf("sort", values.sort, ["price", "score", "recent"] as const),
+        token: values.token,
+        limit: int("limit", values.limit),
+      });
+      out.result({ hosts }, () =>
+        hosts.length === 0
+          ? "no eligible hosts"
+          : hosts
+              .map(
+                (h) =>
+                  `${h.address}  score ${h.score}  ${h.pricePerToken === null ? "" : `${h.pricePerToken} wei/token  `}${h.gpuModel}  ${h.httpUrl}`,
+              )
+              .join("\n"),
+      );
+      break;
+    }
+    case "host": {
+      const host = await showHost(renter, arg ?? "");
+      out.result(host, () => JSON.stringify(host, null, 2));
+      break;
+    }
+    case "prompt": {
+      if (!values.model) throw new RenterUsageError("prompt needs --model");
+      let streamed = false;
+      const result = await runPrompt(renter, {
+        prompt: arg ?? "",
+        model: values.model,
+        system: values.system,
+        by: oneOf("by", values.by, ["price", "score"] as const),
+        host: values.host as `0x${string}` | undefined,
+        token: values.token,
+        maxTokens: int("max-tokens", values["max-tokens"]),
+        temperature: values.temperature === undefined ? undefined : Number(values.temperature),
+        seed: int("seed", values.seed),
+        accept: !values["no-accept"],
+        onToken: (t) => {
+          if (out.json) return;
+          streamed = true;
+          process.stdout.write(t);
+        },
+        onProgress: (e) => {
+          if (e.type === "host")
+            out.progress(
+              `· host ${short(e.host.address)} at ${e.host.pricePerToken} wei/token (score ${e.host.score})`,
+            );
+          else if (e.type === "posted")
+            out.progress(
+              `· posted job ${e.jobId}, deposit ${formatUnits18(e.deposit)} locked in escrow`,
+            );
+          else if (e.type === "claimed")
+            out.progress(`· job ${e.jobId} claimed; streaming the answer`);
+          else if (e.type === "completed")
+            out.progress(
+              `\n· host completed job ${e.jobId} with ${e.tokensUsed} tokens; output ${e.verified ? "matches" : "DOES NOT match"} the answer`,
+            );
+          else if (e.type === "accepted")
+            out.progress(
+              `· accepted: host ${formatUnits18(e.payment.host)}, protocol ${formatUnits18(e.payment.treasury)}, stakers ${formatUnits18(e.payment.stakers)}, refunded ${formatUnits18(e.payment.refund)}`,
+            );
+        },
+      });
+      out.result(result, () => (streamed ? "" : result.text));
+      if (!result.verified) process.exitCode = 2;
+      break;
+    }
+    case "job": {
+      const job = await showJob(renter, parseJobId(arg));
+      out.result(job, () => {
+        const j = job.onChain;
+        return [
+          `job ${j.id}: ${j.status}`,
+          `renter ${j.renter}`,
+          `host ${j.host}`,
+          `price ${j.pricePerToken} per token, max ${j.maxTokens} tokens, used ${j.tokensUsed}`,
+          job.completion ? `output hash ${job.completion.outputHash}` : "not completed",
+          job.indexed
+            ? `indexed: ${(job.indexed as { status?: string }).status}`
+            : "not indexed yet",
+        ].join("\n");
+      });
+      break;
+    }
+    case "accept": {
+      const r = await acceptJob(renter, parseJobId(arg));
+      out.result(
+        r,
+        () =>
+          `accepted in ${r.tx}: host ${formatUnits18(r.payment.host)}, refunded ${formatUnits18(r.payment.refund)}`,
+      );
+      break;
+    }
+    case "dispute": {
+      if (!values.reason) throw new RenterUsageError("dispute needs --reason");
+      const r = await disputeJob(renter, parseJobId(arg), values.reason);
+      out.result(r, () => `disputed in ${r.tx}`);
+      break;
+    }
+    case "gateway": {
+      const app = createGatewayApp({ renter, logger });
+      const server = await startHttpServer(app, {
+        host: values.bind ?? "127.0.0.1",
+        port: int("port", values.port) ?? 8787,
+      });
+      out.result(
+        { url: server.url, renter: renter.address },
+        () => `renter gateway for ${renter.address} on ${server.url}/v1 (Ctrl-C stops it)`,
+      );
+      const stop = () => void server.close().then(() => process.exit(0));
+      process.on("SIGINT", stop);
+      process.on("SIGTERM", stop);
+      break;
+    }
+    default:
+      throw new RenterUsageError(`unknown command ${command}\n${USAGE}`);
+  }
+} catch (e) {
+  out.fail(e);
+}

@@ -1,0 +1,459 @@
+/**
+ * The renter's side of the marketplace, shared by the renter CLI, the renter gateway and
+ * scripts. One paid request (`run`) goes:
+ *   choose a host (discovery API, by price or reputation)
+ *   -> post the job with its deposit (JobMarketplace; ETH or an allowed ERC-20)
+ *   -> wait for the host's claim (cancelled and refunded if it never comes)
+ *   -> sign the EIP-712 job authorization and stream the answer from the host
+ *   -> wait for the host's completion and check its output hash and token count
+ *   -> accept, which pays host, protocol and stakers and refunds the unused deposit.
+ * Each step is an event, so callers show progress and keep the job id. The node never
+ * trusts the indexer for money; neither does the renter: job state is read from the chain.
+ */
+import {
+  erc20Abi,
+  keccak256,
+  type PrivateKeyAccount,
+  parseEventLogs,
+  stringToHex,
+  zeroAddress,
+} from "viem";
+import { JOB_STATUS, jobMarketplaceAbi, paymentEscrowAbi } from "../abis/index.ts";
+import { requestHash, signJobAuthorization } from "../node/auth/job-auth.ts";
+import { type ChainClient, ContractRevertError, createChainClient } from "../node/chain/client.ts";
+import { chainModelId } from "../node/chain/model-id.ts";
+import { type ChatCompletionBody, chatToServeRequest } from "../node/http/openai.ts";
+import { type Logger, silentLogger } from "../node/logger.ts";
+import {
+  createDiscoveryClient,
+  type Discovery,
+  type HostListing,
+  tokenAddress,
+} from "./discovery.ts";
+import {
+  HostUnresponsiveError,
+  JobNotFoundError,
+  NoHostError,
+  RenterUsageError,
+  TransactionRefusedError,
+} from "./errors.ts";
+import { streamFromHost } from "./host-stream.ts";
+
+export interface RenterAddresses {
+  JobMarketplace: `0x${string}`;
+  PaymentEscrow: `0x${string}`;
+}
+
+export interface RenterOptions {
+  rpcUrl: string;
+  chainId: number;
+  /** The discovery API (the indexer's HTTP server). */
+  apiUrl: string;
+  account: PrivateKeyAccount;
+  addresses: RenterAddresses;
+  logger?: Logger;
+  /** How often job state is polled on chain. */
+  pollIntervalMs?: number;
+  /** How long a host has to claim a posted job before it is cancelled and refunded. */
+  claimTimeoutMs?: number;
+  /** How long to wait for the host's on-chain completion after the answer arrived. */
+  completionTimeoutMs?: number;
+}
+
+export interface RunOptions {
+  /** A host address to use; otherwise the best one by `by`. */
+  host?: `0x${string}`;
+  by?: "price" | "score";
+  /** "ETH" (default) or an allowed ERC-20 address. */
+  token?: string;
+  /** The most a host may charge per token; default the chosen host's price. */
+  maxPricePerToken?: bigint;
+  /** Tokens paid for at most; default the request's max_tokens, else 256. */
+  maxTokens?: number;
+  /** Seconds until the job's deadline. */
+  ttlSec?: number;
+  /** Accept (pay) once the host's completion matches the answer; default true. */
+  accept?: boolean;
+  signal?: AbortSignal;
+}
+
+export interface Payment {
+  host: bigint;
+  treasury: bigint;
+  stakers: bigint;
+  refund: bigint;
+}
+
+export type RunEvent =
+  | { type: "host"; host: HostListing }
+  | { type: "posted"; jobId: bigint; deposit: bigint; token: `0x${string}`; tx: `0x${string}` }
+  | { type: "claimed"; jobId: bigint }
+  | { type: "token"; text: string }
+  | {
+      type: "answer";
+      jobId: bigint;
+      text: string;
+      finishReason: string;
+      usage: { promptTokens: number; completionTokens: number };
+      cached: boolean;
+    }
+  | {
+      type: "completed";
+      jobId: bigint;
+      tokensUsed: number;
+      /** Whether the host's on-chain output hash and token count match the answer received. */
+      verified: boolean;
+    }
+  | { type: "accepted"; jobId: bigint; tx: `0x${string}`; payment: Payment };
+
+export interface RunResult {
+  jobId: bigint;
+  host: HostListing;
+  text: string;
+  finishReason: string;
+  usage: { promptTokens: number; completionTokens: number };
+  cached: boolean;
+  deposit: bigint;
+  token: `0x${string}`;
+  verified: boolean;
+  /** Set when the job was accepted. */
+  payment: Payment | undefined;
+}
+
+export const RENTER_DEFAULTS = {
+  maxTokens: 256,
+  ttlSec: 600,
+  pollIntervalMs: 200,
+  claimTimeoutMs: 60_000,
+  completionTimeoutMs: 60_000,
+} as const;
+
+export type OnChainJob = Awaited<ReturnType<Renter["job"]>>;
+
+export interface Renter {
+  readonly address: `0x${string}`;
+  readonly discovery: Discovery;
+  readonly chain: ChainClient;
+  /** Hosts for a model, best first (cheapest for "price", best reputation for "score"). */
+  chooseHost: (model: string, by: "price" | "score", token?: string) => Promise<HostListing>;
+  /** Runs one paid request, step by step. */
+  run: (body: ChatCompletionBody, options?: RunOptions) => AsyncGenerator<RunEvent, RunResult>;
+  /** A job as the chain has it. */
+  job: (id: bigint) => Promise<{
+    id: bigint;
+    status: string;
+    renter: `0x${string}`;
+    host: `0x${string}`;
+    modelId: `0x${string}`;
+    token: `0x${string}`;
+    maxTokens: number;
+    /** The renter's maximum until a host claims; the host's price after. */
+    pricePerToken: bigint;
+    tokensUsed: number;
+    /** While Posted or Claimed the deadline; once Completed the end of the dispute window. */
+    timeout: bigint;
+  }>;
+  /** The host's completion as its JobCompleted event states it, if it completed. */
+  completion: (
+    id: bigint,
+  ) => Promise<{ outputHash: `0x${string}`; tokensUsed: bigint } | undefined>;
+  accept: (id: bigint) => Promise<{ tx: `0x${string}`; payment: Payment }>;
+  dispute: (id: bigint, reason: string) => Promise<{ tx: `0x${string}` }>;
+  cancel: (id: bigint) => Promise<{ tx: `0x${string}` }>;
+}
+
+const sleep = (ms: number) => new Promise((r) => setTimeout(r, ms));
+
+export function createRenter(options: RenterOptions): Renter {
+  const log = (options.logger ?? silentLogger).child({ component: "renter" });
+  const poll = options.pollIntervalMs ?? RENTER_DEFAULTS.pollIntervalMs;
+  const chain = createChainClient({
+    rpcUrl: options.rpcUrl,
+    chainId: options.chainId,
+    account: options.account,
+    logger: options.logger,
+    pollingIntervalMs: poll,
+  });
+  const discovery = createDiscoveryClient(options.apiUrl);
+  const { JobMarketplace: marketplace, PaymentEscrow: escrow } = options.addresses;
+  const me = options.account.address;
+
+  async function send(
+    what: string,
+    jobId: bigint | undefined,
+    call: Parameters<ChainClient["send"]>[1],
+  ) {
+    try {
+      return await chain.send(what, call);
+    } catch (e) {
+      if (e instanceof ContractRevertError)
+        throw new TransactionRefusedError(what, jobId, e.errorName ?? e.message, e);
+      throw e;
+    }
+  }
+
+  async function job(id: bigint) {
+    const [j, modelId, token] = await chain.read(`getJob ${id}`, (c) =>
+      c.readContract({
+        address: marketplace,
+        abi: jobMarketplaceAbi,
+        functionName: "getJob",
+        args: [id],
+      }),
+    );
+    if (j.renter === zeroAddress) throw new JobNotFoundError(id);
+    return {
+      id,
+      status: JOB_STATUS[j.status] ?? String(j.status),
+      renter: j.renter,
+      host: j.host,
+      modelId,
+      token,
+      maxTokens: Number(j.maxTokens),
+      pricePerToken: BigInt(j.pricePerToken),
+      tokensUsed: Number(j.tokensUsed),
+      timeout: BigInt(j.timeout),
+    };
+  }
+
+  async function completion(id: bigint) {
+    const [e] = await chain.read(`JobCompleted ${id}`, (c) =>
+      c.getContractEvents({
+        address: marketplace,
+        abi: jobMarketplaceAbi,
+        eventName: "JobCompleted",
+        args: { jobId: id },
+        fromBlock: 0n,
+      }),
+    );
+    return e
+      ? { outputHash: e.args.outputHash as `0x${string}`, tokensUsed: e.args.tokensUsed as bigint }
+      : undefined;
+  }
+
+  async function until(id: bigint, statuses: string[], timeoutMs: number, signal?: AbortSignal) {
+    const end = Date.now() + timeoutMs;
+    for (;;) {
+      const j = await job(id);
+      if (statuses.includes(j.status)) return j;
+      if (Date.now() > end || signal?.aborted) return undefined;
+      await sleep(poll);
+    }
+  }
+
+  async function chooseHost(model: string, by: "price" | "score", token?: string) {
+    const hosts = await discovery.hosts({ model, sort: by, token, limit: 20 });
+    // A host reachable over HTTP, and (for "score") one that actually offers the model.
+    const usable = hosts.filter((h) => h.httpUrl && h.pricePerToken !== null);
+    const best = usable[0];
+    if (!best) throw new NoHostError(`no eligible host serves ${model} for ${token ?? "ETH"}`);
+    return best;
+  }
+
+  function paymentOf(receipt: Awaited<ReturnType<ChainClient["send"]>>): Payment {
+    const [released] = parseEventLogs({
+      abi: paymentEscrowAbi,
+      eventName: "PaymentReleased",
+      logs: receipt.logs.filter((l) => l.address.toLowerCase() === escrow.toLowerCase()),
+    });
+    if (!released) throw new Error("the settlement emitted no PaymentReleased");
+    const a = released.args;
+    return {
+      host: a.hostAmount,
+      treasury: a.treasuryAmount,
+      stakers: a.stakersAmount,
+      refund: a.refund,
+    };
+  }
+
+  async function accept(id: bigint) {
+    const receipt = await send("acceptJob", id, {
+      address: marketplace,
+      abi: jobMarketplaceAbi,
+      functionName: "acceptJob",
+      args: [id],
+    });
+    return { tx: receipt.transactionHash, payment: paymentOf(receipt) };
+  }
+
+  async function* run(
+    body: ChatCompletionBody,
+    opts: RunOptions = {},
+  ): AsyncGenerator<RunEvent, RunResult> {
+    const request = chatToServeRequest(body);
+    const token = tokenAddress(opts.token);
+    const host = opts.host
+      ? await hostByAddress(opts.host, body.model, token)
+      : await chooseHost(body.model, opts.by ?? "price", opts.token);
+    yield { type: "host", host };
+    const price = opts.maxPricePerToken ?? BigInt(host.pricePerToken ?? 0);
+    const maxTokens =
+      opts.maxTokens ?? body.max_completion_tokens ?? body.max_tokens ?? RENTER_DEFAULTS.maxTokens;
+    if (maxTokens < 1) throw new RenterUsageError("maxTokens must be at least 1");
+    const deposit = BigInt(maxTokens) * price;
+    const now = (await chain.read("block", (c) => c.getBlock())).timestamp;
+    const jobRequest = {
+      modelId: chainModelId(body.model),
+      promptHash: requestHash(request),
+      token,
+      maxTokens,
+      maxPricePerToken: price,
+      deadline: now + BigInt(opts.ttlSec ?? RENTER_DEFAULTS.ttlSec),
+      host: host.address,
+    };
+    if (token !== zeroAddress) await approve(token, deposit);
+    const posted = await send("postJob", undefined, {
+      address: marketplace,
+      abi: jobMarketplaceAbi,
+      functionName: "postJob",
+      args: [jobRequest],
+      value: token === zeroAddress ? deposit : 0n,
+    });
+    const [event] = parseEventLogs({
+      abi: jobMarketplaceAbi,
+      eventName: "JobPosted",
+      logs: posted.logs,
+    });
+    if (!event) throw new Error("postJob emitted no JobPosted");
+    const jobId = event.args.jobId;
+    log.info(
+      { job: jobId.toString(), host: host.address, deposit: deposit.toString() },
+      "job posted",
+    );
+    yield { type: "posted", jobId, deposit, token, tx: posted.transactionHash };
+
+    const claimed = await until(
+      jobId,
+      ["Claimed", "Cancelled", "Expired"],
+      options.claimTimeoutMs ?? RENTER_DEFAULTS.claimTimeoutMs,
+      opts.signal,
+    );
+    if (claimed?.status !== "Claimed") {
+      // Posted jobs can be cancelled by their renter: the deposit comes back.
+      await cancel(jobId).catch((e) =>
+        log.warn({ job: jobId.toString(), err: String(e) }, "cancel failed"),
+      );
+      throw new HostUnresponsiveError(
+        jobId,
+        `host ${host.address} did not claim job ${jobId} in time; the job was cancelled and refunded`,
+      );
+    }
+    yield { type: "claimed", jobId };
+
+    const signature = await signJobAuthorization(
+      options.account,
+      { chainId: options.chainId, marketplace },
+      { jobId, host: host.address, requestHash: jobRequest.promptHash },
+    );
+    let answer: Extract<RunEvent, { type: "answer" }> | undefined;
+    for await (const e of streamFromHost(host.httpUrl, body, { jobId, signature }, opts.signal)) {
+      if (e.type === "token") yield e;
+      else answer = { ...e, type: "answer", jobId };
+    }
+    if (!answer) throw new Error("the host's stream ended without an answer");
+    yield answer;
+
+    const completed = await until(
+      jobId,
+      ["Completed", "Settled"],
+      options.completionTimeoutMs ?? RENTER_DEFAULTS.completionTimeoutMs,
+      opts.signal,
+    );
+    const claim = completed ? await completion(jobId) : undefined;
+    const verified =
+      claim !== undefined &&
+      claim.outputHash.toLowerCase() === keccak256(stringToHex(answer.text)).toLowerCase() &&
+      claim.tokensUsed === BigInt(answer.usage.completionTokens);
+    yield { type: "completed", jobId, tokensUsed: completed?.tokensUsed ?? 0, verified };
+    let payment: Payment | undefined;
+    if (verified && opts.accept !== false && completed?.status === "Completed") {
+      const accepted = await accept(jobId);
+      payment = accepted.payment;
+      yield { type: "accepted", jobId, tx: accepted.tx, payment };
+    } else if (!verified)
+      log.warn(
+        { job: jobId.toString() },
+        "the host's completion does not match the answer; not accepted",
+      );
+    return {
+      jobId,
+      host,
+      text: answer.text,
+      finishReason: answer.finishReason,
+      usage: answer.usage,
+      cached: answer.cached,
+      deposit,
+      token,
+      verified,
+      payment,
+    };
+  }
+
+  async function hostByAddress(address: `0x${string}`, model: string, token: `0x${string}`) {
+    const hosts = await discovery.hosts({ model, token, sort: "price", limit: 100 });
+    const found = hosts.find((h) => h.address.toLowerCase() === address.toLowerCase());
+    if (!found) throw new NoHostError(`host ${address} does not serve ${model} for ${token}`);
+    return found;
+  }
+
+  async function approve(token: `0x${string}`, amount: bigint) {
+    const allowance = await chain.read("allowance", (c) =>
+      c.readContract({
+        address: token,
+        abi: erc20Abi,
+        functionName: "allowance",
+        args: [me, escrow],
+      }),
+    );
+    if (allowance >= amount) return;
+    await send("approve", undefined, {
+      address: token,
+      abi: erc20Abi,
+      functionName: "approve",
+      args: [escrow, amount],
+    });
+  }
+
+  async function cancel(id: bigint) {
+    const r = await send("cancelJob", id, {
+      address: marketplace,
+      abi: jobMarketplaceAbi,
+      functionName: "cancelJob",
+      args: [id],
+    });
+    return { tx: r.transactionHash };
+  }
+
+  async function dispute(id: bigint, reason: string) {
+    if (Buffer.byteLength(reason) > 32)
+      throw new RenterUsageError("a dispute reason is at most 32 bytes (it is stored as bytes32)");
+    const r = await send("disputeJob", id, {
+      address: marketplace,
+      abi: jobMarketplaceAbi,
+      functionName: "disputeJob",
+      args: [id, stringToHex(reason, { size: 32 })],
+    });
+    return { tx: r.transactionHash };
+  }
+
+  return {
+    address: me,
+    discovery,
+    chain,
+    chooseHost,
+    run,
+    job,
+    completion,
+    accept,
+    dispute,
+    cancel,
+  };
+}
+
+/** Runs a request to the end, ignoring progress. */
+export async function runToEnd(gen: AsyncGenerator<RunEvent, RunResult>): Promise<RunResult> {
+  for (;;) {
+    const next = await gen.next();
+    if (next.done) return next.value;
+  }
+}
