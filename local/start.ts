@@ -2,7 +2,7 @@
  * `npm start`: the whole marketplace on this machine (see local/marketplace.ts), until
  * Ctrl-C. Starting again resumes the previous state; `npm start -- --fresh` starts over.
  *
- *   npm start -- [--fresh] [--hosts N] [--chain-port 8545] [--api-port 42069]
+ *   npm start -- [--fresh] [--data-dir DIR] [--hosts N] [--chain-port 8545] [--api-port 42069]
  *                [--gateway-port 8787] [--host-port 8081]
  */
 import { parseArgs } from "node:util";
@@ -12,6 +12,7 @@ import { LOCAL_DEFAULTS, startLocalMarketplace } from "./marketplace.ts";
 const { values } = parseArgs({
   options: {
     fresh: { type: "boolean", default: false },
+    "data-dir": { type: "string" },
     hosts: { type: "string" },
     "chain-port": { type: "string" },
     "api-port": { type: "string" },
@@ -22,7 +23,7 @@ const { values } = parseArgs({
 });
 if (values.help) {
   console.log(
-    "usage: npm start -- [--fresh] [--hosts N] [--chain-port P] [--api-port P] [--gateway-port P] [--host-port P]",
+    "usage: npm start -- [--fresh] [--data-dir DIR] [--hosts N] [--chain-port P] [--api-port P] [--gateway-port P] [--host-port P]",
   );
   process.exit(0);
 }
@@ -42,6 +43,7 @@ let market: Awaited<ReturnType<typeof startLocalMarketplace>>;
 try {
   market = await startLocalMarketplace({
     fresh: values.fresh,
+    dataDir: values["data-dir"],
     hosts: num("hosts", values.hosts),
     chainPort: num("chain-port", values["chain-port"]),
     apiPort: num("api-port", values["api-port"]),

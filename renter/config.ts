@@ -3,7 +3,8 @@
  * flags, then environment (FABSTIR_RPC_URL, FABSTIR_API_URL, FABSTIR_CHAIN_ID,
  * FABSTIR_DEPLOYMENT_DIR, FABSTIR_RENTER_PRIVATE_KEY or FABSTIR_RENTER_KEYSTORE with
  * FABSTIR_KEYSTORE_PASSWORD), then the file `npm start` writes for the local marketplace
- * (.fabstir/local/marketplace.json), whose renter is a public dev account.
+ * (.fabstir/local/marketplace.json, or FABSTIR_MARKETPLACE_FILE), whose renter is a public
+ * dev account.
  */
 import { existsSync, readFileSync } from "node:fs";
 import path from "node:path";
@@ -36,7 +37,12 @@ export const marketplaceFileSchema = z.object({
 });
 export type MarketplaceFile = z.infer<typeof marketplaceFileSchema>;
 
-export function readMarketplaceFile(file = LOCAL_MARKETPLACE_FILE): MarketplaceFile | undefined {
+/** The local marketplace's file: FABSTIR_MARKETPLACE_FILE, else the default data folder's. */
+export function marketplaceFilePath(env: NodeJS.ProcessEnv = process.env): string {
+  return env.FABSTIR_MARKETPLACE_FILE ?? LOCAL_MARKETPLACE_FILE;
+}
+
+export function readMarketplaceFile(file = marketplaceFilePath()): MarketplaceFile | undefined {
   if (!existsSync(file)) return undefined;
   return marketplaceFileSchema.parse(JSON.parse(readFileSync(file, "utf8")));
 }
@@ -53,7 +59,7 @@ export function resolveRenterSettings(
   flags: { rpc?: string; api?: string; marketplace?: string },
   env: NodeJS.ProcessEnv = process.env,
 ): RenterSettings {
-  const local = readMarketplaceFile(flags.marketplace ?? LOCAL_MARKETPLACE_FILE);
+  const local = readMarketplaceFile(flags.marketplace ?? marketplaceFilePath(env));
   const rpcUrl = flags.rpc ?? env.FABSTIR_RPC_URL ?? local?.rpcUrl;
   const apiUrl = flags.api ?? env.FABSTIR_API_URL ?? local?.apiUrl;
   const chainId = Number(env.FABSTIR_CHAIN_ID ?? local?.chainId ?? 31337);

@@ -19,6 +19,14 @@ import {
   startLocalMarketplace,
 } from "../../local/marketplace.ts";
 import { waitFor } from "../../local/process.ts";
+import {
+  HostCommandError,
+  hostStatus,
+  initHost,
+  unstake,
+  withdrawEarnings,
+} from "../../node/cli/host-commands.ts";
+import { loadNodeConfig } from "../../node/config.ts";
 import type { RunResult } from "../../renter/client.ts";
 import { disputeJob, listHosts, runPrompt, showJob } from "../../renter/commands.ts";
 import { JobNotFoundError, NoHostError, RenterUsageError } from "../../renter/errors.ts";
@@ -271,5 +279,59 @@ describe("the local marketplace end to end", () => {
     });
     assert.equal(r.verified, true);
     await assertPaidExactly(r);
+  });
+
+  it("through the host CLI's functions: init, status, withdraw earnings, unstake", async () => {
+    const created = await initHost({
+      dir: path.join(dir, "new-host"),
+      rpcUrl: market.file.rpcUrl,
+      deploymentDir: market.file.deploymentDir,
+      model: MODEL,
+      modelPath: path.join(dir, "model.gguf"),
+      pricePerToken: "1000",
+      password: "a long enough password",
+    });
+    const fresh = await loadNodeConfig(created.config);
+    const unknown = await hostStatus(fresh, {});
+    assert.equal(unknown.address.toLowerCase(), created.address.toLowerCase());
+    assert.equal(unknown.status, "Unregistered");
+    await assert.rejects(
+      initHost({
+        ...{ dir: path.join(dir, "new-host") },
+        rpcUrl: "",
+        model: MODEL,
+        modelPath: "",
+        pricePerToken: "1",
+        password: "a long enough password",
+      }),
+      /already holds/,
+    );
+
+    const env = { FABSTIR_KEYSTORE_PASSWORD: LOCAL_DEFAULTS.keystorePassword };
+    const config = await loadNodeConfig(market.file.hosts[0]?.config as string);
+    const before = await hostStatus(config, env);
+    assert.equal(before.status, "Active");
+    assert.ok(before.node, "the running node answers /health");
+    const earned = before.earnings.find((e) => e.token === zeroAddress)?.amount ?? 0n;
+    assert.ok(earned > 0n);
+    const w = await withdrawEarnings(config, {}, env);
+    assert.equal(w.amount, earned);
+    const after = await hostStatus(config, env);
+    assert.equal(after.earnings.find((e) => e.token === zeroAddress)?.amount, 0n);
+    await assert.rejects(withdrawEarnings(config, {}, env), /nothing to withdraw/);
+
+    // Host 1 still has the disputed job: its stake cannot leave yet. Host 2 has none.
+    await assert.rejects(unstake(config, {}, env), HostCommandError);
+    const config2 = await loadNodeConfig(market.file.hosts[1]?.config as string);
+    const staked = (await hostStatus(config2, env)).stake;
+    const u = await unstake(config2, {}, env);
+    assert.equal(u.action, "requested");
+    assert.equal(u.unbonding, staked);
+    await waitFor("the API to stop listing the unstaked host", async () => {
+      const hosts = await listHosts(market.renter, { model: MODEL });
+      return hosts.some((h) => h.address === market.hosts[1]?.address.toLowerCase())
+        ? undefined
+        : true;
+    });
   });
 });
