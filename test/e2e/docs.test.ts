@@ -115,16 +115,22 @@ describe("the docs' code examples", () => {
           force: true,
         }),
       ]);
-    const args = ["start", "--", "--fresh", "--data-dir", dataDir, "--chain-port", String(chain)];
-    args.push(
+    // `npm start` runs this command; npm itself is left out because it exits on Ctrl-C
+    // without waiting for its child, and this test checks that Ctrl-C stops everything.
+    const pkg = JSON.parse(await readFile(path.join(ROOT, "package.json"), "utf8"));
+    assert.equal(pkg.scripts.start, "node local/start.ts");
+    const ports = [
+      "--chain-port",
+      chain,
       "--api-port",
-      String(api),
+      api,
       "--gateway-port",
-      String(gateway),
+      gateway,
       "--host-port",
-      String(host),
-    );
-    market = startProcess("npm", args, { cwd: ROOT, env });
+      host,
+    ];
+    const args = ["local/start.ts", "--fresh", "--data-dir", dataDir, ...ports.map(String)];
+    market = startProcess(process.execPath, args, { cwd: ROOT, env });
     await waitFor(
       "npm start to print the marketplace",
       async () => {

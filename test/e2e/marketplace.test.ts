@@ -94,6 +94,7 @@ describe("the local marketplace end to end", () => {
   });
   after(async () => {
     await market?.stop();
+    if (market) await rm(market.file.deploymentDir, { recursive: true, force: true });
     if (dir) await rm(dir, { recursive: true, force: true });
   });
 
