@@ -15,7 +15,7 @@ import { mkdir, rm, writeFile } from "node:fs/promises";
 import path from "node:path";
 import { erc20Abi, formatEther } from "viem";
 import { privateKeyToAccount } from "viem/accounts";
-import { fabTokenAbi, nodeRegistryAbi } from "../abis/index.ts";
+import { fabTokenAbi, nodeRegistryAbi, testStablecoinAbi } from "../abis/index.ts";
 import { loadDeployment } from "../indexer/deployment.ts";
 import { createChainClient } from "../node/chain/client.ts";
 import { writeKeystore } from "../node/chain/keys.ts";
@@ -188,18 +188,7 @@ export async function startLocalMarketplace(
     if (usd === 0n)
       await deployer.send("fund renter", {
         address: stablecoin,
-        abi: [
-          {
-            type: "function",
-            name: "mint",
-            stateMutability: "nonpayable",
-            inputs: [
-              { name: "to", type: "address" },
-              { name: "amount", type: "uint256" },
-            ],
-            outputs: [],
-          },
-        ] as const,
+        abi: testStablecoinAbi,
         functionName: "mint",
         args: [renterAccount.address, 10_000n * 10n ** 6n],
       });

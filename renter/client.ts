@@ -128,8 +128,6 @@ export const RENTER_DEFAULTS = {
   completionTimeoutMs: 60_000,
 } as const;
 
-export type OnChainJob = Awaited<ReturnType<Renter["job"]>>;
-
 export interface Renter {
   readonly address: `0x${string}`;
   readonly discovery: Discovery;
@@ -266,13 +264,22 @@ export function createRenter(options: RenterOptions): Renter {
     };
   }
 
-  async function accept(id: bigint) {
-    const receipt = await send("acceptJob", id, {
+  /** Sends one of the renter's JobMarketplace transactions for job `id`. */
+  function jobTx(
+    functionName: "acceptJob" | "cancelJob" | "disputeJob",
+    id: bigint,
+    extra: readonly unknown[] = [],
+  ) {
+    return send(functionName, id, {
       address: marketplace,
       abi: jobMarketplaceAbi,
-      functionName: "acceptJob",
-      args: [id],
+      functionName,
+      args: [id, ...extra],
     });
+  }
+
+  async function accept(id: bigint) {
+    const receipt = await jobTx("acceptJob", id);
     return { tx: receipt.transactionHash, payment: paymentOf(receipt) };
   }
 
@@ -415,24 +422,13 @@ export function createRenter(options: RenterOptions): Renter {
   }
 
   async function cancel(id: bigint) {
-    const r = await send("cancelJob", id, {
-      address: marketplace,
-      abi: jobMarketplaceAbi,
-      functionName: "cancelJob",
-      args: [id],
-    });
-    return { tx: r.transactionHash };
+    return { tx: (await jobTx("cancelJob", id)).transactionHash };
   }
 
   async function dispute(id: bigint, reason: string) {
     if (Buffer.byteLength(reason) > 32)
       throw new RenterUsageError("a dispute reason is at most 32 bytes (it is stored as bytes32)");
-    const r = await send("disputeJob", id, {
-      address: marketplace,
-      abi: jobMarketplaceAbi,
-      functionName: "disputeJob",
-      args: [id, stringToHex(reason, { size: 32 })],
-    });
+    const r = await jobTx("disputeJob", id, [stringToHex(reason, { size: 32 })]);
     return { tx: r.transactionHash };
   }
 

@@ -106,18 +106,8 @@ export async function freshPostgres(): Promise<{ url: string; drop: () => Promis
 /** Runs `ponder start` against `chain` (PGlite in a temp dir unless `databaseUrl`) and waits for its HTTP server. */
 export async function startIndexer(
   chain: LocalChain,
-  opts: {
-    databaseUrl?: string;
-    pgliteDir?: string;
-    schema?: string;
-    viewsSchema?: string;
-    /** Another Ponder app's root folder (its ponder.config.ts inside); default the real indexer. */
-    root?: string;
-    /** The path polled until the HTTP server answers 200; default /openapi.json. */
-    upPath?: string;
-    /** The RPC Ponder reads (for example a test/helpers/rpc-proxy.ts in front of the chain); default the chain's. */
-    rpcUrl?: string;
-  } = {},
+  /** As startIndexerProcess; `rpcUrl` defaults to the chain's (point it at a test/helpers/rpc-proxy.ts to misbehave). */
+  opts: Partial<Omit<Parameters<typeof startIndexerProcess>[0], "deploymentDir" | "port">> = {},
 ): Promise<Indexer> {
   return startIndexerProcess({
     ...opts,
