@@ -7,7 +7,7 @@
  */
 import { createConfig } from "ponder";
 import { fabTokenAbi, jobMarketplaceAbi, nodeRegistryAbi, paymentEscrowAbi } from "./abis/index.ts";
-import { loadDeployment } from "./indexer/deployment.ts";
+import { loadDeployment } from "./protocol/deployment.ts";
 
 const chainId = Number(process.env.FABSTIR_CHAIN_ID ?? 31337);
 const local = chainId === 31337;

@@ -13,12 +13,14 @@ import { mkdir, stat } from "node:fs/promises";
 import path from "node:path";
 import { parseNodeConfig } from "../node/config.ts";
 import { DEFAULT_THREADS } from "../node/constants.ts";
-import { createHttpApp, startHttpServer } from "../node/http/server.ts";
+import { createHttpApp } from "../node/http/server.ts";
 import { createInferenceService } from "../node/inference/service.ts";
-import type { GenerateRequest, GenerationEvent, Generator } from "../node/inference/types.ts";
+import type { GenerateRequest, Generator } from "../node/inference/types.ts";
 import { generateModel, type ModelName } from "../node/models/generate.ts";
 import { DEFAULT_MODELS_DIR } from "../node/models/paths.ts";
 import { createRequestHandler } from "../node/serving/handler.ts";
+import { startHttpServer } from "../protocol/http-server.ts";
+import type { GenerationEvent } from "../protocol/wire.ts";
 import { fmt, median, percentile, printTable, verdict } from "./lib/stats.ts";
 
 const CHAT = (process.env.BENCH_CHAT_MODEL ?? "fabstir-smollm-135m-shape") as ModelName;

@@ -23,7 +23,7 @@ import path from "node:path";
 import pg from "pg";
 import { keccak256, stringToHex, zeroAddress } from "viem";
 import { jobMarketplaceAbi } from "../abis/index.ts";
-import { generateHistory, HISTORY_MODEL } from "../test/helpers/history.ts";
+import { generateHistory, HISTORY_MODEL } from "../fixtures/history.ts";
 import {
   freshPostgres,
   type Indexer,
@@ -32,7 +32,7 @@ import {
   startIndexer,
   startLocalChain,
   waitFor,
-} from "../test/helpers/local-chain.ts";
+} from "../fixtures/local-chain.ts";
 import { fmt, median, percentile, printTable, verdict } from "./lib/stats.ts";
 
 const HOSTS = Number(process.env.BENCH_HOSTS ?? 10_000);

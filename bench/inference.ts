@@ -26,10 +26,11 @@ import { type CacheScope, createSemanticCache } from "../node/cache/semantic-cac
 import { DEFAULT_THREADS } from "../node/constants.ts";
 import { createEmbedder } from "../node/inference/embedder.ts";
 import { createInferenceEngine, resolveParams } from "../node/inference/engine.ts";
-import type { ChatMessage, GenerateRequest } from "../node/inference/types.ts";
+import type { GenerateRequest } from "../node/inference/types.ts";
 import { generateModel, type ModelName } from "../node/models/generate.ts";
 import { createModelManager } from "../node/models/manager.ts";
 import { DEFAULT_MODELS_DIR } from "../node/models/paths.ts";
+import type { ChatMessage } from "../protocol/wire.ts";
 import { fmt, median, percentile, printTable, verdict } from "./lib/stats.ts";
 
 const CHAT = (process.env.BENCH_CHAT_MODEL ?? "fabstir-smollm-135m-shape") as ModelName;

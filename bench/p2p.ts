@@ -23,17 +23,17 @@
 import { mkdir, stat } from "node:fs/promises";
 import path from "node:path";
 import { isMainThread, parentPort, Worker } from "node:worker_threads";
+import { chainId, localNode, testCapabilities, waitFor } from "../fixtures/p2p.ts";
 import { DEFAULT_THREADS } from "../node/constants.ts";
 import { createInferenceEngine } from "../node/inference/engine.ts";
-import type { ChatMessage, GenerationEvent } from "../node/inference/types.ts";
 import { generateModel, type ModelName } from "../node/models/generate.ts";
 import { createModelManager } from "../node/models/manager.ts";
 import { DEFAULT_MODELS_DIR } from "../node/models/paths.ts";
 import { createDiscovery } from "../node/p2p/discovery.ts";
 import { requestInference, startInferenceServer } from "../node/p2p/inference.ts";
 import type { P2PNode } from "../node/p2p/node.ts";
-import { chainId, localNode, testCapabilities, waitFor } from "../node/p2p/test-helpers.ts";
 import type { RequestHandler } from "../node/serving/types.ts";
+import type { ChatMessage, GenerationEvent } from "../protocol/wire.ts";
 import { fmt, median, percentile, printTable, verdict } from "./lib/stats.ts";
 
 const CHAT = process.env.BENCH_CHAT_MODEL ?? "fabstir-tiny-chat";

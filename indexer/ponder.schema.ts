@@ -7,7 +7,19 @@
  * Amounts are token base units (bigint); `token` is the payment token address,
  * 0x000…000 for ETH. Times are unix seconds (bigint) of the block that caused them.
  */
-import { index, onchainTable, primaryKey, relations } from "ponder";
+import { index, onchainEnum, onchainTable, primaryKey, relations } from "ponder";
+import { HOST_STATUS, JOB_STATUS, SETTLEMENT } from "../abis/enums.ts";
+
+/**
+ * States and outcomes are Postgres enums whose labels are the contracts' own (generated into
+ * abis/enums.ts from the Solidity enums), so a handler cannot write a status the contracts
+ * do not have, and GraphQL exposes them as enum types.
+ */
+export const jobStatus = onchainEnum("job_status", JOB_STATUS);
+export const hostStatus = onchainEnum("host_status", HOST_STATUS);
+export const settlement = onchainEnum("settlement", SETTLEMENT);
+/** What an escrow movement was: a release (split between host, fees and renter) or a whole refund. */
+export const paymentKind = onchainEnum("payment_kind", ["release", "refund"]);
 
 /** One row per contract event, in chain order. */
 export const eventLog = onchainTable(
@@ -32,7 +44,7 @@ export const host = onchainTable(
   "host",
   (t) => ({
     address: t.hex().primaryKey(),
-    status: t.text().notNull(), // Active | Paused | Unregistered
+    status: hostStatus("status").notNull(),
     stake: t.bigint().notNull(),
     unbonding: t.bigint().notNull(),
     unbondingReleaseAt: t.bigint(),
@@ -53,6 +65,7 @@ export const host = onchainTable(
     jobsCompleted: t.integer().notNull(),
     jobsSettled: t.integer().notNull(),
     jobsExpired: t.integer().notNull(),
+    jobsRefused: t.integer().notNull(), // handed back by the host before the deadline
     jobsDisputed: t.integer().notNull(),
     disputesLost: t.integer().notNull(),
     tokensServed: t.bigint().notNull(),
@@ -94,6 +107,27 @@ export const hostOffer = onchainTable(
   }),
 );
 
+/**
+ * A model a host offers (in at least one token), from ModelAdded to ModelRemoved, with the
+ * context length it advertises (null until it does; cleared when the model is withdrawn).
+ */
+export const hostModel = onchainTable(
+  "host_model",
+  (t) => ({
+    host: t.hex().notNull(),
+    modelId: t.hex().notNull(),
+    // Tokens per request (prompt and output). The contract takes a uint32; values above
+    // 2^31 - 1 (no model comes near) are stored as 2^31 - 1 to fit a Postgres integer.
+    contextLength: t.integer(),
+    addedAt: t.bigint().notNull(),
+    updatedAt: t.bigint().notNull(),
+  }),
+  (t) => ({
+    pk: primaryKey({ columns: [t.host, t.modelId] }),
+    byModel: index().on(t.modelId),
+  }),
+);
+
 export const model = onchainTable("model", (t) => ({
   id: t.hex().primaryKey(),
   name: t.text().notNull(), // the id decoded as UTF-8 (ids are right-padded names)
@@ -125,10 +159,11 @@ export const job = onchainTable(
     deposit: t.bigint().notNull(),
     pricePerToken: t.bigint(),
     tokensUsed: t.integer(),
-    status: t.text().notNull(),
+    status: jobStatus("status").notNull(),
     deadline: t.bigint().notNull(),
     disputeEndsAt: t.bigint(),
-    settlement: t.text(),
+    settlement: settlement("settlement"),
+    refusalReason: t.text(), // the host's reason code (e.g. prompt_too_long) when Refused
     hostBps: t.integer(),
     hostPayment: t.bigint(),
     refund: t.bigint(),
@@ -149,7 +184,7 @@ export const jobStatusChange = onchainTable(
   (t) => ({
     id: t.text().primaryKey(), // event id
     jobId: t.bigint().notNull(),
-    status: t.text().notNull(),
+    status: jobStatus("status").notNull(),
     at: t.bigint().notNull(),
     blockNumber: t.bigint().notNull(),
     txHash: t.hex().notNull(),
@@ -163,7 +198,7 @@ export const payment = onchainTable(
   (t) => ({
     id: t.text().primaryKey(), // event id
     jobId: t.bigint().notNull(),
-    kind: t.text().notNull(), // release | refund
+    kind: paymentKind("kind").notNull(),
     token: t.hex().notNull(),
     host: t.hex(),
     renter: t.hex().notNull(),
@@ -193,6 +228,7 @@ export const dailyStats = onchainTable("daily_stats", (t) => ({
   jobsSettled: t.integer().notNull(),
   jobsCancelled: t.integer().notNull(),
   jobsExpired: t.integer().notNull(),
+  jobsRefused: t.integer().notNull(),
   newHosts: t.integer().notNull(),
   activeHosts: t.integer().notNull(), // distinct hosts that claimed or completed a job that day
 }));
@@ -218,7 +254,11 @@ export const dailyHostActivity = onchainTable(
 
 export const hostRelations = relations(host, ({ many }) => ({
   offers: many(hostOffer),
+  models: many(hostModel),
   earnings: many(hostEarning),
+}));
+export const hostModelRelations = relations(hostModel, ({ one }) => ({
+  hostRow: one(host, { fields: [hostModel.host], references: [host.address] }),
 }));
 export const hostOfferRelations = relations(hostOffer, ({ one }) => ({
   hostRow: one(host, { fields: [hostOffer.host], references: [host.address] }),

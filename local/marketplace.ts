@@ -16,18 +16,24 @@ import path from "node:path";
 import { erc20Abi, formatEther } from "viem";
 import { privateKeyToAccount } from "viem/accounts";
 import { fabTokenAbi, nodeRegistryAbi, testStablecoinAbi } from "../abis/index.ts";
-import { loadDeployment } from "../indexer/deployment.ts";
-import { createChainClient } from "../node/chain/client.ts";
-import { writeKeystore } from "../node/chain/keys.ts";
-import { parseNodeConfig } from "../node/config.ts";
-import { type HostNode, startHostNode } from "../node/host.ts";
-import { type HttpServer, startHttpServer } from "../node/http/server.ts";
-import { type Logger, silentLogger } from "../node/logger.ts";
-import { generateModel } from "../node/models/generate.ts";
-import { DEFAULT_MODELS_DIR } from "../node/models/paths.ts";
-import { createRenter, type Renter } from "../renter/client.ts";
-import type { MarketplaceFile } from "../renter/config.ts";
-import { createGatewayApp } from "../renter/gateway.ts";
+import {
+  DEFAULT_MODELS_DIR,
+  generateModel,
+  type HostNode,
+  parseNodeConfig,
+  startHostNode,
+} from "../node/index.ts";
+import { createChainClient } from "../protocol/chain-client.ts";
+import { loadDeployment } from "../protocol/deployment.ts";
+import { type HttpServer, startHttpServer } from "../protocol/http-server.ts";
+import { writeKeystore } from "../protocol/keystore.ts";
+import { type Logger, silentLogger } from "../protocol/logger.ts";
+import {
+  createGatewayApp,
+  createRenter,
+  type MarketplaceFile,
+  type Renter,
+} from "../renter/index.ts";
 import { deployedAddresses, deployLocalDev, ROOT, startHardhatNode } from "./chain.ts";
 import { readGenesisTime, replayChainLog, startChainRecorder } from "./chain-log.ts";
 import { devPrivateKey } from "./dev-accounts.ts";

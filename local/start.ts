@@ -6,7 +6,7 @@
  *                [--gateway-port 8787] [--host-port 8081]
  */
 import { parseArgs } from "node:util";
-import { createLogger } from "../node/logger.ts";
+import { createLogger } from "../protocol/logger.ts";
 import { LOCAL_DEFAULTS, startLocalMarketplace } from "./marketplace.ts";
 
 const { values } = parseArgs({
@@ -36,7 +36,10 @@ const num = (name: string, raw: string | undefined) => {
   return Number(raw);
 };
 
-const logger = createLogger({ level: process.env.FABSTIR_LOG_LEVEL ?? "warn" });
+const logger = createLogger({
+  name: "fabstir-local",
+  level: process.env.FABSTIR_LOG_LEVEL ?? "warn",
+});
 const started = Date.now();
 const say = (line: string) => process.stderr.write(`· ${line}\n`);
 let market: Awaited<ReturnType<typeof startLocalMarketplace>>;

@@ -1,18 +1,13 @@
 /**
  * The host node's errors. Each says what the caller can do about it: `retryable` (try again
  * later, maybe elsewhere) and `userError` (the request was wrong; ours otherwise), plus a
- * stable `code` that the HTTP and p2p layers put on the wire. Tests assert the class, not
- * the message.
+ * stable `code` that the HTTP and p2p layers put on the wire (see protocol/errors.ts for the
+ * base class shared with the renter and the API). Tests assert the class, not the message.
  */
-export class NodeError extends Error {
-  readonly code: string = "internal";
-  readonly retryable: boolean = false;
-  readonly userError: boolean = false;
-  constructor(message: string, options?: ErrorOptions) {
-    super(message, options);
-    this.name = new.target.name;
-  }
-}
+import { FabstirError } from "../protocol/errors.ts";
+import type { JobRefusal } from "../protocol/wire-errors.ts";
+
+export class NodeError extends FabstirError {}
 
 /** A model id the node does not serve. */
 export class ModelNotFoundError extends NodeError {
@@ -70,8 +65,26 @@ export class RequestCancelledError extends NodeError {
 
 /** A malformed request, or one the model cannot take (a prompt longer than its context). */
 export class InvalidRequestError extends NodeError {
-  override readonly code = "invalid_request";
+  override readonly code: string = "invalid_request";
   override readonly userError = true;
+}
+
+/**
+ * The prompt (with room for at least one answer token) does not fit the model's context. A
+ * paid job with such a request is handed back on chain at once (refuseJob), refunding its
+ * renter. The code is OpenAI's for the same case.
+ */
+export class ContextLengthExceededError extends InvalidRequestError {
+  override readonly code = "context_length_exceeded";
+  readonly promptTokens: number;
+  readonly contextLength: number;
+  constructor(promptTokens: number, contextLength: number) {
+    super(
+      `the prompt is ${promptTokens} tokens; this model's context holds ${contextLength} (prompt and answer together)`,
+    );
+    this.promptTokens = promptTokens;
+    this.contextLength = contextLength;
+  }
 }
 
 /** The engine or cache was used after stop(). */
@@ -86,27 +99,6 @@ export class UnauthorizedError extends NodeError {
   override readonly userError = true;
 }
 
-/** Why a request that names a marketplace job is refused. */
-export const JOB_REFUSALS = {
-  /** The signature is malformed or does not recover to an address. */
-  invalid_signature: "invalid_signature",
-  /** The signer is not the job's renter. */
-  wrong_renter: "wrong_renter",
-  /** The job does not exist, or this node's host has not claimed it (or it is finished). */
-  job_not_claimed: "job_not_claimed",
-  /** The job's deadline has passed. */
-  job_expired: "job_expired",
-  /** The request does not hash to the job's prompt hash. */
-  prompt_mismatch: "prompt_mismatch",
-  /** The job was already served: one request per job (replay protection). */
-  job_already_served: "job_already_served",
-  /** The escrow does not hold the job's deposit. */
-  underfunded: "underfunded",
-  /** The request asks for a model other than the job's. */
-  model_mismatch: "model_mismatch",
-} as const;
-export type JobRefusal = keyof typeof JOB_REFUSALS;
-
 /** A request for a marketplace job that this node refuses to serve; `code` says why. */
 export class JobRefusedError extends NodeError {
   override readonly code: JobRefusal;
@@ -117,10 +109,4 @@ export class JobRefusedError extends NodeError {
     this.code = code;
     this.jobId = jobId;
   }
-}
-
-/** A chain call failed after its retries (RPC down, transaction reverted unexpectedly). */
-export class ChainError extends NodeError {
-  override readonly code = "chain_error";
-  override readonly retryable = true;
 }

@@ -9,14 +9,16 @@ import assert from "node:assert/strict";
 import { mkdtemp, rm } from "node:fs/promises";
 import { tmpdir } from "node:os";
 import path from "node:path";
-import { after, before, describe, it } from "node:test";
 import { generateKeyPair } from "@libp2p/crypto/keys";
 import { privateKeyToAccount } from "viem/accounts";
+import { afterAll, beforeAll, describe, it } from "vitest";
 import { fabTokenAbi, nodeRegistryAbi } from "../abis/index.ts";
-import { devPrivateKey, type LocalChain, startLocalChain } from "../test/helpers/local-chain.ts";
-import { postJob, readJob, until } from "../test/helpers/marketplace.ts";
-import { requestHash, signJobAuthorization } from "./auth/job-auth.ts";
-import { chainModelId } from "./chain/model-id.ts";
+import { devPrivateKey, type LocalChain, startLocalChain } from "../fixtures/local-chain.ts";
+import { postJob, readJob, until } from "../fixtures/marketplace.ts";
+import { requestHash } from "../protocol/hashing.ts";
+import { signJobAuthorization } from "../protocol/job-auth.ts";
+import { chainModelId } from "../protocol/model-id.ts";
+import type { ServeRequest } from "../protocol/wire.ts";
 import { parseNodeConfig } from "./config.ts";
 import { type HostNode, startHostNode } from "./host.ts";
 import { type TestModels, tinyTestModels } from "./models/test-models.ts";
@@ -24,7 +26,6 @@ import { createDiscovery } from "./p2p/discovery.ts";
 import { RemoteError } from "./p2p/errors.ts";
 import { requestInference } from "./p2p/inference.ts";
 import { createP2PNode, type P2PNode } from "./p2p/node.ts";
-import type { ServeRequest } from "./serving/types.ts";
 
 const MODEL = "tiny-chat";
 const PRICE = 10n ** 9n;
@@ -41,7 +42,7 @@ describe("host node from its config", () => {
   const hostAddress = privateKeyToAccount(hostKey).address;
   const renter = privateKeyToAccount(devPrivateKey(RENTER_INDEX));
 
-  before(async () => {
+  beforeAll(async () => {
     [chain, models] = await Promise.all([startLocalChain(), tinyTestModels()]);
     dir = await mkdtemp(path.join(tmpdir(), "fabstir-host-"));
     const fund = await chain.wallet(0).writeContract({
@@ -84,7 +85,7 @@ describe("host node from its config", () => {
       lan: true,
     });
   });
-  after(async () => {
+  afterAll(async () => {
     await renterNode?.stop();
     await host?.stop();
     await chain?.stop();

@@ -8,26 +8,27 @@
  * finish.
  */
 import path from "node:path";
-import { keccak256, stringToHex } from "viem";
-import { loadDeployment } from "../indexer/deployment.ts";
+import { keccak256, stringToHex, zeroAddress } from "viem";
+import { loadDeployment } from "../protocol/deployment.ts";
+import { type HttpServer, startHttpServer } from "../protocol/http-server.ts";
+import { loadHostAccount } from "../protocol/keystore.ts";
+import { type Logger, silentLogger } from "../protocol/logger.ts";
+import { chainModelId } from "../protocol/model-id.ts";
+import type { Capabilities } from "../protocol/wire.ts";
 import { type HostChain, startHostChain } from "./chain/host-chain.ts";
-import { loadHostAccount } from "./chain/keys.ts";
-import { chainModelId } from "./chain/model-id.ts";
 import type { DesiredRegistration } from "./chain/registration.ts";
 import type { NodeConfig } from "./config.ts";
-import { createHttpApp, type HttpServer, startHttpServer } from "./http/server.ts";
+import { createHttpApp } from "./http/server.ts";
 import { createInferenceService, type InferenceService } from "./inference/service.ts";
-import { type Logger, silentLogger } from "./logger.ts";
 import { createNodeMetrics, type NodeMetrics } from "./metrics.ts";
 import { createDiscovery, type Discovery } from "./p2p/discovery.ts";
 import { loadOrCreateIdentity } from "./p2p/identity.ts";
 import { type InferenceServer, startInferenceServer } from "./p2p/inference.ts";
 import { createP2PNode, type P2PNode } from "./p2p/node.ts";
 import { createRequestHandler } from "./serving/handler.ts";
-import type { Capabilities, RequestHandler } from "./serving/types.ts";
+import type { RequestHandler } from "./serving/types.ts";
 
 export const NODE_VERSION = "0.1.0";
-const ETH = "0x0000000000000000000000000000000000000000";
 
 export interface HostNode {
   readonly config: NodeConfig;
@@ -70,7 +71,7 @@ export async function startHostNode(
     const offers = (config.chain?.offers ?? []).map((o) => ({
       model: o.model,
       modelId: chainModelId(o.model),
-      token: (o.token === "ETH" ? ETH : o.token.toLowerCase()) as `0x${string}`,
+      token: (o.token === "ETH" ? zeroAddress : o.token.toLowerCase()) as `0x${string}`,
       pricePerToken: BigInt(o.pricePerToken),
     }));
     const capabilities = (): Capabilities => {
@@ -193,6 +194,11 @@ export async function startHostNode(
           modelId: o.modelId,
           token: o.token,
           pricePerToken: o.pricePerToken,
+        })),
+        // Every chat model runs with the engine's context size (prompt and answer together).
+        contexts: [...new Set(offers.map((o) => o.modelId))].map((modelId) => ({
+          modelId,
+          contextLength: config.engine.contextSize,
         })),
       };
       chain = await startHostChain({

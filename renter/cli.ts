@@ -13,9 +13,9 @@
  * (see renter/config.ts). Every command takes --json for scripts.
  */
 import { parseArgs } from "node:util";
-import { createOutput, formatUnits18 } from "../node/cli/output.ts";
-import { startHttpServer } from "../node/http/server.ts";
-import { createLogger } from "../node/logger.ts";
+import { createOutput, formatUnits18 } from "../protocol/cli-output.ts";
+import { startHttpServer } from "../protocol/http-server.ts";
+import { createLogger } from "../protocol/logger.ts";
 import { createRenter } from "./client.ts";
 import {
   acceptJob,
@@ -95,7 +95,10 @@ try {
     process.exit(command ? 0 : 1);
   }
   const settings = resolveRenterSettings(values);
-  const logger = createLogger({ level: process.env.FABSTIR_LOG_LEVEL ?? "warn" });
+  const logger = createLogger({
+    name: "fabstir-renter",
+    level: process.env.FABSTIR_LOG_LEVEL ?? "warn",
+  });
   const renter = createRenter({ ...settings, account: renterAccount(settings), logger });
 
   switch (command) {
@@ -112,7 +115,7 @@ try {
           : hosts
               .map(
                 (h) =>
-                  `${h.address}  score ${h.score}  ${h.pricePerToken === null ? "" : `${h.pricePerToken} wei/token  `}${h.gpuModel}  ${h.httpUrl}`,
+                  `${h.address}  score ${h.score}  ${h.pricePerToken === null ? "" : `${h.pricePerToken} wei/token  `}${h.contextLength === null ? "" : `context ${h.contextLength}  `}${h.gpuModel}  ${h.httpUrl}`,
               )
               .join("\n"),
       );

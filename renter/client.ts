@@ -10,20 +10,20 @@
  * Each step is an event, so callers show progress and keep the job id. The node never
  * trusts the indexer for money; neither does the renter: job state is read from the chain.
  */
+import { erc20Abi, type PrivateKeyAccount, parseEventLogs, stringToHex, zeroAddress } from "viem";
+import { jobMarketplaceAbi, paymentEscrowAbi } from "../abis/index.ts";
 import {
-  erc20Abi,
-  keccak256,
-  type PrivateKeyAccount,
-  parseEventLogs,
-  stringToHex,
-  zeroAddress,
-} from "viem";
-import { JOB_STATUS, jobMarketplaceAbi, paymentEscrowAbi } from "../abis/index.ts";
-import { requestHash, signJobAuthorization } from "../node/auth/job-auth.ts";
-import { type ChainClient, ContractRevertError, createChainClient } from "../node/chain/client.ts";
-import { chainModelId } from "../node/chain/model-id.ts";
-import { type ChatCompletionBody, chatToServeRequest } from "../node/http/openai.ts";
-import { type Logger, silentLogger } from "../node/logger.ts";
+  type ChainClient,
+  ContractRevertError,
+  createChainClient,
+} from "../protocol/chain-client.ts";
+import { outputHash, requestHash } from "../protocol/hashing.ts";
+import { signJobAuthorization } from "../protocol/job-auth.ts";
+import { type Job, type JobStatus, MAX_JOB_TOKENS, readJob } from "../protocol/jobs.ts";
+import { type Logger, silentLogger } from "../protocol/logger.ts";
+import { chainModelId } from "../protocol/model-id.ts";
+import { type ChatCompletionBody, chatToServeRequest } from "../protocol/openai.ts";
+import type { FinishReason } from "../protocol/wire.ts";
 import {
   createDiscoveryClient,
   type Discovery,
@@ -31,13 +31,16 @@ import {
   tokenAddress,
 } from "./discovery.ts";
 import {
+  HostRequestError,
   HostUnresponsiveError,
+  InsufficientFundsError,
+  InvalidRequestError,
   JobNotFoundError,
   NoHostError,
   RenterUsageError,
   TransactionRefusedError,
 } from "./errors.ts";
-import { streamFromHost } from "./host-stream.ts";
+import { checkWithHost, streamFromHost } from "./host-stream.ts";
 
 export interface RenterAddresses {
   JobMarketplace: `0x${string}`;
@@ -93,7 +96,7 @@ export type RunEvent =
       type: "answer";
       jobId: bigint;
       text: string;
-      finishReason: string;
+      finishReason: FinishReason;
       usage: { promptTokens: number; completionTokens: number };
       cached: boolean;
     }
@@ -110,7 +113,7 @@ export interface RunResult {
   jobId: bigint;
   host: HostListing;
   text: string;
-  finishReason: string;
+  finishReason: FinishReason;
   usage: { promptTokens: number; completionTokens: number };
   cached: boolean;
   deposit: bigint;
@@ -136,21 +139,13 @@ export interface Renter {
   chooseHost: (model: string, by: "price" | "score", token?: string) => Promise<HostListing>;
   /** Runs one paid request, step by step. */
   run: (body: ChatCompletionBody, options?: RunOptions) => AsyncGenerator<RunEvent, RunResult>;
-  /** A job as the chain has it. */
-  job: (id: bigint) => Promise<{
-    id: bigint;
-    status: string;
-    renter: `0x${string}`;
-    host: `0x${string}`;
-    modelId: `0x${string}`;
-    token: `0x${string}`;
-    maxTokens: number;
-    /** The renter's maximum until a host claims; the host's price after. */
-    pricePerToken: bigint;
-    tokensUsed: number;
-    /** While Posted or Claimed the deadline; once Completed the end of the dispute window. */
-    timeout: bigint;
-  }>;
+  /**
+   * A job as the chain has it (protocol/jobs.ts: the ABI's getJob shape with its status by
+   * label). `pricePerToken` is the renter's maximum until a host claims, the host's price
+   * after; `timeout` is the deadline while Posted or Claimed, the end of the dispute window
+   * once Completed.
+   */
+  job: (id: bigint) => Promise<Job>;
   /** The host's completion as its JobCompleted event states it, if it completed. */
   completion: (
     id: bigint,
@@ -190,32 +185,14 @@ export function createRenter(options: RenterOptions): Renter {
     }
   }
 
-  async function job(id: bigint) {
-    const [j, modelId, token] = await chain.read(`getJob ${id}`, (c) =>
-      c.readContract({
-        address: marketplace,
-        abi: jobMarketplaceAbi,
-        functionName: "getJob",
-        args: [id],
-      }),
-    );
-    if (j.renter === zeroAddress) throw new JobNotFoundError(id);
-    return {
-      id,
-      status: JOB_STATUS[j.status] ?? String(j.status),
-      renter: j.renter,
-      host: j.host,
-      modelId,
-      token,
-      maxTokens: Number(j.maxTokens),
-      pricePerToken: BigInt(j.pricePerToken),
-      tokensUsed: Number(j.tokensUsed),
-      timeout: BigInt(j.timeout),
-    };
+  async function job(id: bigint): Promise<Job> {
+    const j = await readJob(chain, marketplace, id);
+    if (j.status === "None") throw new JobNotFoundError(id);
+    return j;
   }
 
   async function completion(id: bigint) {
-    const [e] = await chain.read(`JobCompleted ${id}`, (c) =>
+    const [e] = await chain.query(`JobCompleted ${id}`, (c) =>
       c.getContractEvents({
         address: marketplace,
         abi: jobMarketplaceAbi,
@@ -229,7 +206,12 @@ export function createRenter(options: RenterOptions): Renter {
       : undefined;
   }
 
-  async function until(id: bigint, statuses: string[], timeoutMs: number, signal?: AbortSignal) {
+  async function until(
+    id: bigint,
+    statuses: JobStatus[],
+    timeoutMs: number,
+    signal?: AbortSignal,
+  ): Promise<Job | undefined> {
     const end = Date.now() + timeoutMs;
     for (;;) {
       const j = await job(id);
@@ -288,17 +270,39 @@ export function createRenter(options: RenterOptions): Renter {
     opts: RunOptions = {},
   ): AsyncGenerator<RunEvent, RunResult> {
     const request = chatToServeRequest(body);
+    const asked = opts.maxTokens ?? body.max_completion_tokens ?? body.max_tokens ?? undefined;
+    const param = body.max_completion_tokens != null ? "max_completion_tokens" : "max_tokens";
+    // Bad input is refused here, before anything is posted or paid.
+    if (asked !== undefined && (!Number.isInteger(asked) || asked < 1))
+      throw new InvalidRequestError(`${param} must be a whole number of at least 1`, param);
+    if (asked !== undefined && asked > MAX_JOB_TOKENS)
+      throw new InvalidRequestError(
+        `${param} is ${asked}; a marketplace job pays for at most ${MAX_JOB_TOKENS} tokens`,
+        param,
+      );
     const token = tokenAddress(opts.token);
     const host = opts.host
       ? await hostByAddress(opts.host, body.model, token)
       : await chooseHost(body.model, opts.by ?? "price", opts.token);
     yield { type: "host", host };
+    if (asked !== undefined && host.contextLength !== null && asked >= host.contextLength)
+      throw new InvalidRequestError(
+        `${param} is ${asked}; ${body.model} on host ${host.address} has a context of ${host.contextLength} tokens for the prompt and the answer together`,
+        param,
+      );
+    // The host measures the prompt (free, no job): one that cannot fit is refused now.
+    const room = await checkWithHost(host.httpUrl, body, opts.signal);
+    if (room && asked !== undefined && asked > room.maxTokens)
+      throw new InvalidRequestError(
+        `${param} is ${asked}, but after the prompt's ${room.promptTokens} tokens ${body.model}'s context of ${room.contextLength} leaves room for ${room.maxTokens}`,
+        param,
+        "context_length_exceeded",
+      );
+    const maxTokens = asked ?? Math.min(RENTER_DEFAULTS.maxTokens, room?.maxTokens ?? Infinity);
     const price = opts.maxPricePerToken ?? BigInt(host.pricePerToken ?? 0);
-    const maxTokens =
-      opts.maxTokens ?? body.max_completion_tokens ?? body.max_tokens ?? RENTER_DEFAULTS.maxTokens;
-    if (maxTokens < 1) throw new RenterUsageError("maxTokens must be at least 1");
     const deposit = BigInt(maxTokens) * price;
-    const now = (await chain.read("block", (c) => c.getBlock())).timestamp;
+    await ensureFunds(token, deposit);
+    const now = (await chain.query("block", (c) => c.getBlock())).timestamp;
     const jobRequest = {
       modelId: chainModelId(body.model),
       promptHash: requestHash(request),
@@ -353,9 +357,25 @@ export function createRenter(options: RenterOptions): Renter {
       { jobId, host: host.address, requestHash: jobRequest.promptHash },
     );
     let answer: Extract<RunEvent, { type: "answer" }> | undefined;
-    for await (const e of streamFromHost(host.httpUrl, body, { jobId, signature }, opts.signal)) {
-      if (e.type === "token") yield e;
-      else answer = { ...e, type: "answer", jobId };
+    try {
+      for await (const e of streamFromHost(host.httpUrl, body, { jobId, signature }, opts.signal)) {
+        if (e.type === "token") yield e;
+        else answer = { ...e, type: "answer", jobId };
+      }
+    } catch (e) {
+      if (!(e instanceof HostRequestError && e.hostCode === "context_length_exceeded")) throw e;
+      // The host hands such a job back on chain: wait for the refund, then say what was wrong.
+      const refunded = await until(
+        jobId,
+        ["Refused", "Expired"],
+        options.completionTimeoutMs ?? RENTER_DEFAULTS.completionTimeoutMs,
+      );
+      throw new InvalidRequestError(
+        `${e.message}; job ${jobId} ${refunded ? "was refunded" : "will be refunded when the host hands it back or at its deadline"}`,
+        "messages",
+        "context_length_exceeded",
+        jobId,
+      );
     }
     if (!answer) throw new Error("the host's stream ended without an answer");
     yield answer;
@@ -369,7 +389,7 @@ export function createRenter(options: RenterOptions): Renter {
     const claim = completed ? await completion(jobId) : undefined;
     const verified =
       claim !== undefined &&
-      claim.outputHash.toLowerCase() === keccak256(stringToHex(answer.text)).toLowerCase() &&
+      claim.outputHash.toLowerCase() === outputHash(answer.text).toLowerCase() &&
       claim.tokensUsed === BigInt(answer.usage.completionTokens);
     yield { type: "completed", jobId, tokensUsed: completed?.tokensUsed ?? 0, verified };
     let payment: Payment | undefined;
@@ -403,15 +423,30 @@ export function createRenter(options: RenterOptions): Renter {
     return found;
   }
 
+  /** Refuses a deposit the renter's wallet cannot cover, before any transaction. */
+  async function ensureFunds(token: `0x${string}`, deposit: bigint) {
+    const balance =
+      token === zeroAddress
+        ? await chain.query("balance", (c) => c.getBalance({ address: me }))
+        : await chain.read("balanceOf", {
+            address: token,
+            abi: erc20Abi,
+            functionName: "balanceOf",
+            args: [me],
+          });
+    if (balance < deposit)
+      throw new InsufficientFundsError(
+        `the deposit is ${deposit} (max tokens x price) of ${token === zeroAddress ? "wei" : `token ${token}`}, but the wallet ${me} holds ${balance}`,
+      );
+  }
+
   async function approve(token: `0x${string}`, amount: bigint) {
-    const allowance = await chain.read("allowance", (c) =>
-      c.readContract({
-        address: token,
-        abi: erc20Abi,
-        functionName: "allowance",
-        args: [me, escrow],
-      }),
-    );
+    const allowance = await chain.read("allowance", {
+      address: token,
+      abi: erc20Abi,
+      functionName: "allowance",
+      args: [me, escrow],
+    });
     if (allowance >= amount) return;
     await send("approve", undefined, {
       address: token,

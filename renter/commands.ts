@@ -3,7 +3,7 @@
  * plain data, so scripts and the end-to-end test call exactly what the CLI runs. Printing
  * (human text or --json) is the CLI's business; progress goes through `onProgress`.
  */
-import type { ChatCompletionBody } from "../node/http/openai.ts";
+import type { ChatCompletionBody } from "../protocol/openai.ts";
 import type { Renter, RunEvent, RunResult } from "./client.ts";
 import type { HostListing } from "./discovery.ts";
 import { RenterUsageError } from "./errors.ts";

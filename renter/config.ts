@@ -10,8 +10,8 @@ import { existsSync, readFileSync } from "node:fs";
 import path from "node:path";
 import { privateKeyToAccount } from "viem/accounts";
 import { z } from "zod";
-import { loadDeployment } from "../indexer/deployment.ts";
-import { decryptKeystore } from "../node/chain/keys.ts";
+import { loadDeployment } from "../protocol/deployment.ts";
+import { decryptKeystore } from "../protocol/keystore.ts";
 import { RenterUsageError } from "./errors.ts";
 
 export const ROOT = path.resolve(import.meta.dirname, "..");

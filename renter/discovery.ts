@@ -3,6 +3,7 @@
  * reputation, one host's profile, models, and indexed jobs. Amounts arrive as decimal
  * strings (the API serializes bigints that way) and are kept as strings here.
  */
+import { zeroAddress } from "viem";
 import { DiscoveryError } from "./errors.ts";
 
 export interface HostListing {
@@ -20,6 +21,8 @@ export interface HostListing {
   jobsCompleted: number;
   /** Wei (or token base units) per generated token for the queried model and token; null without a model. */
   pricePerToken: string | null;
+  /** The queried model's context window (tokens) as the host advertises it; null if it does not. */
+  contextLength: number | null;
 }
 
 export interface HostQuery {
@@ -32,10 +35,8 @@ export interface HostQuery {
   limit?: number;
 }
 
-const ETH = "0x0000000000000000000000000000000000000000";
-
 export function tokenAddress(token: string | undefined): `0x${string}` {
-  if (token === undefined || token.toUpperCase() === "ETH") return ETH;
+  if (token === undefined || token.toUpperCase() === "ETH") return zeroAddress;
   return token.toLowerCase() as `0x${string}`;
 }
 

@@ -1,23 +1,28 @@
 /**
  * What can go wrong for a renter, by what the caller can do about it. Every error has a
  * stable `code` (the CLI's `--json` output and the gateway's OpenAI error objects carry it)
- * and, where a job was posted, its id, so nothing paid is ever lost track of.
+ * and, where a job was posted, its id, so nothing paid is ever lost track of. The base class
+ * is the project's (protocol/errors.ts); the gateway maps codes to HTTP statuses and OpenAI
+ * error types with protocol/wire-errors.ts.
  */
-export class RenterError extends Error {
-  readonly code: string;
+import { FabstirError } from "../protocol/errors.ts";
+
+export class RenterError extends FabstirError {
+  override readonly code: string;
   /** Whether trying again (possibly with another host) can succeed. */
-  readonly retryable: boolean;
+  override readonly retryable: boolean;
+  override readonly userError: boolean;
   /** The job this error concerns, when one was posted. */
   readonly jobId: bigint | undefined;
   constructor(
     code: string,
     message: string,
-    opts: { retryable?: boolean; jobId?: bigint; cause?: unknown } = {},
+    opts: { retryable?: boolean; userError?: boolean; jobId?: bigint; cause?: unknown } = {},
   ) {
     super(message, { cause: opts.cause });
-    this.name = new.target.name;
     this.code = code;
     this.retryable = opts.retryable ?? false;
+    this.userError = opts.userError ?? false;
     this.jobId = opts.jobId;
   }
 }
@@ -58,6 +63,13 @@ export class HostRequestError extends RenterError {
   }
 }
 
+/** A host could not be reached (or answered nonsense) before any job was posted for it. */
+export class HostUnreachableError extends RenterError {
+  constructor(message: string, cause?: unknown) {
+    super("host_error", message, { retryable: true, cause });
+  }
+}
+
 /** A transaction the renter sent was refused by the contracts (the contract error is named). */
 export class TransactionRefusedError extends RenterError {
   constructor(what: string, jobId: bigint | undefined, message: string, cause?: unknown) {
@@ -68,13 +80,34 @@ export class TransactionRefusedError extends RenterError {
 /** A job id that does not exist on the marketplace. */
 export class JobNotFoundError extends RenterError {
   constructor(jobId: bigint) {
-    super("job_not_found", `job ${jobId} does not exist`, { jobId });
+    super("job_not_found", `job ${jobId} does not exist`, { jobId, userError: true });
   }
 }
 
 /** Bad input from the user (a flag, a config value). */
 export class RenterUsageError extends RenterError {
   constructor(message: string) {
-    super("invalid_usage", message);
+    super("invalid_usage", message, { userError: true });
+  }
+}
+
+/**
+ * A request that cannot be served as asked (max_tokens above the model's context or the
+ * contract's limit, a prompt longer than the context), found before any transaction, so
+ * nothing was posted or paid; or, when `jobId` is set, found by the host after its claim,
+ * which hands the job back so the deposit is refunded. `param` names the request field.
+ */
+export class InvalidRequestError extends RenterError {
+  readonly param: string | undefined;
+  constructor(message: string, param?: string, code = "invalid_request", jobId?: bigint) {
+    super(code, message, { userError: true, jobId });
+    this.param = param;
+  }
+}
+
+/** The renter's wallet cannot pay the deposit (and gas) the request needs. */
+export class InsufficientFundsError extends RenterError {
+  constructor(message: string) {
+    super("insufficient_funds", message, { userError: true });
   }
 }

@@ -18,18 +18,18 @@ import { Hono } from "hono";
 import { bodyLimit } from "hono/body-limit";
 import { streamSSE } from "hono/streaming";
 import { replaceBigInts } from "ponder";
+import { type Logger, silentLogger } from "../protocol/logger.ts";
 import {
   chatChunk,
   chatCompletion,
   chatCompletionBody,
-  errorObject,
   usageObject,
   validationErrorObject,
-} from "../node/http/openai.ts";
-import type { FinishReason } from "../node/inference/types.ts";
-import { type Logger, silentLogger } from "../node/logger.ts";
+} from "../protocol/openai.ts";
+import { HEADERS } from "../protocol/wire.ts";
+import { errorObject, errorStatus } from "../protocol/wire-errors.ts";
 import type { Renter, RunEvent, RunOptions, RunResult } from "./client.ts";
-import { HostRequestError, RenterError } from "./errors.ts";
+import { HostRequestError, InvalidRequestError, RenterError } from "./errors.ts";
 
 export interface GatewayOptions {
   renter: Renter;
@@ -39,17 +39,13 @@ export interface GatewayOptions {
   maxBodyBytes?: number;
 }
 
-/** HTTP status for a renter error code. */
-function statusOf(e: RenterError): number {
-  if (e.code === "no_host") return 503;
-  if (e.code === "discovery_unavailable") return 503;
-  if (e.code === "host_unresponsive") return 504;
-  if (e.code === "invalid_usage") return 400;
-  return 502;
-}
-
+/** A renter error as an OpenAI error object, with the job it concerns (if one was posted). */
 function errorBody(e: RenterError) {
-  const body = errorObject(e.code, e.message);
+  const body = errorObject(
+    e.code,
+    e.message,
+    e instanceof InvalidRequestError ? (e.param ?? null) : null,
+  );
   return {
     error: {
       ...body.error,
@@ -80,9 +76,13 @@ export function createGatewayApp(options: GatewayOptions): Hono {
   const app = new Hono();
 
   app.onError((e, c) => {
-    if (e instanceof RenterError) return c.json(errorBody(e), statusOf(e) as 502);
+    if (e instanceof RenterError) {
+      if (!e.userError) log.warn({ code: e.code, err: e.message }, "request failed");
+      return c.json(errorBody(e), errorStatus(e.code) as 502);
+    }
+    // A bug or a dependency's failure: the details go to the log, never to the client.
     log.error({ err: e instanceof Error ? e.stack : String(e) }, "request failed");
-    return c.json(errorObject("internal", e instanceof Error ? e.message : String(e)), 500);
+    return c.json(errorObject("internal", "internal error"), 500);
   });
   app.notFound((c) =>
     c.json(errorObject("not_found", `no route ${c.req.method} ${c.req.path}`), 404),
@@ -134,8 +134,8 @@ export function createGatewayApp(options: GatewayOptions): Hono {
     }
     const jobId = first.find((e) => e.type === "posted")?.jobId;
     const host = first.find((e) => e.type === "host")?.host.address;
-    if (jobId !== undefined) c.header("X-Fabstir-Job-Id", jobId.toString());
-    if (host) c.header("X-Fabstir-Host", host);
+    if (jobId !== undefined) c.header(HEADERS.jobId, jobId.toString());
+    if (host) c.header(HEADERS.host, host);
 
     if (!stream) {
       let result: RunResult | undefined;
@@ -143,17 +143,10 @@ export function createGatewayApp(options: GatewayOptions): Hono {
         const n = await run.next();
         if (n.done) result = n.value;
       }
-      c.header("X-Fabstir-Cached", String(result.cached));
+      c.header(HEADERS.cached, String(result.cached));
       log.info({ job: result.jobId.toString(), host: result.host.address }, "answered");
       return c.json({
-        ...chatCompletion(
-          id,
-          created,
-          body.model,
-          result.text,
-          result.finishReason as FinishReason,
-          result.usage,
-        ),
+        ...chatCompletion(id, created, body.model, result.text, result.finishReason, result.usage),
         fabstir: fabstirOf(result),
       });
     }
@@ -166,7 +159,7 @@ export function createGatewayApp(options: GatewayOptions): Hono {
           if (n.done) {
             const r = n.value;
             await send({
-              ...chatChunk(id, created, body.model, {}, r.finishReason as FinishReason),
+              ...chatChunk(id, created, body.model, {}, r.finishReason),
               ...(includeUsage ? {} : { fabstir: fabstirOf(r) }),
             });
             if (includeUsage)

@@ -4,19 +4,19 @@
  * the answer arrives as server-sent events. Refusals (a 4xx or 5xx before the stream, or an
  * error event inside it) become HostRequestError with the host's own error code.
  */
-import type { ChatCompletionBody } from "../node/http/openai.ts";
-import { HostRequestError } from "./errors.ts";
 
-export type HostStreamEvent =
-  | { type: "token"; text: string }
-  | {
-      type: "done";
-      text: string;
-      finishReason: string;
-      usage: { promptTokens: number; completionTokens: number };
-      /** Whether the host answered from its semantic cache (the host's word for it). */
-      cached: boolean;
-    };
+import { z } from "zod";
+import type { ChatCompletionBody } from "../protocol/openai.ts";
+import {
+  type FinishReason,
+  type GenerationEvent,
+  HEADERS,
+  isFinishReason,
+} from "../protocol/wire.ts";
+import { HostRequestError, HostUnreachableError, InvalidRequestError } from "./errors.ts";
+
+/** The host's answer as it streams: the node's own event type (protocol/wire.ts). */
+export type HostStreamEvent = GenerationEvent;
 
 interface Chunk {
   choices?: { delta?: { content?: string }; finish_reason?: string | null }[];
@@ -67,8 +67,8 @@ export async function* streamFromHost(
       headers: {
         "content-type": "application/json",
         accept: "text/event-stream",
-        "x-fabstir-job-id": job.jobId.toString(),
-        "x-fabstir-job-signature": job.signature,
+        [HEADERS.jobId]: job.jobId.toString(),
+        [HEADERS.jobSignature]: job.signature,
       },
       body: JSON.stringify({ ...body, stream: true, stream_options: { include_usage: true } }),
       signal,
@@ -87,7 +87,7 @@ export async function* streamFromHost(
     );
   }
   let text = "";
-  let finishReason: string | undefined;
+  let finishReason: FinishReason | undefined;
   let usage: { promptTokens: number; completionTokens: number } | undefined;
   let cached = false;
   for await (const data of sseData(res.body)) {
@@ -105,7 +105,16 @@ export async function* streamFromHost(
       text += piece;
       yield { type: "token", text: piece };
     }
-    if (choice?.finish_reason) finishReason = choice.finish_reason;
+    const finish = choice?.finish_reason;
+    if (finish) {
+      if (!isFinishReason(finish))
+        throw new HostRequestError(
+          job.jobId,
+          `the host sent an unknown finish_reason ${finish}`,
+          {},
+        );
+      finishReason = finish;
+    }
     if (chunk.fabstir?.cached !== undefined) cached = chunk.fabstir.cached;
     if (chunk.usage)
       usage = {
@@ -116,4 +125,58 @@ export async function* streamFromHost(
   if (!usage || !finishReason)
     throw new HostRequestError(job.jobId, `the host's stream for job ${job.jobId} ended early`, {});
   yield { type: "done", text, finishReason, usage, cached };
+}
+
+const checkResponse = z.object({
+  prompt_tokens: z.number().int().min(0),
+  context_length: z.number().int().min(1),
+  max_tokens: z.number().int().min(0),
+});
+
+/**
+ * Asks the host to measure a request before anything is paid (POST
+ * /v1/chat/completions/check: tokenizing only, free). Returns the prompt's tokens and the room
+ * left in the model's context; throws InvalidRequestError when the prompt cannot fit. A host
+ * without the endpoint (an older node) answers 404: then undefined, and the host's own check
+ * after the claim still refunds an oversized request.
+ */
+export async function checkWithHost(
+  httpUrl: string,
+  body: ChatCompletionBody,
+  signal?: AbortSignal,
+): Promise<{ promptTokens: number; contextLength: number; maxTokens: number } | undefined> {
+  const url = `${httpUrl.replace(/\/+$/, "")}/v1/chat/completions/check`;
+  let res: Response;
+  try {
+    res = await fetch(url, {
+      method: "POST",
+      headers: { "content-type": "application/json" },
+      body: JSON.stringify(body),
+      signal: signal
+        ? AbortSignal.any([signal, AbortSignal.timeout(10_000)])
+        : AbortSignal.timeout(10_000),
+    });
+  } catch (e) {
+    throw new HostUnreachableError(`the host at ${httpUrl} is unreachable: ${String(e)}`, e);
+  }
+  const json: unknown = await res.json().catch(() => undefined);
+  if (res.status === 404) return undefined;
+  if (!res.ok) {
+    const err = (json as Chunk | undefined)?.error;
+    if (res.status === 400)
+      throw new InvalidRequestError(
+        `${err?.message ?? "the host refused the request"} (host ${httpUrl})`,
+        "messages",
+        err?.code ?? "invalid_request",
+      );
+    throw new HostUnreachableError(`the host at ${httpUrl} answered ${res.status} to a check`);
+  }
+  const parsed = checkResponse.safeParse(json);
+  if (!parsed.success)
+    throw new HostUnreachableError(`the host at ${httpUrl} sent a malformed check answer`);
+  return {
+    promptTokens: parsed.data.prompt_tokens,
+    contextLength: parsed.data.context_length,
+    maxTokens: parsed.data.max_tokens,
+  };
 }

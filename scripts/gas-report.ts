@@ -5,15 +5,8 @@
  */
 import { network } from "hardhat";
 import type { Hash } from "viem";
-import { parseEther } from "viem";
-import {
-  deploySystem,
-  jobRequest,
-  MODEL,
-  OUTPUT,
-  registration,
-  USD,
-} from "../test/helpers/system.ts";
+import { parseEther, stringToHex } from "viem";
+import { deploySystem, jobRequest, MODEL, OUTPUT, registration, USD } from "../fixtures/system.ts";
 
 const connection = await network.create();
 const sys = await deploySystem(connection);
@@ -42,6 +35,23 @@ rows.push([
   await gas(registry.write.register([registration({ offers })], { account: host.account })),
 ]);
 await registry.write.register([registration({ offers })], { account: host2.account });
+// Context lengths: the first value of a (host, model) writes a fresh slot; a change updates it.
+rows.push([
+  "setModelContexts (1 model), first",
+  await gas(
+    registry.write.setModelContexts([[{ modelId: MODEL, contextLength: 8_192 }]], {
+      account: host.account,
+    }),
+  ),
+]);
+rows.push([
+  "setModelContexts (1 model), update",
+  await gas(
+    registry.write.setModelContexts([[{ modelId: MODEL, contextLength: 4_096 }]], {
+      account: host.account,
+    }),
+  ),
+]);
 
 async function ethJob(): Promise<bigint[]> {
   const r = await jobRequest(sys);
@@ -99,7 +109,7 @@ rows.push([
     await gas(marketplace.write.releasePayment([id], { account: host2.account })),
   ]);
 }
-// Refunds: cancel before a claim, expiry after the deadline.
+// Refunds: cancel before a claim, expiry after the deadline, refusal by the host.
 {
   const r = await jobRequest(sys);
   const id = await marketplace.read.nextJobId();
@@ -122,6 +132,22 @@ rows.push([
   rows.push([
     "refund: expire (claimed)",
     await gas(marketplace.write.expireJob([id2], { account: host2.account })),
+  ]);
+  // The host hands a claimed job back before its deadline (renter refunded at once).
+  const r3 = await jobRequest(sys);
+  const id3 = await marketplace.read.nextJobId();
+  await marketplace.write.postJob([r3], {
+    account: renter.account,
+    value: BigInt(r3.maxTokens) * r3.maxPricePerToken,
+  });
+  await marketplace.write.claimJob([id3], { account: host.account });
+  rows.push([
+    "refund: refuse (claimed)",
+    await gas(
+      marketplace.write.refuseJob([id3, stringToHex("prompt_too_long", { size: 32 })], {
+        account: host.account,
+      }),
+    ),
   ]);
 }
 

@@ -5,6 +5,8 @@
  * one check each). Exits non-zero when anything failed.
  */
 import { spawn } from "node:child_process";
+import { readFileSync, rmSync } from "node:fs";
+import { tmpdir } from "node:os";
 import path from "node:path";
 
 const root = path.resolve(import.meta.dirname, "..");
@@ -14,6 +16,8 @@ interface Step {
   name: string;
   cmd: string;
   args: string[];
+  /** Runs before the command (e.g. removes a stale report). */
+  prepare?: () => void;
   /** Counts tests from the output; a step without a parser counts as one check. */
   parse?: (output: string) => { passed: number; failed: number };
 }
@@ -31,12 +35,47 @@ function parseHardhat(output: string) {
   return { passed, failed };
 }
 
-/** node:test's spec reporter summary: "ℹ pass 10", "ℹ fail 0". */
-function parseNodeTest(output: string) {
-  const text = stripAnsi(output);
-  const passed = Number(/^ℹ pass (\d+)/m.exec(text)?.[1] ?? 0);
-  const failed = Number(/^ℹ fail (\d+)/m.exec(text)?.[1] ?? 0);
-  return { passed, failed };
+/** The subset of vitest's JSON report (`--reporter=json`) that the counts need. */
+interface VitestReport {
+  numPassedTests: number;
+  numFailedTests: number;
+  testResults: { status: string; assertionResults: { status: string }[] }[];
+}
+
+/**
+ * A vitest project as one step: the verbose reporter (every test, with its annotations) for
+ * people, the JSON report for the counts. A file that failed outside its tests (a failing
+ * beforeAll/afterAll, a worker that crashed, an import that threw) counts as one failure; a
+ * run that wrote no report counts as none here and fails by its exit code.
+ */
+function vitestStep(name: string): Step {
+  const report = path.join(tmpdir(), `fabstir-vitest-${process.pid}-${name}.json`);
+  return {
+    name,
+    cmd: bin("vitest"),
+    args: [
+      "run",
+      "--project",
+      name,
+      "--reporter=verbose",
+      "--reporter=json",
+      `--outputFile.json=${report}`,
+    ],
+    prepare: () => rmSync(report, { force: true }),
+    parse: () => {
+      let json: VitestReport;
+      try {
+        json = JSON.parse(readFileSync(report, "utf8")) as VitestReport;
+      } catch {
+        return { passed: 0, failed: 0 };
+      }
+      rmSync(report, { force: true });
+      const outsideTests = json.testResults.filter(
+        (f) => f.status === "failed" && !f.assertionResults.some((t) => t.status === "failed"),
+      ).length;
+      return { passed: json.numPassedTests, failed: json.numFailedTests + outsideTests };
+    },
+  };
 }
 
 const steps: Step[] = [
@@ -50,27 +89,15 @@ const steps: Step[] = [
   { name: "abis", cmd: process.execPath, args: [path.join(root, "scripts", "gen-abis.ts")] },
   { name: "typecheck", cmd: bin("tsc"), args: ["--noEmit", "-p", "."] },
   { name: "contracts", cmd: bin("hardhat"), args: ["test"], parse: parseHardhat },
-  {
-    // Cross-component: a real Hardhat node, Ignition deploy, Ponder on PGlite and Postgres.
-    name: "indexer",
-    cmd: process.execPath,
-    args: ["--test", "--test-reporter=spec", "--test-concurrency=1", "test/indexer/*.test.ts"],
-    parse: parseNodeTest,
-  },
-  {
-    // The host node's units, beside their code (generated GGUF models, node-llama-cpp on CPU).
-    name: "node",
-    cmd: process.execPath,
-    args: ["--test", "--test-reporter=spec", "--test-concurrency=1", "node/**/*.test.ts"],
-    parse: parseNodeTest,
-  },
-  {
-    // The whole marketplace as `npm start` runs it, driven by the renter's tools; and the docs' examples.
-    name: "e2e",
-    cmd: process.execPath,
-    args: ["--test", "--test-reporter=spec", "--test-concurrency=1", "test/e2e/*.test.ts"],
-    parse: parseNodeTest,
-  },
+  // The vitest projects of vitest.config.ts, one file at a time:
+  // Cross-component: a real Hardhat node, Ignition deploy, Ponder on PGlite and Postgres; and
+  // the tests beside the indexer's and the API's code.
+  vitestStep("indexer"),
+  // The units beside their code in node/, protocol/, renter/ and local/ (generated GGUF
+  // models, node-llama-cpp on CPU, libp2p on loopback).
+  vitestStep("node"),
+  // The whole marketplace as `npm start` runs it, driven by the renter's tools; and the docs' examples.
+  vitestStep("e2e"),
   {
     name: "error-coverage",
     cmd: process.execPath,
@@ -101,6 +128,7 @@ for (const step of steps) {
   if (only.length > 0 && !only.includes(step.name)) continue;
   process.stdout.write(`\n=== ${step.name} ===\n`);
   const started = Date.now();
+  step.prepare?.();
   const { code, output } = await run(step);
   if (step.parse) {
     const counts = step.parse(output);

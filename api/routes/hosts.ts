@@ -1,13 +1,13 @@
 /** GET /hosts (discovery with filters, sorting and cursor pagination) and GET /hosts/:address. */
 
 import { db } from "ponder:api";
-import { host, hostEarning, hostOffer, registryConfig } from "ponder:schema";
+import { host, hostEarning, hostModel, hostOffer, registryConfig } from "ponder:schema";
 import { Hono } from "hono";
 import { and, asc, desc, eq, gt, ilike, lt, lte, sql } from "ponder";
 
 type SQL = ReturnType<typeof eq>;
 
-import { reputation } from "../../indexer/src/lib/reputation.ts";
+import { reputation } from "../../protocol/reputation.ts";
 import { eligibleHost, REGISTRY_CONFIG_ID } from "../eligibility.ts";
 import { InvalidParameterError, NotFoundError } from "../errors.ts";
 import { address, hostsQuery, parse } from "../params.ts";
@@ -82,9 +82,15 @@ hosts.get("/", async (c) => {
     registeredAt: host.registeredAt,
     jobsCompleted: host.jobsCompleted,
   };
+  // With a model: its price in the token and the context length the host advertises for it
+  // (null when it advertises none). Without one, both are null.
   const base = q.model
     ? db
-        .select({ ...columns, pricePerToken: hostOffer.pricePerToken })
+        .select({
+          ...columns,
+          pricePerToken: hostOffer.pricePerToken,
+          contextLength: hostModel.contextLength,
+        })
         .from(host)
         .innerJoin(registryConfig, eligibleHost)
         .innerJoin(
@@ -95,8 +101,16 @@ hosts.get("/", async (c) => {
             eq(hostOffer.token, q.token),
           ),
         )
+        .leftJoin(
+          hostModel,
+          and(eq(hostModel.host, host.address), eq(hostModel.modelId, hostOffer.modelId)),
+        )
     : db
-        .select({ ...columns, pricePerToken: sql<bigint | null>`null` })
+        .select({
+          ...columns,
+          pricePerToken: sql<bigint | null>`null`,
+          contextLength: sql<number | null>`null`,
+        })
         .from(host)
         .innerJoin(registryConfig, eligibleHost);
   const rows = await base
@@ -120,12 +134,17 @@ hosts.get("/", async (c) => {
 
 hosts.get("/:address", async (c) => {
   const addr = parse(address, c.req.param("address"));
-  const [[row], offers, earnings] = await Promise.all([
+  const [[row], models, offers, earnings] = await Promise.all([
     db
       .select({ host, minimumStake: registryConfig.minimumStake })
       .from(host)
       .leftJoin(registryConfig, eq(registryConfig.id, REGISTRY_CONFIG_ID))
       .where(eq(host.address, addr)),
+    db
+      .select({ modelId: hostModel.modelId, contextLength: hostModel.contextLength })
+      .from(hostModel)
+      .where(eq(hostModel.host, addr))
+      .orderBy(asc(hostModel.modelId)),
     db.select().from(hostOffer).where(eq(hostOffer.host, addr)),
     db.select().from(hostEarning).where(eq(hostEarning.host, addr)),
   ]);
@@ -133,7 +152,9 @@ hosts.get("/:address", async (c) => {
   const minimumStake = row.minimumStake ?? 0n;
   const h = row.host;
   const rep = reputation({ ...h, at: h.updatedAt });
-  const completionRate = h.jobsClaimed === 0 ? null : h.jobsCompleted / h.jobsClaimed;
+  // Over the claims the host kept: a refused job is neither a completion nor a failure.
+  const kept = h.jobsClaimed - h.jobsRefused;
+  const completionRate = kept <= 0 ? null : h.jobsCompleted / kept;
   const meanCompletionSeconds =
     h.jobsCompleted === 0 ? null : Number(h.completionSecondsTotal) / h.jobsCompleted;
   return json(c, {
@@ -141,6 +162,7 @@ hosts.get("/:address", async (c) => {
     // What the registry's checkEligible requires before any price check.
     eligible: h.status === "Active" && h.stake >= minimumStake,
     minimumStake,
+    models,
     offers,
     earnings,
     performance: { completionRate, meanCompletionSeconds },

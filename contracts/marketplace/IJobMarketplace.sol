@@ -4,6 +4,8 @@ pragma solidity 0.8.30;
 /// @title IJobMarketplace
 /// @notice Types, events and errors of the JobMarketplace.
 interface IJobMarketplace {
+    /// @notice Where a job is in its lifecycle. Values are stored and emitted as uint8:
+    /// new states are only ever appended.
     enum JobStatus {
         None,
         Posted,
@@ -12,7 +14,8 @@ interface IJobMarketplace {
         Disputed,
         Settled,
         Cancelled,
-        Expired
+        Expired,
+        Refused
     }
 
     /// @notice How a job reached Settled.
@@ -93,6 +96,10 @@ interface IJobMarketplace {
     event JobSettled(uint256 indexed jobId, Settlement settlement, uint16 hostBps);
     event JobCancelled(uint256 indexed jobId, address indexed renter);
     event JobExpired(uint256 indexed jobId, address indexed caller, JobStatus previous);
+    /// @notice The claiming host handed a job back before its deadline because it cannot serve
+    /// the renter's request; the whole deposit was credited back to the renter.
+    /// @param reason a short machine code, UTF-8 right-padded (e.g. "prompt_too_long").
+    event JobRefused(uint256 indexed jobId, address indexed host, bytes32 reason);
     event DisputeWindowUpdated(uint32 previous, uint32 current);
     event MarketplacePaused(address account);
     event MarketplaceUnpaused(address account);

@@ -15,7 +15,8 @@ import {IJobMarketplace} from "./IJobMarketplace.sol";
 /// PaymentEscrow in the same transaction; an eligible host claims it, serves it off
 /// chain and completes it with the output digest and the tokens used; the renter
 /// accepts (paid at once) or, after the dispute window, anyone releases the
-/// payment; a dispute inside the window goes to an arbiter.
+/// payment; a dispute inside the window goes to an arbiter. A host that cannot serve
+/// the renter's request refuses the claimed job, which refunds the renter at once.
 /// @dev Storage is laid out for gas: a job is two slots (its model and token are a
 /// 32-bit id in an offer catalog written once per pair), the registry and escrow are
 /// immutables (both are proxies whose addresses never change), the pause flag
@@ -193,6 +194,24 @@ contract JobMarketplace is
         );
     }
 
+    /// @notice Hands a claimed job back before its deadline: the host cannot serve the renter's
+    /// (authenticated) request, e.g. the prompt is longer than the model's context. The whole
+    /// deposit is credited back to the renter at once (instead of at the deadline) and the job
+    /// no longer counts among the host's active jobs. Works while paused, like the other refunds.
+    /// @param reason a short machine code, UTF-8 right-padded (e.g. "prompt_too_long").
+    function refuseJob(uint256 jobId, bytes32 reason) external nonReentrant {
+        JobMarketplaceStorage storage $ = _s();
+        Job storage job = $.jobs[jobId];
+        if (job.host != msg.sender) revert JobMarketplaceNotHost(jobId, msg.sender);
+        if (job.status != JobStatus.Claimed) revert JobMarketplaceInvalidState(jobId, job.status);
+        // Past the deadline the job is expired (by anyone); a refusal cannot turn an expiry into it.
+        if (block.timestamp > job.timeout) revert JobMarketplaceDeadlinePassed(jobId, job.timeout);
+        job.status = JobStatus.Refused;
+        _finishActive($, msg.sender);
+        emit JobRefused(jobId, msg.sender, reason);
+        escrow.refund(jobId, job.renter);
+    }
+
     // ---------------------------------------------------------------- anyone
 
     /// @notice Pays the host of a completed job once its dispute window has passed.
@@ -235,7 +254,7 @@ contract JobMarketplace is
     }
 
     /// @notice Stops posting and claiming (new commitments). Completion, disputes, settlement,
-    /// refunds and cancellation stay open so no renter's or host's money or work is held hostage.
+    /// refunds (cancel, expire, refuse) stay open so no renter's or host's money or work is held hostage.
     function pause() external onlyRole(PAUSER_ROLE) {
         _s().config.paused = true;
         emit MarketplacePaused(msg.sender);

@@ -34,6 +34,15 @@ interface INodeRegistry {
         uint64 pricePerToken;
     }
 
+    /// @notice The context length (in tokens) a host serves one of its models with, so renters
+    /// can tell before posting whether a prompt fits.
+    /// @param modelId a model the host currently offers.
+    /// @param contextLength the most tokens (prompt and output together) per request; never 0.
+    struct ModelContext {
+        bytes32 modelId;
+        uint32 contextLength;
+    }
+
     /// @notice Everything a host declares when it registers.
     /// @param region a short region code, UTF-8 right-padded (e.g. "eu-west").
     /// @param metadataDigest digest of an off-chain metadata document (a CID is rebuilt from it).
@@ -57,6 +66,9 @@ interface INodeRegistry {
     event HostMetadataUpdated(address indexed host, bytes32 metadataDigest);
     event ModelAdded(address indexed host, bytes32 indexed modelId);
     event ModelRemoved(address indexed host, bytes32 indexed modelId);
+    /// @notice A host advertised the context length of one of its models; 0 means cleared (the
+    /// model is no longer offered, or the host deregistered).
+    event ModelContextUpdated(address indexed host, bytes32 indexed modelId, uint32 contextLength);
     /// @notice A price was set; 0 means the offer was withdrawn.
     event PriceUpdated(address indexed host, bytes32 indexed modelId, address indexed token, uint256 pricePerToken);
     event StakeAdded(address indexed host, uint256 amount, uint256 stake);
@@ -91,6 +103,10 @@ interface INodeRegistry {
     error NodeRegistryInvalidModel();
     error NodeRegistryInvalidUnbondingPeriod(uint64 period);
     error NodeRegistrySameStatus(address host, HostStatus status);
+    /// @notice `host` offers `modelId` in no payment token, so it cannot advertise its context length.
+    error NodeRegistryModelNotListed(address host, bytes32 modelId);
+    /// @notice A context length of 0 was given for `modelId` (0 only ever means "cleared").
+    error NodeRegistryInvalidContextLength(bytes32 modelId);
 
     /// @notice Reverts unless `host` is active, staked at least the minimum and offers
     /// `offerKey` (= keccak256(abi.encode(modelId, token))); returns its price.
@@ -99,6 +115,6 @@ interface INodeRegistry {
 
 /// @notice What the registry asks the marketplace before letting stake go.
 interface IActiveJobCounter {
-    /// @notice Jobs `host` has claimed that are not yet settled or expired.
+    /// @notice Jobs `host` has claimed that are not yet settled, expired or refused.
     function activeJobCount(address host) external view returns (uint256);
 }

@@ -15,7 +15,8 @@ import {IActiveJobCounter, INodeRegistry} from "./INodeRegistry.sol";
 
 /// @title NodeRegistry
 /// @notice Hosts stake FAB here and advertise what they sell: models, a price per
-/// output token per model and payment token, hardware, region and endpoints.
+/// output token per model and payment token, each model's context length, hardware,
+/// region and endpoints.
 /// Renters discover hosts through the paginated views; the JobMarketplace asks
 /// `checkEligible` before a host may claim a job.
 /// @dev Stake leaves through an unbonding period. While a host has unfinished
@@ -77,6 +78,8 @@ contract NodeRegistry is
         mapping(address host => mapping(bytes32 modelId => EnumerableSet.AddressSet)) modelTokens;
         mapping(bytes32 modelId => EnumerableSet.AddressSet) modelHosts;
         EnumerableSet.AddressSet activeHosts;
+        // Appended (upgrade-safe): cleared with the model in _removeModel.
+        mapping(address host => mapping(bytes32 modelId => uint32 contextLength)) contextLengths;
     }
 
     // keccak256(abi.encode(uint256(keccak256("fabstir.storage.NodeRegistry")) - 1)) & ~bytes32(uint256(0xff))
@@ -174,6 +177,25 @@ contract NodeRegistry is
         NodeRegistryStorage storage $ = _s();
         _registered($, msg.sender);
         _setOffers($, msg.sender, offers);
+    }
+
+    /// @notice Advertises the context length (tokens per request) of models the caller offers.
+    /// A model's context length is cleared when the model stops being offered (all its offers
+    /// withdrawn) or the host deregisters; a re-added model starts without one.
+    /// @param contexts at most MAX_MODELS entries, each for a model the caller offers now, with a
+    /// context length above 0; a later entry for the same model wins.
+    function setModelContexts(ModelContext[] calldata contexts) external whenNotPaused {
+        NodeRegistryStorage storage $ = _s();
+        _registered($, msg.sender);
+        if (contexts.length > MAX_MODELS) revert NodeRegistryTooMany("contexts", contexts.length, MAX_MODELS);
+        EnumerableSet.Bytes32Set storage models = $.hostModels[msg.sender];
+        for (uint256 i; i < contexts.length; ++i) {
+            ModelContext calldata m = contexts[i];
+            if (!models.contains(m.modelId)) revert NodeRegistryModelNotListed(msg.sender, m.modelId);
+            if (m.contextLength == 0) revert NodeRegistryInvalidContextLength(m.modelId);
+            $.contextLengths[msg.sender][m.modelId] = m.contextLength;
+            emit ModelContextUpdated(msg.sender, m.modelId, m.contextLength);
+        }
     }
 
     /// @notice Replaces the hardware summary.
@@ -355,6 +377,11 @@ contract NodeRegistry is
         return _s().hostModels[host].values();
     }
 
+    /// @notice The context length `host` advertises for `modelId` (0 = not advertised).
+    function contextLengthOf(address host, bytes32 modelId) external view returns (uint32) {
+        return _s().contextLengths[host][modelId];
+    }
+
     /// @notice The payment tokens `host` accepts for `modelId`.
     function tokensOf(address host, bytes32 modelId) external view returns (address[] memory) {
         return _s().modelTokens[host][modelId].values();
@@ -483,6 +510,10 @@ contract NodeRegistry is
         }
         $.hostModels[host].remove(modelId);
         $.modelHosts[modelId].remove(host);
+        if ($.contextLengths[host][modelId] != 0) {
+            delete $.contextLengths[host][modelId];
+            emit ModelContextUpdated(host, modelId, 0);
+        }
         emit ModelRemoved(host, modelId);
     }
 

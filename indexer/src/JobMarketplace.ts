@@ -7,6 +7,7 @@ import { indexContract } from "./lib/index-contract.ts";
 import { bytes32ToText, eventId, JOB_STATUS, SETTLEMENT } from "./lib/values.ts";
 
 type JobRow = typeof job.$inferSelect;
+type JobStatus = JobRow["status"];
 interface EventMeta {
   block: { number: bigint; timestamp: bigint };
   log: { logIndex: number };
@@ -18,7 +19,7 @@ async function transition(
   db: Context["db"],
   event: EventMeta,
   id: bigint,
-  status: string,
+  status: JobStatus,
   change: (row: JobRow) => Partial<JobRow> = () => ({}),
 ): Promise<JobRow | null> {
   const row = await db.find(job, { id });
@@ -123,7 +124,8 @@ indexContract("JobMarketplace", jobMarketplaceAbi, {
   JobSettled: async ({ event, context }) => {
     const { jobId, settlement, hostBps } = event.args;
     const at = event.block.timestamp;
-    const kind = SETTLEMENT[settlement] ?? "Accepted";
+    const kind = SETTLEMENT[settlement];
+    if (kind === undefined) throw new Error(`unknown settlement ${settlement} of job ${jobId}`);
     const before = await transition(context.db, event, jobId, "Settled", () => ({
       settlement: kind,
       hostBps,
@@ -143,6 +145,17 @@ indexContract("JobMarketplace", jobMarketplaceAbi, {
     const at = event.block.timestamp;
     await transition(context.db, event, event.args.jobId, "Cancelled", () => ({ finishedAt: at }));
     await bumpDaily(context.db, at, (d) => ({ jobsCancelled: d.jobsCancelled + 1 }));
+  },
+  JobRefused: async ({ event, context }) => {
+    const { jobId, host, reason } = event.args;
+    const at = event.block.timestamp;
+    await transition(context.db, event, jobId, "Refused", () => ({
+      refusalReason: bytes32ToText(reason),
+      finishedAt: at,
+    }));
+    // Neither a completion nor a failure (see protocol/reputation.ts); counted on its own.
+    await updateHost(context.db, host, at, (h) => ({ jobsRefused: h.jobsRefused + 1 }));
+    await bumpDaily(context.db, at, (d) => ({ jobsRefused: d.jobsRefused + 1 }));
   },
   JobExpired: async ({ event, context }) => {
     const { jobId, previous } = event.args;

@@ -1,13 +1,15 @@
-/** NodeRegistry: hosts, their offers and stake. */
+/** NodeRegistry: hosts, their models (with context lengths), offers and stake. */
 import type { Context } from "ponder:registry";
-import { host, hostOffer, model, registryConfig } from "ponder:schema";
+import { host, hostModel, hostOffer, model, registryConfig } from "ponder:schema";
 import { nodeRegistryAbi } from "../../abis/index.ts";
+import { reputation } from "../../protocol/reputation.ts";
 import { bumpDaily, updateHost } from "./lib/host-stats.ts";
 import { indexContract } from "./lib/index-contract.ts";
-import { reputation } from "./lib/reputation.ts";
 import { bytes32ToText, HOST_STATUS } from "./lib/values.ts";
 
 const CONFIG_ID = "NodeRegistry";
+/** The largest context length a Postgres integer holds (the contract takes a uint32). */
+const MAX_CONTEXT_LENGTH = 2 ** 31 - 1;
 
 /** Upserts one parameter of the registry (initialize emits the minimum and the unbonding period first). */
 async function setConfig(
@@ -36,7 +38,7 @@ indexContract("NodeRegistry", nodeRegistryAbi, {
     const at = event.block.timestamp;
     const existing = await context.db.find(host, { address });
     const profile = {
-      status: "Active",
+      status: "Active" as const,
       stake,
       gpuModel: bytes32ToText(hardware.gpuModel),
       vramMiB: hardware.vramMiB,
@@ -58,6 +60,7 @@ indexContract("NodeRegistry", nodeRegistryAbi, {
       jobsCompleted: 0,
       jobsSettled: 0,
       jobsExpired: 0,
+      jobsRefused: 0,
       jobsDisputed: 0,
       disputesLost: 0,
       tokensServed: 0n,
@@ -109,15 +112,32 @@ indexContract("NodeRegistry", nodeRegistryAbi, {
     }));
   },
   ModelAdded: async ({ event, context }) => {
-    const id = event.args.modelId;
+    const { host: address, modelId: id } = event.args;
+    const at = event.block.timestamp;
     await context.db
       .insert(model)
       .values({ id, name: bytes32ToText(id), hostCount: 1, jobsPosted: 0, tokensServed: 0n })
       .onConflictDoUpdate((m) => ({ hostCount: m.hostCount + 1 }));
+    // A re-added model starts without a context length, as in the registry.
+    await context.db
+      .insert(hostModel)
+      .values({ host: address, modelId: id, contextLength: null, addedAt: at, updatedAt: at })
+      .onConflictDoUpdate({ contextLength: null, addedAt: at, updatedAt: at });
+  },
+  ModelContextUpdated: async ({ event, context }) => {
+    const { host: address, modelId, contextLength } = event.args;
+    const existing = await context.db.find(hostModel, { host: address, modelId });
+    if (!existing) return;
+    await context.db.update(hostModel, { host: address, modelId }).set({
+      // 0 means cleared (the model is being removed, or the host deregisters).
+      contextLength: contextLength === 0 ? null : Math.min(contextLength, MAX_CONTEXT_LENGTH),
+      updatedAt: event.block.timestamp,
+    });
   },
   ModelRemoved: async ({ event, context }) => {
     const { host: address, modelId } = event.args;
     await context.db.update(model, { id: modelId }).set((m) => ({ hostCount: m.hostCount - 1 }));
+    await context.db.delete(hostModel, { host: address, modelId });
     // The registry drops every price of a removed model without a PriceUpdated per token.
     const offers = await context.db.sql.query.hostOffer.findMany({
       where: (o, { and, eq }) => and(eq(o.host, address), eq(o.modelId, modelId)),

@@ -6,10 +6,11 @@
  * it is logged and the engine answers.
  */
 
+import { type Logger, silentLogger } from "../../protocol/logger.ts";
+import type { GenerationEvent } from "../../protocol/wire.ts";
 import type { InferenceEngine } from "../inference/engine.ts";
 import { resolveParams } from "../inference/engine.ts";
-import type { GenerateRequest, GenerationEvent, Generator } from "../inference/types.ts";
-import { type Logger, silentLogger } from "../logger.ts";
+import type { GenerateRequest, Generator } from "../inference/types.ts";
 import type { CacheScope, SemanticCache } from "./semantic-cache.ts";
 
 export interface CachedGenerator extends Generator {

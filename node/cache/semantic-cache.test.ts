@@ -8,10 +8,11 @@ import assert from "node:assert/strict";
 import { mkdtemp, rm } from "node:fs/promises";
 import { tmpdir } from "node:os";
 import path from "node:path";
-import { after, before, describe, it } from "node:test";
+import { afterAll, beforeAll, describe, it } from "vitest";
+import type { ChatMessage, GenerationEvent } from "../../protocol/wire.ts";
 import { createEmbedder, type Embedder } from "../inference/embedder.ts";
 import { createInferenceEngine, type InferenceEngine, resolveParams } from "../inference/engine.ts";
-import type { ChatMessage, GenerateRequest, GenerationEvent } from "../inference/types.ts";
+import type { GenerateRequest } from "../inference/types.ts";
 import { createModelManager, type ModelManager } from "../models/manager.ts";
 import { type TestModels, tinyTestModels } from "../models/test-models.ts";
 import { withSemanticCache } from "./cached-generator.ts";
@@ -58,7 +59,7 @@ describe("semantic cache", () => {
     return c;
   }
 
-  before(async () => {
+  beforeAll(async () => {
     models = await tinyTestModels();
     root = await mkdtemp(path.join(tmpdir(), "fabstir-cache-"));
     manager = createModelManager({
@@ -80,7 +81,7 @@ describe("semantic cache", () => {
     });
     await engine.start();
   });
-  after(async () => {
+  afterAll(async () => {
     for (const c of caches) await c.stop();
     await engine?.stop();
     await embedder?.stop();

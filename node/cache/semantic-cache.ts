@@ -11,11 +11,11 @@ import { createHash } from "node:crypto";
 import path from "node:path";
 import * as lancedb from "@lancedb/lancedb";
 import { Field, FixedSizeList, Float32, Float64, Int32, Schema, Utf8 } from "apache-arrow";
+import { type Logger, silentLogger } from "../../protocol/logger.ts";
+import type { ChatMessage, FinishReason, SamplingParams, Usage } from "../../protocol/wire.ts";
 import { CACHE_DEFAULTS } from "../constants.ts";
 import { StoppedError } from "../errors.ts";
 import type { Embedder } from "../inference/embedder.ts";
-import type { ChatMessage, FinishReason, SamplingParams, Usage } from "../inference/types.ts";
-import { type Logger, silentLogger } from "../logger.ts";
 
 export interface CachedAnswer {
   chunks: string[];

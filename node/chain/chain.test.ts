@@ -10,39 +10,37 @@ import assert from "node:assert/strict";
 import { mkdtemp, rm } from "node:fs/promises";
 import { tmpdir } from "node:os";
 import path from "node:path";
-import { after, before, describe, it } from "node:test";
 import OpenAI from "openai";
 import { encodeAbiParameters, keccak256, stringToHex, zeroAddress } from "viem";
 import { privateKeyToAccount } from "viem/accounts";
+import { afterAll, beforeAll, describe, it } from "vitest";
 import {
   fabTokenAbi,
   jobMarketplaceAbi,
   nodeRegistryAbi,
   paymentEscrowAbi,
 } from "../../abis/index.ts";
-import { devPrivateKey, type LocalChain, startLocalChain } from "../../test/helpers/local-chain.ts";
-import { postJob, readJob, until } from "../../test/helpers/marketplace.ts";
-import { type RpcProxy, startRpcProxy } from "../../test/helpers/rpc-proxy.ts";
-import { requestHash, signJobAuthorization } from "../auth/job-auth.ts";
+import { devPrivateKey, type LocalChain, startLocalChain } from "../../fixtures/local-chain.ts";
+import { postJob, readJob, until } from "../../fixtures/marketplace.ts";
+import { type RpcProxy, startRpcProxy } from "../../fixtures/rpc-proxy.ts";
+import { requestHash } from "../../protocol/hashing.ts";
+import { type HttpServer, startHttpServer } from "../../protocol/http-server.ts";
+import { signJobAuthorization } from "../../protocol/job-auth.ts";
+import { createLogger } from "../../protocol/logger.ts";
+import { chainModelId } from "../../protocol/model-id.ts";
+import { type ChatCompletionBody, chatToServeRequest } from "../../protocol/openai.ts";
+import { HEADERS } from "../../protocol/wire.ts";
 import { parseNodeConfig } from "../config.ts";
-import { type ChatCompletionBody, chatToServeRequest } from "../http/openai.ts";
-import {
-  createHttpApp,
-  type HttpServer,
-  JOB_ID_HEADER,
-  JOB_SIGNATURE_HEADER,
-  startHttpServer,
-} from "../http/server.ts";
+import { createHttpApp } from "../http/server.ts";
 import { createInferenceService, type InferenceService } from "../inference/service.ts";
-import { createLogger } from "../logger.ts";
 import { type TestModels, tinyTestModels } from "../models/test-models.ts";
 import { createRequestHandler } from "../serving/handler.ts";
 import { type HostChain, startHostChain } from "./host-chain.ts";
-import { chainModelId } from "./model-id.ts";
 import { type DesiredRegistration, ensureRegistration } from "./registration.ts";
 
 const MODEL = "tiny-chat";
 const PRICE = 10n ** 9n; // wei per output token
+const CONTEXT_SIZE = 512;
 const HOST_INDEX = 7;
 const RENTER_INDEX = 8;
 const OTHER_INDEX = 9;
@@ -119,7 +117,7 @@ describe("host node on a local chain", () => {
       baseURL: `${server?.url}/v1`,
       apiKey: "unused",
       maxRetries: 0,
-      defaultHeaders: { [JOB_ID_HEADER]: id.toString(), [JOB_SIGNATURE_HEADER]: signature },
+      defaultHeaders: { [HEADERS.jobId]: id.toString(), [HEADERS.jobSignature]: signature },
     });
   }
 
@@ -130,7 +128,7 @@ describe("host node on a local chain", () => {
     max_tokens: 16,
   });
 
-  before(async () => {
+  beforeAll(async () => {
     [chain, models] = await Promise.all([startLocalChain(), tinyTestModels()]);
     proxy = await startRpcProxy(chain.url);
     dir = await mkdtemp(path.join(tmpdir(), "fabstir-host-chain-"));
@@ -140,7 +138,7 @@ describe("host node on a local chain", () => {
           models: [{ id: MODEL, path: models.chat, role: "chat" }],
           gpu: false,
           threads: 1,
-          engine: { contextSize: 512, sequences: 2 },
+          engine: { contextSize: CONTEXT_SIZE, sequences: 2 },
           cache: { enabled: false },
         },
         models.dir,
@@ -168,9 +166,10 @@ describe("host node on a local chain", () => {
       endpoints: { peerId: "0x0024080112201111", multiaddrs: [], httpUrl: "http://127.0.0.1:1" },
       metadataDigest: keccak256(stringToHex("test host")),
       offers: [{ modelId: chainModelId(MODEL), token: zeroAddress, pricePerToken: PRICE }],
+      contexts: [{ modelId: chainModelId(MODEL), contextLength: CONTEXT_SIZE }],
     };
   });
-  after(async () => {
+  afterAll(async () => {
     await stopHost();
     await service?.stop();
     await proxy?.stop();
@@ -181,7 +180,16 @@ describe("host node on a local chain", () => {
 
   it("registers the host once; a second start sends nothing, a price change one setOffers", async () => {
     await startHost();
-    assert.deepEqual(host?.registrationActions, ["approve FAB", "register"]);
+    assert.deepEqual(host?.registrationActions, ["approve FAB", "register", "setModelContexts"]);
+    assert.equal(
+      await chain.publicClient.readContract({
+        address: chain.addresses.NodeRegistry,
+        abi: nodeRegistryAbi,
+        functionName: "contextLengthOf",
+        args: [hostAccount.address, chainModelId(MODEL)],
+      }),
+      CONTEXT_SIZE,
+    );
     await stopHost();
     await startHost();
     assert.deepEqual(host?.registrationActions, []);
@@ -203,6 +211,17 @@ describe("host node on a local chain", () => {
       await ensureRegistration(client, chain.addresses.NodeRegistry, registration),
       [],
     );
+    // A new context length is one setModelContexts; back again, another.
+    const longer = {
+      ...registration,
+      contexts: [{ modelId: chainModelId(MODEL), contextLength: CONTEXT_SIZE * 2 }],
+    };
+    assert.deepEqual(await ensureRegistration(client, chain.addresses.NodeRegistry, longer), [
+      "setModelContexts",
+    ]);
+    assert.deepEqual(await ensureRegistration(client, chain.addresses.NodeRegistry, registration), [
+      "setModelContexts",
+    ]);
   });
 
   it("claims a posted job, streams the answer to its renter, completes with the exact tokens and gets paid", async () => {
@@ -307,6 +326,45 @@ describe("host node on a local chain", () => {
     await until("completion", async () => (await job(id)).status === "Completed");
   });
 
+  it("hands back a claimed job whose renter's own request cannot fit the context: refunded at once", async () => {
+    const b = body("word ".repeat(2000));
+    const id = await post(b);
+    await claimed(id);
+    await assert.rejects(
+      client(id, await authorize(id, b)).chat.completions.create(b),
+      (e: unknown) =>
+        e instanceof OpenAI.BadRequestError &&
+        e.code === "context_length_exceeded" &&
+        e.param === "messages",
+    );
+    await until("the host to hand the job back", async () => (await job(id)).status === "Refused");
+    assert.deepEqual(host?.state.job(id)?.outcome, {
+      kind: "refused",
+      refusal: "context_length_exceeded",
+    });
+    const [refused] = await chain.publicClient.getContractEvents({
+      address: chain.addresses.JobMarketplace,
+      abi: jobMarketplaceAbi,
+      eventName: "JobRefused",
+      args: { jobId: id },
+      fromBlock: 0n,
+    });
+    assert.equal(refused?.args.host, hostAccount.address);
+    assert.equal(refused?.args.reason, stringToHex("context_length_exceeded", { size: 32 }));
+    const [, locked] = await chain.publicClient.readContract({
+      address: chain.addresses.PaymentEscrow,
+      abi: paymentEscrowAbi,
+      functionName: "lockOf",
+      args: [id],
+    });
+    assert.equal(locked, 0n);
+    // Nothing is left to serve.
+    await assert.rejects(
+      client(id, await authorize(id, b)).chat.completions.create(b),
+      (e: unknown) => e instanceof OpenAI.ConflictError && e.code === "job_not_claimed",
+    );
+  });
+
   it("refuses an expired job, then gives it up on chain so the renter is refunded", async () => {
     const b = body("a job that runs out of time");
     const id = await post(b, { ttl: 60 });
@@ -358,7 +416,7 @@ describe("host node on a local chain", () => {
     });
     await startHost();
     await until("the host to refuse the job", async () => host?.state.job(id)?.status === "done");
-    assert.match(host?.state.job(id)?.outcome ?? "", /underfunded/);
+    assert.equal(host?.state.job(id)?.outcome?.kind, "underfunded");
     assert.equal((await job(id)).status, "Posted");
     await assert.rejects(
       client(id, await authorize(id, b)).chat.completions.create(b),

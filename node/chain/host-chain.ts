@@ -7,9 +7,13 @@
  * host claimed earlier.
  */
 import type { PrivateKeyAccount } from "viem";
-import { type Logger, silentLogger } from "../logger.ts";
+import {
+  type ChainClient,
+  createChainClient,
+  type RetryPolicy,
+} from "../../protocol/chain-client.ts";
+import { type Logger, silentLogger } from "../../protocol/logger.ts";
 import type { NodeMetrics } from "../metrics.ts";
-import { type ChainClient, createChainClient, type RetryPolicy } from "./client.ts";
 import { createJobManager, type JobManager, type JobPolicy, recoverInterrupted } from "./jobs.ts";
 import { createJobMonitor, type JobMonitor } from "./monitor.ts";
 import { type DesiredRegistration, ensureRegistration } from "./registration.ts";

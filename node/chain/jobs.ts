@@ -9,19 +9,20 @@
  * jobs whose deadline passed (expireJob refunds the renter and frees the host's stake),
  * and releases payment of completed jobs once their dispute window is over.
  */
-import { keccak256, stringToHex } from "viem";
-import { JOB_STATUS, jobMarketplaceAbi, paymentEscrowAbi } from "../../abis/index.ts";
-import { recoverJobAuthorizer, requestHash } from "../auth/job-auth.ts";
+import { stringToHex, zeroAddress } from "viem";
+import { jobMarketplaceAbi, paymentEscrowAbi } from "../../abis/index.ts";
+import { type ChainClient, ContractRevertError } from "../../protocol/chain-client.ts";
+import { outputHash, requestHash } from "../../protocol/hashing.ts";
+import { recoverJobAuthorizer } from "../../protocol/job-auth.ts";
+import { type JobStatus, readJob } from "../../protocol/jobs.ts";
+import { type Logger, silentLogger } from "../../protocol/logger.ts";
+import { chainModelId } from "../../protocol/model-id.ts";
+import type { JobAuthorization, ServeRequest, Usage } from "../../protocol/wire.ts";
 import { JobRefusedError } from "../errors.ts";
-import type { Usage } from "../inference/types.ts";
-import { type Logger, silentLogger } from "../logger.ts";
 import type { NodeMetrics } from "../metrics.ts";
 import type { JobGate, JobLease } from "../serving/handler.ts";
-import type { JobAuthorization, ServeRequest } from "../serving/types.ts";
-import { type ChainClient, ContractRevertError } from "./client.ts";
-import { chainModelId } from "./model-id.ts";
 import type { MarketplaceLog } from "./monitor.ts";
-import type { ChainStateStore, JobRecord } from "./state.ts";
+import type { ChainStateStore, JobOutcome, JobRecord } from "./state.ts";
 
 export interface JobPolicy {
   /** Claimed jobs not yet served, at most. */
@@ -65,6 +66,13 @@ export interface JobManager extends JobGate {
 
 type Posted = Extract<MarketplaceLog, { eventName: "JobPosted" }>;
 
+/** The status each ending event leaves a job in. */
+const ENDED_BY = {
+  JobCancelled: "Cancelled",
+  JobExpired: "Expired",
+  JobRefused: "Refused",
+} as const satisfies Record<string, JobStatus>;
+
 export function createJobManager(options: JobManagerOptions): JobManager {
   const { client, state } = options;
   const log = (options.logger ?? silentLogger).child({ component: "jobs" });
@@ -75,7 +83,7 @@ export function createJobManager(options: JobManagerOptions): JobManager {
     options.now ??
     (async () =>
       Number(
-        (await client.read("block time", (c) => c.getBlock({ blockTag: "latest" }))).timestamp,
+        (await client.query("block time", (c) => c.getBlock({ blockTag: "latest" }))).timestamp,
       ));
   const domain = { chainId: options.chainId, marketplace: options.marketplace };
 
@@ -94,55 +102,44 @@ export function createJobManager(options: JobManagerOptions): JobManager {
     return p;
   };
 
-  /** A JobMarketplace transaction on job `r`: `fn(jobId, ...rest)`. */
-  const jobTx = (fn: string, r: JobRecord, rest: readonly unknown[] = []) =>
+  /** A JobMarketplace transaction that takes only the job id. */
+  const jobTx = (fn: "claimJob" | "expireJob" | "releasePayment", r: JobRecord) =>
     client.send(`${fn} ${r.id}`, {
       address: options.marketplace,
       abi: jobMarketplaceAbi,
       functionName: fn,
-      args: [BigInt(r.id), ...rest],
+      args: [BigInt(r.id)],
     });
 
   const priceFor = (modelId: `0x${string}`, token: `0x${string}`) =>
     options.prices.get(modelId.toLowerCase() as `0x${string}`)?.get(token.toLowerCase());
 
-  const readJob = (id: bigint) =>
-    client.read(`getJob ${id}`, (c) =>
-      c.readContract({
-        address: options.marketplace,
-        abi: jobMarketplaceAbi,
-        functionName: "getJob",
-        args: [id],
-      }),
-    );
+  const chainJob = (id: string) => readJob(client, options.marketplace, BigInt(id));
 
   async function escrowHolds(r: JobRecord): Promise<boolean> {
-    const [token, amount] = await client.read(`lockOf ${r.id}`, (c) =>
-      c.readContract({
-        address: options.escrow,
-        abi: paymentEscrowAbi,
-        functionName: "lockOf",
-        args: [BigInt(r.id)],
-      }),
-    );
+    const [token, amount] = await client.read(`lockOf ${r.id}`, {
+      address: options.escrow,
+      abi: paymentEscrowAbi,
+      functionName: "lockOf",
+      args: [BigInt(r.id)],
+    });
     const deposit = BigInt(r.maxTokens) * BigInt(r.maxPricePerToken);
     return token.toLowerCase() === r.token.toLowerCase() && amount >= deposit && amount > 0n;
   }
 
   function active() {
     return Object.values(state.data.jobs).filter(
-      (j) => j.status === "claimed" || j.status === "serving",
+      (j) => j.status === "claimed" || j.status === "serving" || j.status === "refusing",
     ).length;
   }
 
-  function finish(r: JobRecord, outcome: string) {
+  function finish(r: JobRecord, outcome: JobOutcome) {
     state.update(r.id, { status: "done", outcome });
   }
 
   /** Why a posted job does not fit this host, or undefined when it does. */
   function misfit(e: Posted["args"], t: number): string | undefined {
-    if (e.host !== "0x0000000000000000000000000000000000000000" && e.host.toLowerCase() !== me)
-      return "chosen for another host";
+    if (e.host !== zeroAddress && e.host.toLowerCase() !== me) return "chosen for another host";
     if (e.renter.toLowerCase() === me) return "own job";
     const price = priceFor(e.modelId, e.token);
     if (price === undefined) return "model or token not offered";
@@ -156,7 +153,7 @@ export function createJobManager(options: JobManagerOptions): JobManager {
     if (!(await escrowHolds(r))) {
       log.warn({ job: r.id }, "escrow does not hold the deposit; not claiming");
       options.metrics?.jobs.inc({ outcome: "refused" });
-      return finish(r, "refused: underfunded escrow");
+      return finish(r, { kind: "underfunded" });
     }
     try {
       await jobTx("claimJob", r);
@@ -167,7 +164,7 @@ export function createJobManager(options: JobManagerOptions): JobManager {
       if (e instanceof ContractRevertError) {
         // Someone else claimed it, or it was cancelled: not ours.
         log.info({ job: r.id, reason: e.errorName }, "claim refused by the marketplace");
-        return finish(r, `not claimed: ${e.errorName ?? "reverted"}`);
+        return finish(r, { kind: "not_claimed", error: e.errorName });
       }
       throw e;
     }
@@ -176,37 +173,64 @@ export function createJobManager(options: JobManagerOptions): JobManager {
   async function complete(r: JobRecord) {
     if (r.outputHash === undefined || r.tokensUsed === undefined) return;
     try {
-      await jobTx("completeJob", r, [r.outputHash, r.tokensUsed]);
+      await client.send(`completeJob ${r.id}`, {
+        address: options.marketplace,
+        abi: jobMarketplaceAbi,
+        functionName: "completeJob",
+        args: [BigInt(r.id), r.outputHash, r.tokensUsed],
+      });
       state.update(r.id, { status: "completed" });
       options.metrics?.jobs.inc({ outcome: "completed" });
       log.info({ job: r.id, tokens: r.tokensUsed }, "completed job");
     } catch (e) {
       if (!(e instanceof ContractRevertError)) throw e;
-      const [job] = await readJob(BigInt(r.id));
-      if (JOB_STATUS[job.status] === "Completed" || JOB_STATUS[job.status] === "Settled")
+      const job = await chainJob(r.id);
+      if (job.status === "Completed" || job.status === "Settled")
         state.update(r.id, { status: "completed" });
       else {
         log.warn({ job: r.id, reason: e.errorName }, "completion refused; giving the job up");
         options.metrics?.jobs.inc({ outcome: "given_up" });
-        finish(r, `completion refused: ${e.errorName ?? "reverted"}`);
+        finish(r, { kind: "completion_refused", error: e.errorName });
       }
+    }
+    await state.save();
+  }
+
+  /** Hands a claimed job back (refuseJob): the marketplace refunds its renter at once. */
+  async function handBack(r: JobRecord) {
+    const refusal = r.refusal ?? "context_length_exceeded";
+    try {
+      await client.send(`refuseJob ${r.id}`, {
+        address: options.marketplace,
+        abi: jobMarketplaceAbi,
+        functionName: "refuseJob",
+        args: [BigInt(r.id), stringToHex(refusal, { size: 32 })],
+      });
+      options.metrics?.jobs.inc({ outcome: "refused" });
+      log.info({ job: r.id, refusal }, "handed the job back; its renter is refunded");
+      finish(r, { kind: "refused", refusal });
+    } catch (e) {
+      if (!(e instanceof ContractRevertError)) throw e;
+      // No longer Claimed (expired, or already refused): nothing left to hand back.
+      const job = await chainJob(r.id);
+      finish(r, { kind: "ended", status: job.status });
     }
     await state.save();
   }
 
   /** Retries a job's pending chain work; errors are logged and retried at the next sync. */
   async function syncJob(r: JobRecord, t: number) {
+    if (r.status === "refusing") return handBack(r);
     if (r.status === "posted") {
-      if (t > r.deadline) return finish(r, "deadline passed before a claim");
-      const [job] = await readJob(BigInt(r.id));
-      if (JOB_STATUS[job.status] !== "Posted")
-        return finish(r, `not claimed: ${JOB_STATUS[job.status]}`);
+      if (t > r.deadline) return finish(r, { kind: "missed" });
+      const job = await chainJob(r.id);
+      if (job.status !== "Posted") return finish(r, { kind: "not_claimed", error: job.status });
       return claim(r);
     }
     if (r.status === "served") return complete(r);
     if (r.status === "claimed" && t > r.deadline) {
-      const [job] = await readJob(BigInt(r.id));
-      if (JOB_STATUS[job.status] !== "Claimed") return finish(r, String(JOB_STATUS[job.status]));
+      const job = await chainJob(r.id);
+      if (job.status !== "Claimed") return finish(r, { kind: "ended", status: job.status });
       try {
         await jobTx("expireJob", r);
       } catch (e) {
@@ -214,16 +238,15 @@ export function createJobManager(options: JobManagerOptions): JobManager {
       }
       options.metrics?.jobs.inc({ outcome: "given_up" });
       log.info({ job: r.id }, "renter never asked before the deadline; job expired and refunded");
-      return finish(r, "expired: the renter never asked");
+      return finish(r, { kind: "unasked" });
     }
     if (r.status === "completed" && policy.autoRelease) {
-      const [job] = await readJob(BigInt(r.id));
-      const status = JOB_STATUS[job.status];
-      if (status === "Settled") return finish(r, "settled");
-      if (status !== "Completed" || t <= job.timeout) return;
+      const job = await chainJob(r.id);
+      if (job.status === "Settled") return finish(r, { kind: "settled" });
+      if (job.status !== "Completed" || t <= job.timeout) return;
       try {
         await jobTx("releasePayment", r);
-        finish(r, "settled");
+        finish(r, { kind: "settled" });
       } catch (e) {
         if (!(e instanceof ContractRevertError)) throw e;
       }
@@ -266,7 +289,7 @@ export function createJobManager(options: JobManagerOptions): JobManager {
 
   /** Our claim of a job this node has no record of (its state file was lost): adopt it. */
   async function adopt(jobId: bigint) {
-    const posted = await client.read(`JobPosted ${jobId}`, (c) =>
+    const posted = await client.query(`JobPosted ${jobId}`, (c) =>
       c.getContractEvents({
         address: options.marketplace,
         abi: jobMarketplaceAbi,
@@ -294,7 +317,7 @@ export function createJobManager(options: JobManagerOptions): JobManager {
           if (l.args.host.toLowerCase() === me) {
             if (!r) await adopt(l.args.jobId);
             else if (r.status === "posted") state.update(r.id, { status: "claimed" });
-          } else if (r && r.status === "posted") finish(r, "claimed by another host");
+          } else if (r && r.status === "posted") finish(r, { kind: "not_claimed" });
           break;
         }
         case "JobCompleted": {
@@ -302,12 +325,18 @@ export function createJobManager(options: JobManagerOptions): JobManager {
           if (r && r.status !== "done") state.update(r.id, { status: "completed" });
           break;
         }
-        case "JobSettled":
-        case "JobCancelled":
-        case "JobExpired": {
+        case "JobSettled": {
           const r = state.job(l.args.jobId);
+          if (r && r.status !== "done" && r.status !== "serving") finish(r, { kind: "settled" });
+          break;
+        }
+        case "JobCancelled":
+        case "JobExpired":
+        case "JobRefused": {
+          const r = state.job(l.args.jobId);
+          const status = ENDED_BY[l.eventName];
           if (r && r.status !== "done" && r.status !== "serving")
-            finish(r, l.eventName.slice(3).toLowerCase());
+            finish(r, { kind: "ended", status });
           break;
         }
         default:
@@ -337,6 +366,20 @@ export function createJobManager(options: JobManagerOptions): JobManager {
     await state.save();
   }
 
+  /**
+   * Saves the state, then runs the job's next chain step in the background (tracked, so
+   * `idle()` waits for it); a failure is logged and left to the next sync.
+   */
+  function afterSave(id: string, step: (r: JobRecord) => Promise<void>, failed: string) {
+    const record = state.job(id) as JobRecord;
+    track(
+      state
+        .save()
+        .then(() => exclusive(id, () => step(record)))
+        .catch((e) => log.warn({ job: id, err: (e as Error).message.split("\n")[0] }, failed)),
+    );
+  }
+
   async function open(auth: JobAuthorization, request: ServeRequest): Promise<JobLease> {
     const id = auth.jobId;
     const refuse = (code: ConstructorParameters<typeof JobRefusedError>[0], message: string) => {
@@ -349,18 +392,23 @@ export function createJobManager(options: JobManagerOptions): JobManager {
       await busy.get(id)?.catch(() => undefined);
       r = state.job(id);
     }
+    if (r?.status === "refusing")
+      throw refuse(
+        "context_length_exceeded",
+        "this job's request does not fit the model's context; the job is being refunded",
+      );
     if (r && (r.status === "serving" || r.outputHash !== undefined))
       throw refuse("job_already_served", "this job was already served; one request per job");
-    if (r?.status === "done" && r.outcome?.startsWith("refused: underfunded"))
+    if (r?.status === "done" && r.outcome?.kind === "underfunded")
       throw refuse("underfunded", "the escrow does not hold this job's deposit");
     if (r?.status !== "claimed")
       throw refuse("job_not_claimed", "this host has not claimed the job");
     // Reserve the job now: a concurrent second request with the same authorization is refused.
     state.update(id, { status: "serving" });
     try {
-      const [job] = await readJob(BigInt(id));
-      if (JOB_STATUS[job.status] !== "Claimed" || job.host.toLowerCase() !== me)
-        throw refuse("job_not_claimed", `the job is ${JOB_STATUS[job.status]} on chain`);
+      const job = await chainJob(id);
+      if (job.status !== "Claimed" || job.host.toLowerCase() !== me)
+        throw refuse("job_not_claimed", `the job is ${job.status} on chain`);
       if ((await now()) > job.timeout) throw refuse("job_expired", "the job's deadline has passed");
       const hash = requestHash(request);
       const signer = await recoverJobAuthorizer(
@@ -395,21 +443,17 @@ export function createJobManager(options: JobManagerOptions): JobManager {
         settled = true;
         state.update(id, {
           status: "served",
-          outputHash: keccak256(stringToHex(result.text)),
+          outputHash: outputHash(result.text),
           tokensUsed: result.usage.completionTokens,
         });
-        const record = state.job(id) as JobRecord;
-        track(
-          state
-            .save()
-            .then(() => exclusive(id, () => complete(record)))
-            .catch((e) =>
-              log.warn(
-                { job: id, err: (e as Error).message.split("\n")[0] },
-                "completion failed; will retry",
-              ),
-            ),
-        );
+        afterSave(id, complete, "completion failed; will retry");
+      },
+      refuse: (error) => {
+        if (settled) return;
+        settled = true;
+        log.info({ job: id, err: error.message }, "the renter's request cannot be served");
+        state.update(id, { status: "refusing", refusal: error.code });
+        afterSave(id, handBack, "handing the job back failed; will retry");
       },
       fail: (error: unknown) => {
         if (settled) return;

@@ -9,8 +9,8 @@
  */
 import { createPublicClient, type Log, webSocket } from "viem";
 import { jobMarketplaceAbi } from "../../abis/index.ts";
-import { type Logger, silentLogger } from "../logger.ts";
-import type { ChainClient } from "./client.ts";
+import type { ChainClient } from "../../protocol/chain-client.ts";
+import { type Logger, silentLogger } from "../../protocol/logger.ts";
 
 export type MarketplaceLog = Log<bigint, number, false, undefined, true, typeof jobMarketplaceAbi>;
 

@@ -5,15 +5,20 @@
  * something, so a restart with the same config sends none. An unregistered host
  * approves its FAB stake and registers; a paused one is made available again.
  */
-import type { Abi } from "viem";
 import { fabTokenAbi, HOST_STATUS, nodeRegistryAbi } from "../../abis/index.ts";
-import { type Logger, silentLogger } from "../logger.ts";
-import type { ChainClient } from "./client.ts";
+import type { ChainClient } from "../../protocol/chain-client.ts";
+import { type Logger, silentLogger } from "../../protocol/logger.ts";
 
 export interface Offer {
   modelId: `0x${string}`;
   token: `0x${string}`;
   pricePerToken: bigint;
+}
+
+/** A model's context window (tokens) as the host advertises it in the registry. */
+export interface ModelContext {
+  modelId: `0x${string}`;
+  contextLength: number;
 }
 
 export interface DesiredRegistration {
@@ -23,6 +28,8 @@ export interface DesiredRegistration {
   endpoints: { peerId: `0x${string}`; multiaddrs: string[]; httpUrl: string };
   metadataDigest: `0x${string}`;
   offers: Offer[];
+  /** The context length of each offered model (renters check prompts against it). */
+  contexts: ModelContext[];
 }
 
 const offerKey = (modelId: string, token: string) =>
@@ -37,29 +44,15 @@ export async function ensureRegistration(
   const log = logger.child({ component: "registration" });
   const me = client.account.address;
   const actions: string[] = [];
-  const read = <T>(
-    what: string,
-    functionName: string,
-    args: readonly unknown[],
-    address = registry,
-    abi: Abi = nodeRegistryAbi,
-  ) =>
-    client.read(what, (c) =>
-      c.readContract({ address, abi, functionName, args } as Parameters<typeof c.readContract>[0]),
-    ) as Promise<T>;
-  const call = async (what: string, functionName: string, args: readonly unknown[]) => {
-    await client.send(what, { address: registry, abi: nodeRegistryAbi, functionName, args });
-    actions.push(what);
-  };
-  const fab = await read<`0x${string}`>("fab", "fab", []);
+  const on = { address: registry, abi: nodeRegistryAbi } as const;
+  const fab = await client.read("fab", { ...on, functionName: "fab" });
   const approve = async (amount: bigint) => {
-    const allowance = await read<bigint>(
-      "allowance",
-      "allowance",
-      [me, registry],
-      fab,
-      fabTokenAbi,
-    );
+    const allowance = await client.read("allowance", {
+      address: fab,
+      abi: fabTokenAbi,
+      functionName: "allowance",
+      args: [me, registry],
+    });
     if (allowance >= amount) return;
     await client.send("approve FAB", {
       address: fab,
@@ -69,55 +62,107 @@ export async function ensureRegistration(
     });
     actions.push("approve FAB");
   };
+  const done = (what: string) => actions.push(what);
 
-  const [status, stake] = await read<readonly [number, bigint, bigint, bigint, bigint]>(
-    "hostState",
-    "hostState",
-    [me],
-  );
+  const [status, stake] = await client.read("hostState", {
+    ...on,
+    functionName: "hostState",
+    args: [me],
+  });
   const wanted = desired.offers.filter((o) => o.pricePerToken > 0n);
+  const { contexts, ...registration } = desired;
+  const offered = new Set(wanted.map((o) => o.modelId.toLowerCase()));
+  const wantedContexts = contexts.filter((c) => offered.has(c.modelId.toLowerCase()));
   if (HOST_STATUS[status] === "Unregistered") {
     await approve(desired.stake);
-    await call("register", "register", [{ ...desired, offers: wanted }]);
+    await client.send("register", {
+      ...on,
+      functionName: "register",
+      args: [{ ...registration, offers: wanted }],
+    });
+    done("register");
+    if (wantedContexts.length > 0) {
+      await client.send("setModelContexts", {
+        ...on,
+        functionName: "setModelContexts",
+        args: [wantedContexts],
+      });
+      done("setModelContexts");
+    }
     log.info({ host: me, actions }, "registered the host");
     return actions;
   }
   if (stake < desired.stake) {
     await approve(desired.stake - stake);
-    await call("addStake", "addStake", [desired.stake - stake]);
+    await client.send("addStake", {
+      ...on,
+      functionName: "addStake",
+      args: [desired.stake - stake],
+    });
+    done("addStake");
   }
-  const profile = await read<{
-    hardware: DesiredRegistration["hardware"];
-    region: `0x${string}`;
-    metadataDigest: `0x${string}`;
-    endpoints: DesiredRegistration["endpoints"];
-  }>("profileOf", "profileOf", [me]);
+  const profile = await client.read("profileOf", { ...on, functionName: "profileOf", args: [me] });
   const h = profile.hardware;
   if (
     h.gpuModel !== desired.hardware.gpuModel ||
     h.vramMiB !== desired.hardware.vramMiB ||
     h.gpuCount !== desired.hardware.gpuCount
-  )
-    await call("updateHardware", "updateHardware", [desired.hardware]);
-  if (profile.region !== desired.region)
-    await call("updateRegion", "updateRegion", [desired.region]);
-  if (profile.metadataDigest !== desired.metadataDigest)
-    await call("updateMetadata", "updateMetadata", [desired.metadataDigest]);
+  ) {
+    await client.send("updateHardware", {
+      ...on,
+      functionName: "updateHardware",
+      args: [desired.hardware],
+    });
+    done("updateHardware");
+  }
+  if (profile.region !== desired.region) {
+    await client.send("updateRegion", {
+      ...on,
+      functionName: "updateRegion",
+      args: [desired.region],
+    });
+    done("updateRegion");
+  }
+  if (profile.metadataDigest !== desired.metadataDigest) {
+    await client.send("updateMetadata", {
+      ...on,
+      functionName: "updateMetadata",
+      args: [desired.metadataDigest],
+    });
+    done("updateMetadata");
+  }
   const e = profile.endpoints;
   if (
     e.peerId.toLowerCase() !== desired.endpoints.peerId.toLowerCase() ||
     e.httpUrl !== desired.endpoints.httpUrl ||
     e.multiaddrs.join("\n") !== desired.endpoints.multiaddrs.join("\n")
-  )
-    await call("updateEndpoints", "updateEndpoints", [desired.endpoints]);
+  ) {
+    await client.send("updateEndpoints", {
+      ...on,
+      functionName: "updateEndpoints",
+      args: [desired.endpoints],
+    });
+    done("updateEndpoints");
+  }
 
   // Offers: the current (model, token) prices against the wanted ones; 0 withdraws one.
   const current = new Map<string, Offer>();
-  for (const modelId of await read<`0x${string}`[]>("modelsOf", "modelsOf", [me]))
-    for (const token of await read<`0x${string}`[]>("tokensOf", "tokensOf", [me, modelId])) {
-      const pricePerToken = await read<bigint>("priceOf", "priceOf", [me, modelId, token]);
+  const models = await client.read("modelsOf", { ...on, functionName: "modelsOf", args: [me] });
+  for (const modelId of models) {
+    const tokens = await client.read("tokensOf", {
+      ...on,
+      functionName: "tokensOf",
+      args: [me, modelId],
+    });
+    for (const token of tokens) {
+      const pricePerToken = await client.read("priceOf", {
+        ...on,
+        functionName: "priceOf",
+        args: [me, modelId, token],
+      });
       current.set(offerKey(modelId, token), { modelId, token, pricePerToken });
     }
+  }
   const changes: Offer[] = [];
   for (const o of wanted)
     if (current.get(offerKey(o.modelId, o.token))?.pricePerToken !== o.pricePerToken)
@@ -125,8 +170,32 @@ export async function ensureRegistration(
   const wantedKeys = new Set(wanted.map((o) => offerKey(o.modelId, o.token)));
   for (const [key, o] of current)
     if (!wantedKeys.has(key)) changes.push({ ...o, pricePerToken: 0n });
-  if (changes.length > 0) await call("setOffers", "setOffers", [changes]);
-  if (HOST_STATUS[status] === "Paused") await call("setAvailable", "setAvailable", [true]);
+  if (changes.length > 0) {
+    await client.send("setOffers", { ...on, functionName: "setOffers", args: [changes] });
+    done("setOffers");
+  }
+  // Context lengths of the offered models (after the offers: only offered models take one).
+  const contextChanges: ModelContext[] = [];
+  for (const c of wantedContexts) {
+    const onChain = await client.read("contextLengthOf", {
+      ...on,
+      functionName: "contextLengthOf",
+      args: [me, c.modelId],
+    });
+    if (onChain !== c.contextLength) contextChanges.push(c);
+  }
+  if (contextChanges.length > 0) {
+    await client.send("setModelContexts", {
+      ...on,
+      functionName: "setModelContexts",
+      args: [contextChanges],
+    });
+    done("setModelContexts");
+  }
+  if (HOST_STATUS[status] === "Paused") {
+    await client.send("setAvailable", { ...on, functionName: "setAvailable", args: [true] });
+    done("setAvailable");
+  }
   log.info(
     { host: me, actions },
     actions.length ? "updated the host's registration" : "registration up to date",

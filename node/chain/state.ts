@@ -8,6 +8,8 @@
  */
 import { mkdir, readFile, rename, writeFile } from "node:fs/promises";
 import path from "node:path";
+import type { JobStatus } from "../../protocol/jobs.ts";
+import type { JobRefusal } from "../../protocol/wire-errors.ts";
 import { NodeError } from "../errors.ts";
 
 export const JOB_RECORD_STATUS = {
@@ -17,6 +19,8 @@ export const JOB_RECORD_STATUS = {
   claimed: "claimed",
   /** The renter's request is being answered now. */
   serving: "serving",
+  /** The renter's request cannot be served: handing the job back (refuseJob) not yet mined. */
+  refusing: "refusing",
   /** Answered in full; completion not yet mined. */
   served: "served",
   /** Completed on chain; waiting for acceptance or the dispute window. */
@@ -25,6 +29,28 @@ export const JOB_RECORD_STATUS = {
   done: "done",
 } as const;
 export type JobRecordStatus = keyof typeof JOB_RECORD_STATUS;
+
+/**
+ * Why a job ended for this host, one of a closed set (logs, metrics and tests switch on
+ * `kind`, never on text).
+ */
+export type JobOutcome =
+  /** Paid: accepted by the renter, released after the dispute window, or resolved. */
+  | { kind: "settled" }
+  /** It ended on chain without this host's doing (cancelled, expired, refused). */
+  | { kind: "ended"; status: JobStatus }
+  /** The escrow did not hold the deposit: never claimed, and refused if the renter asks. */
+  | { kind: "underfunded" }
+  /** The deadline passed before this host could claim it. */
+  | { kind: "missed" }
+  /** The marketplace refused the claim (`error` names the contract error), or another host won it. */
+  | { kind: "not_claimed"; error?: string }
+  /** The marketplace refused the completion (`error` names the contract error). */
+  | { kind: "completion_refused"; error?: string }
+  /** Claimed, but the renter never asked before the deadline: this host expired it (refund). */
+  | { kind: "unasked" }
+  /** The renter's own request could not be served; this host handed the job back (refund). */
+  | { kind: "refused"; refusal: JobRefusal };
 
 export interface JobRecord {
   id: string;
@@ -39,8 +65,10 @@ export interface JobRecord {
   deadline: number;
   outputHash?: `0x${string}`;
   tokensUsed?: number;
-  /** Why the job ended (settled, expired, refused: underfunded ...). */
-  outcome?: string;
+  /** Why this host hands the job back, while status is "refusing". */
+  refusal?: JobRefusal;
+  /** Why the job ended, once status is "done". */
+  outcome?: JobOutcome;
   updatedAt: number;
 }
 
@@ -100,6 +128,13 @@ export async function openChainState(
   )
     data = fresh();
   const state = data;
+  // Files written before outcomes were typed carry text: keep what logic reads from it (an
+  // underfunded job is refused if its renter asks), drop the rest (finished jobs).
+  for (const r of Object.values(state.jobs)) {
+    const legacy: unknown = r.outcome;
+    if (typeof legacy === "string")
+      r.outcome = legacy.startsWith("refused: underfunded") ? { kind: "underfunded" } : undefined;
+  }
   await mkdir(path.dirname(file), { recursive: true });
   let writing: Promise<void> = Promise.resolve();
   return {

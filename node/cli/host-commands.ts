@@ -11,9 +11,13 @@ import path from "node:path";
 import { erc20Abi, formatEther, zeroAddress } from "viem";
 import { generatePrivateKey, privateKeyToAccount } from "viem/accounts";
 import { HOST_STATUS, nodeRegistryAbi, paymentEscrowAbi } from "../../abis/index.ts";
-import { loadDeployment } from "../../indexer/deployment.ts";
-import { type ChainClient, ContractRevertError, createChainClient } from "../chain/client.ts";
-import { KeyError, loadHostAccount, writeKeystore } from "../chain/keys.ts";
+import {
+  type ChainClient,
+  ContractRevertError,
+  createChainClient,
+} from "../../protocol/chain-client.ts";
+import { loadDeployment } from "../../protocol/deployment.ts";
+import { KeyError, loadHostAccount, writeKeystore } from "../../protocol/keystore.ts";
 import type { NodeConfig } from "../config.ts";
 import { NodeError } from "../errors.ts";
 

@@ -14,9 +14,10 @@
  */
 import { parseArgs } from "node:util";
 import { formatEther } from "viem";
+import { createOutput } from "../../protocol/cli-output.ts";
+import { createLogger } from "../../protocol/logger.ts";
 import { loadNodeConfig } from "../config.ts";
 import { startHostNode } from "../host.ts";
-import { createLogger } from "../logger.ts";
 import {
   HostCommandError,
   hostStatus,
@@ -24,7 +25,6 @@ import {
   unstake,
   withdrawEarnings,
 } from "./host-commands.ts";
-import { createOutput } from "./output.ts";
 
 const { values, positionals } = parseArgs({
   allowPositionals: true,
@@ -76,7 +76,7 @@ try {
       break;
     }
     case "start": {
-      const logger = createLogger({ level: process.env.FABSTIR_LOG_LEVEL });
+      const logger = createLogger({ name: "fabstir-node", level: process.env.FABSTIR_LOG_LEVEL });
       const config = await loadNodeConfig(values.config as string);
       const node = await startHostNode(config, { logger });
       out.result(

@@ -4,14 +4,15 @@
  * client hides (status codes, SSE framing, disconnects).
  */
 import assert from "node:assert/strict";
-import { after, before, describe, it } from "node:test";
 import OpenAI from "openai";
+import { afterAll, beforeAll, describe, it } from "vitest";
+import { type HttpServer, startHttpServer } from "../../protocol/http-server.ts";
 import { parseNodeConfig } from "../config.ts";
 import { createInferenceService, type InferenceService } from "../inference/service.ts";
 import { createNodeMetrics, type NodeMetrics } from "../metrics.ts";
 import { type TestModels, tinyTestModels } from "../models/test-models.ts";
 import { createRequestHandler } from "../serving/handler.ts";
-import { createHttpApp, type HttpServer, startHttpServer } from "./server.ts";
+import { createHttpApp } from "./server.ts";
 
 const KEY = "operator-test-key";
 const MODEL = "tiny-chat";
@@ -43,7 +44,7 @@ describe("OpenAI-compatible HTTP API", () => {
   let server: HttpServer;
   let client: OpenAI;
 
-  before(async () => {
+  beforeAll(async () => {
     models = await tinyTestModels();
     const config = parseNodeConfig(
       {
@@ -72,7 +73,7 @@ describe("OpenAI-compatible HTTP API", () => {
     server = await startHttpServer(createHttpApp({ handler, metrics, maxBodyBytes: 64 * 1024 }));
     client = new OpenAI({ baseURL: `${server.url}/v1`, apiKey: KEY, maxRetries: 0 });
   });
-  after(async () => {
+  afterAll(async () => {
     await server?.close();
     await service?.stop();
     await models?.remove();
@@ -94,6 +95,43 @@ describe("OpenAI-compatible HTTP API", () => {
       completion_tokens: expected.usage.completionTokens,
       total_tokens: expected.usage.promptTokens + expected.usage.completionTokens,
     });
+  });
+
+  it("measures a request without running it: prompt tokens and the room left in the context", async () => {
+    const res = await fetch(`${server.url}/v1/chat/completions/check`, {
+      method: "POST",
+      headers: { "content-type": "application/json" },
+      body: JSON.stringify({ model: MODEL, messages: PROMPT, max_tokens: 12 }),
+    });
+    assert.equal(res.status, 200);
+    const body = (await res.json()) as Record<string, number>;
+    const expected = await direct(service, 1);
+    assert.equal(body.prompt_tokens, expected.usage.promptTokens);
+    assert.equal(body.context_length, 512);
+    assert.equal(body.max_tokens, 512 - expected.usage.promptTokens);
+  });
+
+  it("refuses a prompt longer than the context with OpenAI's context_length_exceeded, checked or run", async () => {
+    const long = [{ role: "user" as const, content: "word ".repeat(2000) }];
+    for (const path of ["/v1/chat/completions/check", "/v1/chat/completions"]) {
+      const res = await fetch(`${server.url}${path}`, {
+        method: "POST",
+        headers: { "content-type": "application/json", authorization: `Bearer ${KEY}` },
+        body: JSON.stringify({ model: MODEL, messages: long, max_tokens: 4 }),
+      });
+      assert.equal(res.status, 400, path);
+      const { error } = (await res.json()) as { error: Record<string, string> };
+      assert.equal(error.code, "context_length_exceeded", path);
+      assert.equal(error.type, "invalid_request_error", path);
+      assert.equal(error.param, "messages", path);
+      assert.match(error.message ?? "", /512/, path);
+    }
+    const unknown = await fetch(`${server.url}/v1/chat/completions/check`, {
+      method: "POST",
+      headers: { "content-type": "application/json" },
+      body: JSON.stringify({ model: "no-such-model", messages: PROMPT }),
+    });
+    assert.equal(unknown.status, 404);
   });
 
   it("streams a chat completion to the openai client, with usage in the last chunk", async () => {
@@ -157,6 +195,8 @@ describe("OpenAI-compatible HTTP API", () => {
       [MODEL],
     );
     assert.equal((await client.models.retrieve(MODEL)).id, MODEL);
+    // The context length, as other OpenAI-compatible servers report it.
+    assert.equal((list.data[0] as unknown as { context_length: number }).context_length, 512);
     await assert.rejects(client.models.retrieve("gpt-4"), OpenAI.NotFoundError);
   });
 

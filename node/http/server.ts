@@ -6,17 +6,11 @@
  * as the bearer token, which is what OpenAI clients send.
  */
 import { randomUUID } from "node:crypto";
-import type { AddressInfo } from "node:net";
-import { type ServerType, serve as serveHttp } from "@hono/node-server";
 import { type Context, Hono } from "hono";
 import { bodyLimit } from "hono/body-limit";
 import { streamSSE } from "hono/streaming";
 import type { z } from "zod";
-import { NodeError } from "../errors.ts";
-import type { FinishReason, GenerationEvent, Usage } from "../inference/types.ts";
-import { type Logger, silentLogger } from "../logger.ts";
-import type { NodeMetrics } from "../metrics.ts";
-import type { RequestHandler, ServeRequest } from "../serving/types.ts";
+import { type Logger, silentLogger } from "../../protocol/logger.ts";
 import {
   chatChunk,
   chatCompletion,
@@ -24,13 +18,16 @@ import {
   chatToServeRequest,
   completionBody,
   completionToServeRequest,
-  errorObject,
-  errorStatus,
-  nodeErrorObject,
   textCompletion,
   usageObject,
   validationErrorObject,
-} from "./openai.ts";
+} from "../../protocol/openai.ts";
+import type { FinishReason, GenerationEvent, ServeRequest, Usage } from "../../protocol/wire.ts";
+import { HEADERS, type ModelCapability } from "../../protocol/wire.ts";
+import { errorObject, errorObjectOf, errorStatus } from "../../protocol/wire-errors.ts";
+import { ContextLengthExceededError, NodeError } from "../errors.ts";
+import type { NodeMetrics } from "../metrics.ts";
+import type { RequestHandler } from "../serving/types.ts";
 
 export interface HttpOptions {
   handler: RequestHandler;
@@ -42,8 +39,6 @@ export interface HttpOptions {
   health?: () => Record<string, unknown>;
 }
 
-export const JOB_ID_HEADER = "x-fabstir-job-id";
-export const JOB_SIGNATURE_HEADER = "x-fabstir-job-signature";
 const DEFAULT_MAX_BODY = 1 << 20;
 
 type Kind = "chat" | "text";
@@ -58,7 +53,8 @@ function errorResponse(c: Context, e: unknown, log: Logger) {
     if (!e.userError) log.warn({ err: e.message, code: e.code }, "request failed");
     const status = errorStatus(e.code);
     if (status === 503) c.header("Retry-After", "1");
-    return c.json(nodeErrorObject(e), status as 400);
+    const param = e instanceof ContextLengthExceededError ? "messages" : null;
+    return c.json(errorObjectOf(e, param), status as 400);
   }
   log.error({ err: e instanceof Error ? e.stack : String(e) }, "request failed");
   return c.json(errorObject("internal", "internal error"), 500);
@@ -66,14 +62,14 @@ function errorResponse(c: Context, e: unknown, log: Logger) {
 
 /** Reads the job headers into the request; a half-present pair is refused. */
 function withJob(c: Context, request: ServeRequest): ServeRequest | Response {
-  const jobId = c.req.header(JOB_ID_HEADER);
-  const signature = c.req.header(JOB_SIGNATURE_HEADER);
+  const jobId = c.req.header(HEADERS.jobId);
+  const signature = c.req.header(HEADERS.jobSignature);
   if (jobId === undefined && signature === undefined) return request;
   if (!jobId || !/^\d{1,78}$/.test(jobId))
-    return c.json(errorObject("invalid_request", `${JOB_ID_HEADER}: expected a job id`), 400);
+    return c.json(errorObject("invalid_request", `${HEADERS.jobId}: expected a job id`), 400);
   if (!signature || !/^0x[0-9a-fA-F]{130}$/.test(signature))
     return c.json(
-      errorObject("invalid_signature", `${JOB_SIGNATURE_HEADER}: expected a 65-byte signature`),
+      errorObject("invalid_signature", `${HEADERS.jobSignature}: expected a 65-byte signature`),
       401,
     );
   return { ...request, job: { jobId, signature: signature as `0x${string}` } };
@@ -106,20 +102,24 @@ export function createHttpApp(options: HttpOptions): Hono {
     return c.body(await registry.metrics(), 200, { "Content-Type": registry.contentType });
   });
 
-  const modelObject = (id: string) => ({
-    id,
+  // OpenAI's model object, plus the context length (prompt and answer together) as other
+  // OpenAI-compatible servers report it.
+  const modelObject = (m: ModelCapability) => ({
+    id: m.id,
     object: "model" as const,
     created: 0,
     owned_by: handler.capabilities().host ?? "fabstir-host",
+    context_length: m.contextSize,
   });
   app.get("/v1/models", (c) =>
-    c.json({ object: "list", data: handler.capabilities().models.map((m) => modelObject(m.id)) }),
+    c.json({ object: "list", data: handler.capabilities().models.map(modelObject) }),
   );
   app.get("/v1/models/:id{.+}", (c) => {
     const id = c.req.param("id");
-    if (!handler.capabilities().models.some((m) => m.id === id))
+    const model = handler.capabilities().models.find((m) => m.id === id);
+    if (!model)
       return c.json(errorObject("model_not_found", `model ${id} is not served here`, "model"), 404);
-    return c.json(modelObject(id));
+    return c.json(modelObject(model));
   });
 
   const limit = bodyLimit({
@@ -178,7 +178,7 @@ export function createHttpApp(options: HttpOptions): Hono {
       if (event.done || event.value.type !== "done")
         throw new Error("generation ended without a done event");
       const done = event.value;
-      c.header("X-Fabstir-Cached", String(done.cached));
+      c.header(HEADERS.cached, String(done.cached));
       return kind === "chat"
         ? c.json(
             chatCompletion(id, created, request.model, done.text, done.finishReason, done.usage),
@@ -224,7 +224,7 @@ export function createHttpApp(options: HttpOptions): Hono {
       } catch (e) {
         if (signal.aborted) return;
         // Mid-stream failures travel as an error event, which OpenAI clients raise.
-        if (e instanceof NodeError) await send(nodeErrorObject(e));
+        if (e instanceof NodeError) await send(errorObjectOf(e));
         else {
           log.error({ err: e instanceof Error ? e.stack : String(e) }, "stream failed");
           await send(errorObject("internal", "internal error"));
@@ -249,6 +249,26 @@ export function createHttpApp(options: HttpOptions): Hono {
     );
   });
 
+  // Free and unpaid: a renter measures its request here before it pays for a job, so a prompt
+  // that cannot fit the model's context is refused before any transaction.
+  app.post("/v1/chat/completions/check", limit, async (c) => {
+    const { body, response } = await parse(c, chatCompletionBody);
+    if (response) return response;
+    const check = options.handler.check;
+    if (!check) return c.json(errorObject("not_found", "this node cannot check requests"), 404);
+    try {
+      const r = check(chatToServeRequest(body));
+      return c.json({
+        model: body.model,
+        prompt_tokens: r.promptTokens,
+        context_length: r.contextLength,
+        max_tokens: r.maxTokens,
+      });
+    } catch (e) {
+      return errorResponse(c, e, log);
+    }
+  });
+
   app.post("/v1/completions", limit, async (c) => {
     const { body, response } = await parse(c, completionBody);
     if (response) return response;
@@ -264,38 +284,4 @@ export function createHttpApp(options: HttpOptions): Hono {
   });
 
   return app;
-}
-
-export interface HttpServer {
-  /** e.g. http://127.0.0.1:8080 */
-  readonly url: string;
-  readonly port: number;
-  close: () => Promise<void>;
-}
-
-/** Serves the app on host:port (port 0 picks a free one). */
-export async function startHttpServer(
-  app: Hono,
-  opts: { host?: string; port?: number } = {},
-): Promise<HttpServer> {
-  const host = opts.host ?? "127.0.0.1";
-  let server: ServerType | undefined;
-  const port = await new Promise<number>((resolve, reject) => {
-    server = serveHttp({ fetch: app.fetch, hostname: host, port: opts.port ?? 0 }, (info) =>
-      resolve((info as AddressInfo).port),
-    );
-    server.once("error", reject);
-  });
-  const shown = host.includes(":") ? `[${host}]` : host;
-  return {
-    url: `http://${shown === "0.0.0.0" ? "127.0.0.1" : shown}:${port}`,
-    port,
-    close: () =>
-      new Promise<void>((resolve) => {
-        if (!server) return resolve();
-        // Let open streams finish; drop idle keep-alive sockets now.
-        (server as { closeIdleConnections?: () => void }).closeIdleConnections?.();
-        server.close(() => resolve());
-      }),
-  };
 }

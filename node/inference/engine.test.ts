@@ -4,8 +4,10 @@
  * batching, the bounded queue and timeouts.
  */
 import assert from "node:assert/strict";
-import { after, before, describe, it } from "node:test";
+import { afterAll, beforeAll, describe, it } from "vitest";
+import type { GenerationEvent } from "../../protocol/wire.ts";
 import {
+  ContextLengthExceededError,
   EngineBusyError,
   InvalidRequestError,
   RequestCancelledError,
@@ -14,7 +16,7 @@ import {
 import { createModelManager, type ModelManager } from "../models/manager.ts";
 import { type TestModels, tinyTestModels } from "../models/test-models.ts";
 import { createInferenceEngine, type InferenceEngine } from "./engine.ts";
-import type { GenerateRequest, GenerationEvent } from "./types.ts";
+import type { GenerateRequest } from "./types.ts";
 
 const ask = (content: string, params: GenerateRequest["params"] = {}): GenerateRequest => ({
   messages: [{ role: "user", content }],
@@ -49,7 +51,7 @@ describe("inference engine", () => {
     return e;
   }
 
-  before(async () => {
+  beforeAll(async () => {
     models = await tinyTestModels();
     manager = createModelManager({
       models: [{ id: "chat", path: models.chat, role: "chat" }],
@@ -65,7 +67,7 @@ describe("inference engine", () => {
     });
     await engine.start();
   });
-  after(async () => {
+  afterAll(async () => {
     for (const e of engines) await e.stop();
     await engine?.stop();
     await manager?.stop();
@@ -208,5 +210,10 @@ describe("inference engine", () => {
     ];
     for (const request of bad)
       await assert.rejects(collect(engine.generate(request)), InvalidRequestError);
+    // The too-long prompt says so precisely (its code is OpenAI's, and a paid job is refunded).
+    await assert.rejects(
+      collect(engine.generate(ask("word ".repeat(600)))),
+      ContextLengthExceededError,
+    );
   });
 });

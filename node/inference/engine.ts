@@ -16,25 +16,26 @@ import {
   resolveChatWrapper,
   type Token,
 } from "node-llama-cpp";
+import { type Logger, silentLogger } from "../../protocol/logger.ts";
+import {
+  type ChatMessage,
+  type FinishReason,
+  type GenerationEvent,
+  type SamplingParams,
+  samplingParamsSchema,
+} from "../../protocol/wire.ts";
 import { DEFAULT_THREADS, INFERENCE_DEFAULTS } from "../constants.ts";
 import {
+  ContextLengthExceededError,
   EngineBusyError,
   InvalidRequestError,
   RequestCancelledError,
   RequestTimeoutError,
   StoppedError,
 } from "../errors.ts";
-import { type Logger, silentLogger } from "../logger.ts";
 import type { LoadedModel, ModelManager } from "../models/manager.ts";
 import { StopSequenceFilter } from "./text-stream.ts";
-import type {
-  ChatMessage,
-  FinishReason,
-  GenerateRequest,
-  GenerationEvent,
-  Generator,
-  SamplingParams,
-} from "./types.ts";
+import type { GenerateRequest, Generator } from "./types.ts";
 
 export interface EngineOptions {
   manager: ModelManager;
@@ -62,6 +63,8 @@ export interface InferenceEngine extends Generator {
   readonly modelSha256: string;
   /** Prompt tokens of `messages` after the chat template (or of a raw prompt), as billed. */
   countPromptTokens: (messages: ChatMessage[], prompt?: string) => number;
+  /** Tokens of context per request (prompt and answer together), after start. */
+  contextSize: () => number;
   stats: () => EngineStats;
   /** Waits for running requests to end (queued ones are refused), then frees the context. */
   stop: () => Promise<void>;
@@ -83,15 +86,12 @@ export function resolveParams(p: Partial<SamplingParams> = {}): SamplingParams {
     stop: p.stop ?? [],
     seed: p.seed,
   };
-  const bad = (what: string) => new InvalidRequestError(`invalid ${what}`);
-  if (!(params.temperature >= 0 && params.temperature <= 2)) throw bad("temperature (0..2)");
-  if (!(params.topP > 0 && params.topP <= 1)) throw bad("top_p (0 < top_p <= 1)");
-  if (!(Number.isInteger(params.topK) && params.topK >= 0)) throw bad("top_k (integer >= 0)");
-  if (!(Number.isInteger(params.maxTokens) && params.maxTokens >= 1))
-    throw bad("max_tokens (integer >= 1)");
-  if (params.stop.length > 4 || params.stop.some((s) => typeof s !== "string" || s.length > 256))
-    throw bad("stop (at most 4 strings of at most 256 characters)");
-  if (params.seed !== undefined && !Number.isSafeInteger(params.seed)) throw bad("seed (integer)");
+  // The same bounds as every transport's (protocol/wire.ts), for callers that skip them.
+  const checked = samplingParamsSchema.safeParse(params);
+  if (!checked.success) {
+    const issue = checked.error.issues[0];
+    throw new InvalidRequestError(`invalid ${issue?.path.join(".")}: ${issue?.message}`);
+  }
   return params;
 }
 
@@ -201,9 +201,7 @@ export function createInferenceEngine(options: EngineOptions): InferenceEngine {
     const { tokens: prompt, triggers } = promptOf(request.messages, request.prompt);
     const contextSize = started().context.contextSize;
     if (prompt.length >= contextSize)
-      throw new InvalidRequestError(
-        `the prompt is ${prompt.length} tokens; this model's context holds ${contextSize}`,
-      );
+      throw new ContextLengthExceededError(prompt.length, contextSize);
     const maxTokens = Math.min(params.maxTokens, contextSize - prompt.length);
     const timeoutMs = request.timeoutMs ?? defaultTimeout;
     const timeout = AbortSignal.timeout(timeoutMs);
@@ -290,6 +288,7 @@ export function createInferenceEngine(options: EngineOptions): InferenceEngine {
 
   return {
     modelId: options.modelId,
+    contextSize: () => started().context.contextSize,
     get modelSha256() {
       if (!loaded) throw new StoppedError(`engine for ${options.modelId} is not running`);
       return loaded.sha256;

@@ -1,6 +1,6 @@
 /** The inference service from a config: engines behind the semantic cache, on the tiny generated models. */
 import assert from "node:assert/strict";
-import { after, before, describe, it } from "node:test";
+import { afterAll, beforeAll, describe, it } from "vitest";
 import { parseNodeConfig } from "../config.ts";
 import { ModelNotFoundError } from "../errors.ts";
 import { type TestModels, tinyTestModels } from "../models/test-models.ts";
@@ -10,7 +10,7 @@ import type { GenerateRequest } from "./types.ts";
 describe("inference service", () => {
   let models: TestModels;
   let service: InferenceService;
-  before(async () => {
+  beforeAll(async () => {
     models = await tinyTestModels();
     const config = parseNodeConfig(
       {
@@ -28,7 +28,7 @@ describe("inference service", () => {
     service = createInferenceService(config);
     await service.start();
   });
-  after(async () => {
+  afterAll(async () => {
     await service?.stop();
     await models?.remove();
   });

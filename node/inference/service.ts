@@ -3,11 +3,12 @@
  * chat model, the embedding model and the semantic cache in front of the engines. The
  * HTTP and p2p layers ask it for the generator of a model id.
  */
+
+import { type Logger, silentLogger } from "../../protocol/logger.ts";
 import { type CachedGenerator, withSemanticCache } from "../cache/cached-generator.ts";
 import { createSemanticCache, type SemanticCache } from "../cache/semantic-cache.ts";
 import type { NodeConfig } from "../config.ts";
 import { ModelNotFoundError } from "../errors.ts";
-import { type Logger, silentLogger } from "../logger.ts";
 import { createModelManager, type ModelManager } from "../models/manager.ts";
 import { createEmbedder, type Embedder } from "./embedder.ts";
 import { createInferenceEngine, type EngineStats, type InferenceEngine } from "./engine.ts";

@@ -1,19 +1,10 @@
-/** What the inference engine takes and streams; the HTTP and p2p layers map these to the wire. */
-export interface ChatMessage {
-  role: "system" | "user" | "assistant";
-  content: string;
-}
-
-export interface SamplingParams {
-  temperature: number;
-  topP: number;
-  topK: number;
-  maxTokens: number;
-  /** Generation stops before the first occurrence of any of these; the text never includes it. */
-  stop: string[];
-  /** Makes sampling at temperature > 0 reproducible. */
-  seed?: number;
-}
+/** What the inference engine takes; the shared wire types are in protocol/wire.ts. */
+import type {
+  CacheMode,
+  ChatMessage,
+  GenerationEvent,
+  SamplingParams,
+} from "../../protocol/wire.ts";
 
 export interface GenerateRequest {
   /** A chat, formatted with the model's chat template. Ignored when `prompt` is set. */
@@ -33,28 +24,8 @@ export interface GenerateRequest {
    * "sampled" also at temperature > 0 (the answer is then shared between requests with the
    * same parameters and seed), "off" neither reads nor writes it.
    */
-  cache?: "auto" | "sampled" | "off";
+  cache?: CacheMode;
 }
-
-export interface Usage {
-  /** Tokens of the prompt as evaluated (the chat template applied). */
-  promptTokens: number;
-  /** Tokens the model generated, including any that formed a stop sequence. */
-  completionTokens: number;
-}
-
-export type FinishReason = "stop" | "length";
-
-export type GenerationEvent =
-  | { type: "token"; text: string }
-  | {
-      type: "done";
-      text: string;
-      finishReason: FinishReason;
-      usage: Usage;
-      /** Answered from the semantic cache instead of the model. */
-      cached: boolean;
-    };
 
 /** Anything that answers requests as a stream: the engine, or the engine behind the cache. */
 export interface Generator {

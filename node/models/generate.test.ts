@@ -3,8 +3,8 @@ import assert from "node:assert/strict";
 import { mkdtemp, rm } from "node:fs/promises";
 import { tmpdir } from "node:os";
 import path from "node:path";
-import { after, before, describe, it } from "node:test";
 import { getLlama, type Llama, LlamaChatSession } from "node-llama-cpp";
+import { afterAll, beforeAll, describe, it } from "vitest";
 import { generateModel } from "./generate.ts";
 import { readGgufHeader } from "./gguf/reader.ts";
 
@@ -13,7 +13,7 @@ describe("generated models", () => {
   let llama: Llama;
   let chat: string;
   let embed: string;
-  before(async () => {
+  beforeAll(async () => {
     dir = await mkdtemp(path.join(tmpdir(), "fabstir-models-"));
     chat = path.join(dir, "chat.gguf");
     embed = path.join(dir, "embed.gguf");
@@ -21,7 +21,7 @@ describe("generated models", () => {
     await generateModel("fabstir-tiny-embed", embed);
     llama = await getLlama({ gpu: false, build: "never", logLevel: "error" as never });
   });
-  after(async () => {
+  afterAll(async () => {
     await llama?.dispose();
     await rm(dir, { recursive: true, force: true });
   });

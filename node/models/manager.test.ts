@@ -3,7 +3,7 @@ import assert from "node:assert/strict";
 import { copyFile, open, stat, writeFile } from "node:fs/promises";
 import { availableParallelism } from "node:os";
 import path from "node:path";
-import { after, before, describe, it } from "node:test";
+import { afterAll, beforeAll, describe, it } from "vitest";
 import { DEFAULT_THREADS } from "../constants.ts";
 import {
   ModelFileError,
@@ -16,10 +16,10 @@ import { type TestModels, tinyTestModels } from "./test-models.ts";
 
 describe("model manager", () => {
   let m: TestModels;
-  before(async () => {
+  beforeAll(async () => {
     m = await tinyTestModels();
   });
-  after(() => m?.remove());
+  afterAll(() => m?.remove());
 
   /** Starts a CPU manager over `models` without validating at start, runs `fn`, stops it. */
   async function withManager(

@@ -8,10 +8,11 @@
 
 import { totalmem } from "node:os";
 import { getLlama, type Llama, type LlamaGpuType, type LlamaModel } from "node-llama-cpp";
+import { type Logger, silentLogger } from "../../protocol/logger.ts";
+import { hashOfModelId } from "../../protocol/model-id.ts";
 import { MODEL_MEMORY_FRACTION } from "../constants.ts";
 import { ModelMemoryError, ModelNotFoundError, StoppedError } from "../errors.ts";
-import { type Logger, silentLogger } from "../logger.ts";
-import { hashOfModelId, type ModelRole, validateModelFile } from "./validate.ts";
+import { type ModelRole, validateModelFile } from "./validate.ts";
 
 export interface ModelConfig {
   /** The id renters ask for; `sha256:<hex>` ids are checked against the file's hash. */

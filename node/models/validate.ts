@@ -36,11 +36,6 @@ export async function sha256File(path: string): Promise<string> {
   return sha256;
 }
 
-/** A model id of the form `sha256:<64 hex>` names its file by content; its hash, else undefined. */
-export function hashOfModelId(id: string): string | undefined {
-  return /^sha256:([0-9a-f]{64})$/i.exec(id)?.[1]?.toLowerCase();
-}
-
 export async function validateModelFile(
   path: string,
   role: ModelRole,

@@ -4,11 +4,18 @@
  * capability records are signed, validated and the newest one wins.
  */
 import assert from "node:assert/strict";
-import { after, before, describe, it } from "node:test";
 import { generateKeyPair } from "@libp2p/crypto/keys";
 import { peerIdFromPrivateKey } from "@libp2p/peer-id";
 import type { Multiaddr } from "@multiformats/multiaddr";
-import type { Capabilities } from "../serving/types.ts";
+import { afterAll, beforeAll, describe, it } from "vitest";
+import {
+  chainId,
+  localNode,
+  scriptedHandler,
+  testCapabilities,
+  waitFor,
+} from "../../fixtures/p2p.ts";
+import type { Capabilities } from "../../protocol/wire.ts";
 import { createDiscovery, type Discovery } from "./discovery.ts";
 import { queryCapabilities, startInferenceServer } from "./inference.ts";
 import type { P2PNode } from "./node.ts";
@@ -20,7 +27,6 @@ import {
   selectFabstirRecord,
   validateFabstirRecord,
 } from "./records.ts";
-import { chainId, localNode, scriptedHandler, testCapabilities, waitFor } from "./test-helpers.ts";
 
 const X = chainId("ab");
 const Y = chainId("cd");
@@ -34,7 +40,7 @@ describe("p2p discovery", () => {
   let discoC: Discovery;
   let capsB: Capabilities;
 
-  before(async () => {
+  beforeAll(async () => {
     a = await localNode();
     const bootstrap = a.multiaddrs().map(String);
     [b, c] = await Promise.all([localNode({ bootstrap }), localNode({ bootstrap })]);
@@ -50,7 +56,7 @@ describe("p2p discovery", () => {
     discoB = createDiscovery(b, { capabilities: () => capsB });
     discoC = createDiscovery(c);
   });
-  after(async () => {
+  afterAll(async () => {
     await Promise.all([a, b, c].map((n) => n?.stop()));
   });
 

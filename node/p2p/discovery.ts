@@ -10,7 +10,7 @@ import type { PeerId } from "@libp2p/interface";
 import { peerIdFromString } from "@libp2p/peer-id";
 import type { Multiaddr } from "@multiformats/multiaddr";
 import type { CID } from "multiformats/cid";
-import type { Capabilities } from "../serving/types.ts";
+import type { Capabilities } from "../../protocol/wire.ts";
 import type { P2PNode } from "./node.ts";
 import {
   type CapabilityRecord,

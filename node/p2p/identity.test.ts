@@ -3,18 +3,18 @@ import assert from "node:assert/strict";
 import { mkdtemp, readFile, rm, stat, writeFile } from "node:fs/promises";
 import { tmpdir } from "node:os";
 import path from "node:path";
-import { after, before, describe, it } from "node:test";
 import { peerIdFromPrivateKey } from "@libp2p/peer-id";
+import { afterAll, beforeAll, describe, it } from "vitest";
+import { localNode } from "../../fixtures/p2p.ts";
 import { IdentityFileError } from "./errors.ts";
 import { loadOrCreateIdentity } from "./identity.ts";
-import { localNode } from "./test-helpers.ts";
 
 describe("p2p identity", () => {
   let dir: string;
-  before(async () => {
+  beforeAll(async () => {
     dir = await mkdtemp(path.join(tmpdir(), "fabstir-p2p-identity-"));
   });
-  after(async () => {
+  afterAll(async () => {
     await rm(dir, { recursive: true, force: true });
   });
 

@@ -4,19 +4,25 @@
  * (scripted handlers where a test needs slow or failing requests).
  */
 import assert from "node:assert/strict";
-import { after, before, describe, it } from "node:test";
 import * as lp from "it-length-prefixed";
+import { afterAll, beforeAll, describe, it, onTestFinished } from "vitest";
+import {
+  chainId,
+  localNode,
+  scriptedHandler,
+  serviceHandler,
+  waitFor,
+} from "../../fixtures/p2p.ts";
+import { decodeFrame, encodeFrame, INFERENCE_PROTOCOL } from "../../protocol/p2p.ts";
+import type { GenerationEvent, ServeRequest } from "../../protocol/wire.ts";
 import { parseNodeConfig } from "../config.ts";
 import { EngineBusyError, RequestCancelledError } from "../errors.ts";
 import { createInferenceService, type InferenceService } from "../inference/service.ts";
-import type { GenerationEvent } from "../inference/types.ts";
 import { type TestModels, tinyTestModels } from "../models/test-models.ts";
-import type { RequestHandler, ServeRequest } from "../serving/types.ts";
+import type { RequestHandler } from "../serving/types.ts";
 import { PeerUnreachableError, RemoteError } from "./errors.ts";
 import { requestInference, startInferenceServer } from "./inference.ts";
 import type { P2PNode } from "./node.ts";
-import { decodeFrame, encodeFrame, INFERENCE_PROTOCOL } from "./protocol.ts";
-import { chainId, localNode, scriptedHandler, serviceHandler, waitFor } from "./test-helpers.ts";
 
 const chat = (content: string, maxTokens = 24): ServeRequest => ({
   model: "tiny-chat",
@@ -53,7 +59,7 @@ describe("p2p inference", () => {
   let client: P2PNode;
   const scripted = scriptedHandler(200, 10);
 
-  before(async () => {
+  beforeAll(async () => {
     models = await tinyTestModels();
     const config = parseNodeConfig(
       {
@@ -86,7 +92,7 @@ describe("p2p inference", () => {
     // The client knows the hosts by address; later requests name them by peer id.
     for (const host of [engineHost, scriptHost]) await client.dial(host.multiaddrs()[0] ?? "");
   });
-  after(async () => {
+  afterAll(async () => {
     await Promise.all([engineHost, scriptHost, client].map((n) => n?.stop()));
     await service?.stop();
     await models?.remove();
@@ -220,10 +226,10 @@ describe("p2p inference", () => {
     await abandoned.ended;
   });
 
-  it("stop() lets an in-flight stream finish, refuses new requests, then closes the connection", async (t) => {
+  it("stop() lets an in-flight stream finish, refuses new requests, then closes the connection", async () => {
     const slow = scriptedHandler(10, 30);
     const host = await localNode();
-    t.after(() => host.stop()); // when the test fails early (stop() is idempotent)
+    onTestFinished(() => host.stop()); // when the test fails early (stop() is idempotent)
     await startInferenceServer(host, slow.handler);
     await client.dial(host.multiaddrs()[0] ?? "");
     const request = { ...chat("count"), model: "scripted" };
@@ -255,10 +261,10 @@ describe("p2p inference", () => {
     );
   });
 
-  it("stop() ends a stream still running after the grace period with a clean 'stopped' error frame", async (t) => {
+  it("stop() ends a stream still running after the grace period with a clean 'stopped' error frame", async () => {
     const endless = scriptedHandler(500, 20);
     const host = await localNode();
-    t.after(() => host.stop()); // when the test fails early (stop() is idempotent)
+    onTestFinished(() => host.stop()); // when the test fails early (stop() is idempotent)
     await startInferenceServer(host, endless.handler);
     await client.dial(host.multiaddrs()[0] ?? "");
     let stopping: Promise<void> | undefined;

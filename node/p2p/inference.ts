@@ -10,11 +10,6 @@
 import type { Connection, Stream } from "@libp2p/interface";
 import type { Uint8ArrayList } from "uint8arraylist";
 import { z } from "zod";
-import { InvalidRequestError, NodeError, RequestCancelledError } from "../errors.ts";
-import type { GenerationEvent } from "../inference/types.ts";
-import type { Capabilities, RequestHandler, ServeRequest } from "../serving/types.ts";
-import { PeerUnreachableError, ProtocolError, RemoteError } from "./errors.ts";
-import type { DialTarget, P2PNode } from "./node.ts";
 import {
   CAPABILITIES_PROTOCOL,
   capabilitiesSchema,
@@ -33,7 +28,12 @@ import {
   sendFrame,
   WireErrorCode,
   writeFrame,
-} from "./protocol.ts";
+} from "../../protocol/p2p.ts";
+import type { Capabilities, GenerationEvent, ServeRequest } from "../../protocol/wire.ts";
+import { InvalidRequestError, NodeError, RequestCancelledError } from "../errors.ts";
+import type { RequestHandler } from "../serving/types.ts";
+import { PeerUnreachableError, ProtocolError, RemoteError } from "./errors.ts";
+import type { DialTarget, P2PNode } from "./node.ts";
 
 export interface InferenceServerOptions {
   /** How long a client has, once its stream is open, to send the request frame; default 10 s. */

@@ -7,13 +7,15 @@
 import assert from "node:assert/strict";
 import { execFile } from "node:child_process";
 import { networkInterfaces } from "node:os";
-import { describe, it } from "node:test";
+import path from "node:path";
 import { fileURLToPath } from "node:url";
 import { promisify } from "node:util";
-import { localNode, waitFor } from "./test-helpers.ts";
+import { describe, it } from "vitest";
+import { localNode, waitFor } from "../../fixtures/p2p.ts";
 
 const run = promisify(execFile);
 const IN_NAMESPACE = "FABSTIR_P2P_TEST_NETNS";
+const ROOT = path.resolve(import.meta.dirname, "../..");
 
 /** True when the only network interface is loopback (a private namespace). */
 const loopbackOnly = () =>
@@ -22,24 +24,26 @@ const loopbackOnly = () =>
     .every((i) => i?.internal);
 
 describe("p2p mDNS", () => {
-  it("two LAN nodes find and dial each other by mDNS (in a private network namespace)", async (t) => {
+  it("two LAN nodes find and dial each other by mDNS (in a private network namespace)", async (ctx) => {
     if (process.env[IN_NAMESPACE] !== "1") {
       const permitted = await run("unshare", ["-n", "true"]).then(
         () => true,
         () => false,
       );
-      if (!permitted) return t.skip("unshare -n is not permitted here");
+      if (!permitted) return ctx.skip("unshare -n is not permitted here");
       const setup =
         "ip link set lo up && ip link set lo multicast on && ip route add 224.0.0.0/4 dev lo";
-      const test = `"${process.execPath}" --test --test-reporter=spec "${fileURLToPath(import.meta.url)}"`;
+      const vitest = path.join(ROOT, "node_modules", "vitest", "vitest.mjs");
+      const test = `"${process.execPath}" "${vitest}" run "${fileURLToPath(import.meta.url)}"`;
       const child = await run("unshare", ["-n", "sh", "-c", `${setup} && exec ${test}`], {
-        // NODE_TEST_CONTEXT would make the nested runner report to this one, not to stdout.
-        env: { ...process.env, NODE_TEST_CONTEXT: undefined, [IN_NAMESPACE]: "1" },
+        cwd: ROOT,
+        // Plain text on stdout, whatever colours this run uses.
+        env: { ...process.env, FORCE_COLOR: undefined, NO_COLOR: "1", [IN_NAMESPACE]: "1" },
         timeout: 30_000,
       }).catch((e: { stdout?: string; stderr?: string; message: string }) => {
         assert.fail(`the namespaced run failed: ${e.message}\n${e.stdout ?? ""}${e.stderr ?? ""}`);
       });
-      assert.match(child.stdout, /pass 1/);
+      assert.match(child.stdout, /Tests\s+1 passed \(1\)/);
       return;
     }
     assert.ok(loopbackOnly(), "refusing to multicast outside a private network namespace");

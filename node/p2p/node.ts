@@ -23,8 +23,8 @@ import { type Ping, ping } from "@libp2p/ping";
 import { tcp } from "@libp2p/tcp";
 import { isMultiaddr, type Multiaddr, multiaddr } from "@multiformats/multiaddr";
 import { createLibp2p } from "libp2p";
+import { type Logger, silentLogger } from "../../protocol/logger.ts";
 import { NodeError, StoppedError } from "../errors.ts";
-import { type Logger, silentLogger } from "../logger.ts";
 import { PeerUnreachableError } from "./errors.ts";
 import { DHT_NAMESPACE, selectFabstirRecord, validateFabstirRecord } from "./records.ts";
 

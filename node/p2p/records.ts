@@ -14,8 +14,8 @@ import * as raw from "multiformats/codecs/raw";
 import * as Digest from "multiformats/hashes/digest";
 import { sha256 } from "multiformats/hashes/sha2";
 import { z } from "zod";
-import type { Capabilities } from "../serving/types.ts";
-import { capabilitiesSchema, MAX_CAPABILITIES_BYTES } from "./protocol.ts";
+import { capabilitiesSchema, MAX_CAPABILITIES_BYTES } from "../../protocol/p2p.ts";
+import type { Capabilities } from "../../protocol/wire.ts";
 
 /** The DHT key namespace of Fabstir records (the first path segment of the key). */
 export const DHT_NAMESPACE = "fabstir";

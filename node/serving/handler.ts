@@ -5,17 +5,23 @@
  * model behind the semantic cache, and counts everything in the metrics.
  */
 import { timingSafeEqual } from "node:crypto";
-import { InvalidRequestError, NodeError, UnauthorizedError } from "../errors.ts";
-import type { InferenceService } from "../inference/service.ts";
-import type { GenerateRequest, GenerationEvent, Usage } from "../inference/types.ts";
-import type { NodeMetrics } from "../metrics.ts";
 import type {
   Capabilities,
+  GenerationEvent,
   JobAuthorization,
-  RequestHandler,
-  ServeOptions,
   ServeRequest,
-} from "./types.ts";
+  Usage,
+} from "../../protocol/wire.ts";
+import {
+  ContextLengthExceededError,
+  InvalidRequestError,
+  NodeError,
+  UnauthorizedError,
+} from "../errors.ts";
+import type { InferenceService } from "../inference/service.ts";
+import type { GenerateRequest } from "../inference/types.ts";
+import type { NodeMetrics } from "../metrics.ts";
+import type { RequestHandler, ServeOptions } from "./types.ts";
 
 /** A job's right to be served once, from the job gate (node/chain/jobs.ts). */
 export interface JobLease {
@@ -25,6 +31,11 @@ export interface JobLease {
   finish: (result: { text: string; usage: Usage; cached: boolean }) => void;
   /** The answer failed part-way (the client went away, a timeout): the job is not served. */
   fail: (error: unknown) => void;
+  /**
+   * The renter's own request can never be served (its prompt does not fit the model's
+   * context): the job is handed back on chain and the renter refunded now.
+   */
+  refuse: (error: ContextLengthExceededError) => void;
 }
 
 /** Checks a request's job authorization against the chain; throws JobRefusedError. */
@@ -106,6 +117,10 @@ export function createRequestHandler(options: HandlerOptions): RequestHandler {
       }
     } catch (e) {
       outcome = e instanceof NodeError ? e.code : "internal";
+      if (lease && e instanceof ContextLengthExceededError) {
+        lease.refuse(e);
+        lease = undefined;
+      }
       throw e;
     } finally {
       // A consumer that stopped pulling before `done` also ends up here.
@@ -118,5 +133,14 @@ export function createRequestHandler(options: HandlerOptions): RequestHandler {
     }
   }
 
-  return { serve, capabilities: options.capabilities };
+  function check(request: ServeRequest) {
+    const engine = service.engine(request.model);
+    const promptTokens = engine.countPromptTokens(request.messages ?? [], request.prompt);
+    const contextLength = engine.contextSize();
+    if (promptTokens >= contextLength)
+      throw new ContextLengthExceededError(promptTokens, contextLength);
+    return { promptTokens, contextLength, maxTokens: contextLength - promptTokens };
+  }
+
+  return { serve, check, capabilities: options.capabilities };
 }

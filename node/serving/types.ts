@@ -4,27 +4,7 @@
  * RequestHandler, which checks the job authorization (when the request is paid through
  * the marketplace), runs the model and streams GenerationEvents back.
  */
-import type { ChatMessage, GenerationEvent, SamplingParams } from "../inference/types.ts";
-
-/** A marketplace job that pays for a request, with the renter's EIP-712 authorization. */
-export interface JobAuthorization {
-  /** The job id on JobMarketplace, as a decimal string. */
-  jobId: string;
-  /** The renter's EIP-712 signature over the job id and the request (see node/auth). */
-  signature: `0x${string}`;
-}
-
-export interface ServeRequest {
-  /** The model id as the node serves it (its config id). */
-  model: string;
-  /** A chat request; exactly one of messages and prompt is set. */
-  messages?: ChatMessage[];
-  /** A raw text completion (no chat template). */
-  prompt?: string;
-  params?: Partial<SamplingParams>;
-  cache?: "auto" | "sampled" | "off";
-  job?: JobAuthorization;
-}
+import type { Capabilities, GenerationEvent, ServeRequest } from "../../protocol/wire.ts";
 
 export interface ServeOptions {
   /** Aborts when the client goes away. */
@@ -34,27 +14,6 @@ export interface ServeOptions {
   apiKey?: string;
 }
 
-export interface ModelCapability {
-  /** The model id as the node serves it. */
-  id: string;
-  /** The bytes32 model id the node registers on chain. */
-  chainModelId: `0x${string}`;
-  /** Prices per output token, by payment token address (0x0 = ETH), as decimal strings. */
-  prices: { token: `0x${string}`; pricePerToken: string }[];
-  contextSize: number;
-}
-
-/** What a node tells peers about itself: the capabilities protocol and the DHT record. */
-export interface Capabilities {
-  version: string;
-  /** The host's chain address, when it is registered in the marketplace. */
-  host?: `0x${string}`;
-  models: ModelCapability[];
-  /** Current load, summed over the chat engines. */
-  load: { running: number; queued: number; slots: number };
-  httpUrl?: string;
-}
-
 export interface RequestHandler {
   /**
    * Streams the answer. Throws a NodeError (node/errors.ts) before the first event when the
@@ -62,5 +21,20 @@ export interface RequestHandler {
    * mid-stream (timeout, cancelled). The last event is always `done`.
    */
   serve: (request: ServeRequest, options: ServeOptions) => AsyncIterable<GenerationEvent>;
+  /**
+   * Measures a request without running it (no payment needed: tokenizing only): its prompt
+   * tokens and the room left in the model's context. Throws ContextLengthExceededError when
+   * the prompt does not fit, ModelNotFoundError for a model the node does not serve. A
+   * handler without it (a proxy that does not know the model) answers 404 to checks.
+   */
+  check?: (request: ServeRequest) => RequestCheck;
   capabilities: () => Capabilities;
+}
+
+export interface RequestCheck {
+  promptTokens: number;
+  /** The model's context window (prompt and answer together). */
+  contextLength: number;
+  /** The most answer tokens that fit after the prompt. */
+  maxTokens: number;
 }

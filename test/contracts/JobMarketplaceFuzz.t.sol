@@ -454,6 +454,88 @@ contract JobMarketplaceFuzzTest is FabstirTestBase {
         }
     }
 
+    /// A refusal before the deadline credits the renter exactly the whole deposit (any amounts, ETH
+    /// or ERC-20), pays the host and the fees nothing, keeps the escrow solvent and frees the host;
+    /// past the deadline it reverts and the job can only expire.
+    function testFuzz_refuseJob_refundsTheWholeDepositBeforeTheDeadline(
+        uint256 maxTokensSeed,
+        uint256 maxPriceSeed,
+        uint256 hostPriceSeed,
+        uint256 elapsedSeed,
+        bool useUsd,
+        bytes32 reason
+    ) public {
+        Amounts memory a = _amounts(maxTokensSeed, maxPriceSeed, hostPriceSeed, 0);
+        address token = _token(useUsd);
+        uint256 deposit = uint256(a.maxTokens) * a.maxPrice;
+        uint256 id = _claimed(token, a.maxTokens, a.maxPrice, a.hostPrice);
+        uint256 elapsed = _aroundEdge(elapsedSeed, 1 hours, 2 hours);
+        uint64 deadline = uint64(block.timestamp + 1 hours);
+        vm.warp(block.timestamp + elapsed);
+        uint256 held = _tokenBalance(token, address(escrow));
+        assertEq(held, deposit, "the escrow holds exactly the deposit");
+
+        if (block.timestamp > deadline) {
+            vm.expectRevert(
+                abi.encodeWithSelector(IJobMarketplace.JobMarketplaceDeadlinePassed.selector, id, deadline)
+            );
+            vm.prank(host);
+            marketplace.refuseJob(id, reason);
+            assertEq(_lockedAmount(id), deposit);
+            return;
+        }
+        vm.expectEmit(address(marketplace));
+        emit IJobMarketplace.JobRefused(id, host, reason);
+        vm.expectEmit(address(escrow));
+        emit IPaymentEscrow.FundsRefunded(id, renter, token, deposit);
+        vm.prank(host);
+        marketplace.refuseJob(id, reason);
+
+        assertEq(uint256(_status(id)), uint256(IJobMarketplace.JobStatus.Refused));
+        assertEq(escrow.balanceOf(renter, token), deposit, "whole deposit credited to the renter");
+        assertEq(escrow.balanceOf(host, token), 0, "nothing to the host");
+        (uint256 tf, uint256 sf) = _fees(token);
+        assertEq(tf + sf, 0, "no fees");
+        assertEq(_lockedAmount(id), 0);
+        assertEq(_tokenBalance(token, address(escrow)), held, "solvent: nothing left the escrow");
+        assertEq(marketplace.activeJobCount(host), 0);
+        vm.prank(renter);
+        escrow.withdraw(token, deposit, renter);
+        assertEq(_tokenBalance(token, renter), deposit, "the renter got its deposit back");
+        assertEq(_tokenBalance(token, address(escrow)), 0);
+    }
+
+    /// Only the claiming host refuses, and only a claimed job.
+    function testFuzz_refuseJob_onlyTheClaimingHost(address caller, uint8 stateSeed) public {
+        vm.assume(caller != host);
+        vm.deal(renter, 30);
+        uint256 claimedId = _claimed(ETH, 10, 1, 1);
+        bytes memory err = abi.encodeWithSelector(IJobMarketplace.JobMarketplaceNotHost.selector, claimedId, caller);
+        vm.expectRevert(err);
+        vm.prank(caller);
+        marketplace.refuseJob(claimedId, bytes32("prompt_too_long"));
+
+        // The host itself, on a job that is not (or no longer) claimed.
+        uint256 id;
+        IJobMarketplace.JobStatus status;
+        uint256 mode = stateSeed % 3;
+        if (mode == 0) {
+            id = _postFull(renter, ETH, 10, 1, uint64(block.timestamp + 1 hours), host);
+            status = IJobMarketplace.JobStatus.Posted;
+        } else if (mode == 1) {
+            id = _completed(ETH, 10, 1, 1, 5);
+            status = IJobMarketplace.JobStatus.Completed;
+        } else {
+            id = claimedId;
+            vm.prank(host);
+            marketplace.refuseJob(id, bytes32("prompt_too_long"));
+            status = IJobMarketplace.JobStatus.Refused;
+        }
+        vm.expectRevert(abi.encodeWithSelector(IJobMarketplace.JobMarketplaceInvalidState.selector, id, status));
+        vm.prank(host);
+        marketplace.refuseJob(id, bytes32("prompt_too_long"));
+    }
+
     /// Only the renter cancels, accepts or disputes.
     function testFuzz_renterOnlyActions(address caller) public {
         vm.assume(caller != renter);
@@ -478,7 +560,7 @@ contract JobMarketplaceFuzzTest is FabstirTestBase {
         assertEq(uint256(_status(completed)), uint256(IJobMarketplace.JobStatus.Completed));
     }
 
-    /// activeJobCount follows claims and their settlement or expiry.
+    /// activeJobCount follows claims and their settlement, refusal or expiry.
     function testFuzz_activeJobCount_followsClaimsAndSettlements(uint8 jobsSeed, uint8 settledSeed) public {
         uint256 n = bound(jobsSeed, 1, 12);
         uint256 settled = bound(settledSeed, 0, n);
@@ -498,8 +580,16 @@ contract JobMarketplaceFuzzTest is FabstirTestBase {
             marketplace.acceptJob(ids[i]);
         }
         assertEq(marketplace.activeJobCount(host), n - settled);
+        // Every other unsettled job is refused, the rest expire.
+        uint256 refused;
+        for (uint256 i = settled; i < n; i += 2) {
+            vm.prank(host);
+            marketplace.refuseJob(ids[i], bytes32("prompt_too_long"));
+            ++refused;
+        }
+        assertEq(marketplace.activeJobCount(host), n - settled - refused);
         vm.warp(block.timestamp + 1 hours + 1);
-        for (uint256 i = settled; i < n; ++i) {
+        for (uint256 i = settled + 1; i < n; i += 2) {
             marketplace.expireJob(ids[i]);
         }
         assertEq(marketplace.activeJobCount(host), 0);

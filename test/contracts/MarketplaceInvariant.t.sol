@@ -110,7 +110,7 @@ contract MarketplaceHandler is ModelCheckedHandler {
 
     function isTerminal(IJobMarketplace.JobStatus s) public pure returns (bool) {
         return s == IJobMarketplace.JobStatus.Settled || s == IJobMarketplace.JobStatus.Cancelled
-            || s == IJobMarketplace.JobStatus.Expired;
+            || s == IJobMarketplace.JobStatus.Expired || s == IJobMarketplace.JobStatus.Refused;
     }
 
     // ---------------------------------------------------------------- internals
@@ -282,6 +282,20 @@ contract MarketplaceHandler is ModelCheckedHandler {
         if (ok && expectOk) _terminal(jobId, b, 0, IJobMarketplace.JobStatus.Expired);
     }
 
+    function _refuse(uint256 jobId, address caller) internal {
+        GhostJob storage g = jobs[jobId];
+        bool expectOk = caller == g.host && g.status == IJobMarketplace.JobStatus.Claimed && time <= g.deadline;
+        uint256 activeBefore = marketplace.activeJobCount(caller);
+        Snap memory b = _snap(g.host, g.renter, g.token);
+        vm.prank(caller);
+        (bool ok, bytes memory err) =
+            address(marketplace).call(abi.encodeCall(marketplace.refuseJob, (jobId, bytes32("prompt_too_long"))));
+        _record("refuseJob", expectOk, ok, err);
+        if (!ok || !expectOk) return;
+        if (marketplace.activeJobCount(caller) + 1 != activeBefore) _violate("refuseJob: active count", "");
+        _terminal(jobId, b, 0, IJobMarketplace.JobStatus.Refused);
+    }
+
     function _cancel(uint256 jobId, address caller) internal {
         GhostJob storage g = jobs[jobId];
         bool expectOk = caller == g.renter && g.status == IJobMarketplace.JobStatus.Posted;
@@ -405,6 +419,14 @@ contract MarketplaceHandler is ModelCheckedHandler {
         _complete(jobId, _callerOr(callerSeed, g.host), _tokensUsed(usedSeed, g.maxTokens));
     }
 
+    /// The claiming host hands a job back (one time in eight someone else tries).
+    function refuseJob(uint256 jobSeed, uint256 callerSeed) external tick {
+        (bool found, uint256 jobId) = _pick(jobSeed, IJobMarketplace.JobStatus.Claimed);
+        if (!found) return;
+        GhostJob storage g = jobs[jobId];
+        _refuse(jobId, _callerOr(callerSeed, g.host != address(0) ? g.host : _host(callerSeed >> 3)));
+    }
+
     // ---------------------------------------------------------------- anyone
 
     function releasePayment(uint256 jobSeed, uint256 callerSeed) external tick {
@@ -419,8 +441,8 @@ contract MarketplaceHandler is ModelCheckedHandler {
     }
 
     /// Takes a random live job one valid step further (the fuzzer rarely lines the steps up by
-    /// itself within a short sequence): claim by an eligible host, complete, then accept, dispute,
-    /// release or resolve, or expire once late.
+    /// itself within a short sequence): claim by an eligible host, complete (or refuse), then
+    /// accept, dispute, release or resolve, or expire once late.
     function progressJob(uint256 jobSeed, uint256 seed) external tick {
         uint256 n = jobIds.length;
         if (n == 0) return;
@@ -438,7 +460,9 @@ contract MarketplaceHandler is ModelCheckedHandler {
                 if (claimer == address(0)) continue;
                 _claim(jobId, claimer);
             } else if (s == IJobMarketplace.JobStatus.Claimed) {
-                _complete(jobId, g.host, uint32(bound(seed, 0, g.maxTokens)));
+                // One claimed job in eight cannot be served and is handed back.
+                if (seed % 8 == 0) _refuse(jobId, g.host);
+                else _complete(jobId, g.host, uint32(bound(seed, 0, g.maxTokens)));
             } else if (s == IJobMarketplace.JobStatus.Completed) {
                 if (time > g.disputeEndsAt) _release(jobId, _actor(seed));
                 else if (seed % 2 == 0) _accept(jobId, g.renter);
@@ -653,7 +677,7 @@ contract MarketplaceInvariantTest is FabstirTestBase {
         handler = new MarketplaceHandler(marketplace, escrow, registry, usd, admin, treasury, stakersPool, actors);
 
         // progressJob is repeated so that jobs often get through their whole lifecycle.
-        bytes4[] memory selectors = new bytes4[](28);
+        bytes4[] memory selectors = new bytes4[](29);
         selectors[0] = MarketplaceHandler.postJob.selector;
         selectors[1] = MarketplaceHandler.postJob.selector;
         selectors[2] = MarketplaceHandler.claimJob.selector;
@@ -682,6 +706,7 @@ contract MarketplaceInvariantTest is FabstirTestBase {
         selectors[25] = MarketplaceHandler.setHostAvailable.selector;
         selectors[26] = MarketplaceHandler.hostRequestUnstake.selector;
         selectors[27] = MarketplaceHandler.hostAddStake.selector;
+        selectors[28] = MarketplaceHandler.refuseJob.selector;
         targetSelector(FuzzSelector({addr: address(handler), selectors: selectors}));
         targetContract(address(handler));
     }

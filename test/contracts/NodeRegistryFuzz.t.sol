@@ -6,7 +6,7 @@ import {SafeCast} from "@openzeppelin/contracts/utils/math/SafeCast.sol";
 import {INodeRegistry} from "../../contracts/registry/INodeRegistry.sol";
 import {FabstirTestBase} from "./FabstirTestBase.sol";
 
-/// @notice Fuzz tests of staking, unbonding, slashing and offers in the NodeRegistry.
+/// @notice Fuzz tests of staking, unbonding, slashing, offers and model contexts in the NodeRegistry.
 contract NodeRegistryFuzzTest is FabstirTestBase {
     uint256 internal constant HOST_FAB = 100_000 * FAB;
 
@@ -289,6 +289,54 @@ contract NodeRegistryFuzzTest is FabstirTestBase {
         assertEq(total, 0);
         vm.expectRevert(abi.encodeWithSelector(INodeRegistry.NodeRegistryModelNotOffered.selector, host, key));
         registry.checkEligible(host, key);
+    }
+
+    /// Any non-zero context length of an offered model is stored as given; it survives a change
+    /// of price or tokens and is cleared (with an event) when the model's last offer goes, or when
+    /// the host deregisters.
+    function testFuzz_modelContexts_setAndClearedWithTheModel(
+        uint32 contextLength,
+        bytes32 modelId,
+        address token,
+        bool deregister
+    ) public {
+        vm.assume(modelId != bytes32(0) && contextLength != 0 && token != address(usd));
+        _register(host, MIN_STAKE, 0, 0);
+        INodeRegistry.ModelContext[] memory contexts = new INodeRegistry.ModelContext[](1);
+        contexts[0] = INodeRegistry.ModelContext({modelId: modelId, contextLength: contextLength});
+        vm.expectRevert(abi.encodeWithSelector(INodeRegistry.NodeRegistryModelNotListed.selector, host, modelId));
+        vm.prank(host);
+        registry.setModelContexts(contexts);
+
+        _setPrice(host, modelId, token, 5);
+        vm.expectEmit(address(registry));
+        emit INodeRegistry.ModelContextUpdated(host, modelId, contextLength);
+        vm.prank(host);
+        registry.setModelContexts(contexts);
+        assertEq(registry.contextLengthOf(host, modelId), contextLength);
+        _setPrice(host, modelId, address(usd), 7);
+        _setPrice(host, modelId, token, 9);
+        _setPrice(host, modelId, address(usd), 0);
+        assertEq(registry.contextLengthOf(host, modelId), contextLength, "kept while the model is offered");
+
+        vm.expectEmit(address(registry));
+        emit INodeRegistry.ModelContextUpdated(host, modelId, 0);
+        if (deregister) {
+            vm.prank(host);
+            registry.deregister();
+        } else {
+            _setPrice(host, modelId, token, 0);
+        }
+        assertEq(registry.contextLengthOf(host, modelId), 0, "cleared with the model");
+
+        contexts[0].contextLength = 0;
+        if (!deregister) {
+            _setPrice(host, modelId, token, 5);
+            assertEq(registry.contextLengthOf(host, modelId), 0, "a re-added model starts without one");
+            vm.expectRevert(abi.encodeWithSelector(INodeRegistry.NodeRegistryInvalidContextLength.selector, modelId));
+            vm.prank(host);
+            registry.setModelContexts(contexts);
+        }
     }
 
     // ---------------------------------------------------------------- discovery

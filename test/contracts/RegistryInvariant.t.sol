@@ -35,6 +35,7 @@ contract RegistryHandler is ModelCheckedHandler {
         uint256 unbonding;
         uint64 releaseAt;
         uint256 activeJobs;
+        uint32 contextLength;
     }
 
     struct GhostJob {
@@ -272,6 +273,7 @@ contract RegistryHandler is ModelCheckedHandler {
         g.status = INodeRegistry.HostStatus.Unregistered;
         g.unbonding += g.stake;
         g.stake = 0;
+        g.contextLength = 0;
         g.releaseAt = uint64(time) + unbondingPeriod;
     }
 
@@ -291,6 +293,21 @@ contract RegistryHandler is ModelCheckedHandler {
         (bool ok, bytes memory err) = address(registry).call(abi.encodeCall(registry.setAvailable, (available)));
         _record("setAvailable", expectOk, ok, err);
         if (ok && expectOk) g.status = available ? INodeRegistry.HostStatus.Active : INodeRegistry.HostStatus.Paused;
+    }
+
+    /// Advertises MODEL's context length (every registration offers MODEL); one time in eight 0,
+    /// which must revert.
+    function setModelContext(uint256 hostSeed, uint256 lengthSeed) external tick {
+        address h = _pickHost(hostSeed, Want.Registered);
+        GhostHost storage g = ghosts[h];
+        uint32 contextLength = lengthSeed % 8 == 0 ? 0 : uint32(bound(lengthSeed >> 3, 1, type(uint32).max));
+        INodeRegistry.ModelContext[] memory contexts = new INodeRegistry.ModelContext[](1);
+        contexts[0] = INodeRegistry.ModelContext({modelId: MODEL, contextLength: contextLength});
+        bool expectOk = _registered(g) && contextLength != 0 && !registryPaused;
+        vm.prank(h);
+        (bool ok, bytes memory err) = address(registry).call(abi.encodeCall(registry.setModelContexts, (contexts)));
+        _record("setModelContexts", expectOk, ok, err);
+        if (ok && expectOk) g.contextLength = contextLength;
     }
 
     // ---------------------------------------------------------------- admin
@@ -361,7 +378,8 @@ contract RegistryHandler is ModelCheckedHandler {
         g.activeJobs++;
     }
 
-    /// Settles (complete + accept) a claimed job before its deadline, or expires it after.
+    /// Settles (complete + accept) or, one time in four, refuses a claimed job before its deadline,
+    /// or expires it after: each frees the host's stake.
     function finishJob(uint256 jobSeed) external tick {
         uint256 n = jobIds.length;
         if (n == 0) return;
@@ -371,7 +389,15 @@ contract RegistryHandler is ModelCheckedHandler {
             if (j.status != IJobMarketplace.JobStatus.Claimed) continue;
             bool ok;
             bytes memory err;
-            if (time <= j.deadline) {
+            if (time <= j.deadline && (jobSeed >> 8) % 4 == 0) {
+                vm.prank(j.host);
+                (ok, err) = address(marketplace).call(
+                    abi.encodeCall(marketplace.refuseJob, (jobId, bytes32("prompt_too_long")))
+                );
+                _record("refuseJob", true, ok, err);
+                if (!ok) return;
+                j.status = IJobMarketplace.JobStatus.Refused;
+            } else if (time <= j.deadline) {
                 vm.prank(j.host);
                 (ok, err) = address(marketplace).call(abi.encodeCall(marketplace.completeJob, (jobId, bytes32(0), 50)));
                 _record("completeJob", true, ok, err);
@@ -421,7 +447,7 @@ contract RegistryInvariantTest is FabstirTestBase {
         handler = new RegistryHandler(registry, marketplace, fab, admin, slasher, victim, renter, hosts);
         handler.bootstrap(2);
 
-        string[17] memory names = [
+        string[18] memory names = [
             "register(uint256,uint256,uint256)",
             "register(uint256,uint256,uint256)",
             "addStake(uint256,uint256)",
@@ -431,6 +457,7 @@ contract RegistryInvariantTest is FabstirTestBase {
             "slash(uint256,uint256)",
             "deregister(uint256)",
             "setAvailable(uint256)",
+            "setModelContext(uint256,uint256)",
             "setMinimumStake(uint256)",
             "setUnbondingPeriod(uint256)",
             "togglePause(uint256)",
@@ -493,6 +520,8 @@ contract RegistryInvariantTest is FabstirTestBase {
             assertEq(unbonding, g.unbonding, "unbonding");
             if (unbonding != 0) assertEq(releaseAt, g.releaseAt, "releaseAt");
             assertEq(marketplace.activeJobCount(h), g.activeJobs, "activeJobCount");
+            // Advertised only while registered (deregistering clears it with the models).
+            assertEq(registry.contextLengthOf(h, MODEL), g.contextLength, "contextLength");
             if (status == INodeRegistry.HostStatus.Unregistered) {
                 assertEq(stake, 0, "unregistered host with stake");
                 assertEq(g.activeJobs, 0, "unregistered host with open jobs");

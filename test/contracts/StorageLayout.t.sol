@@ -1,6 +1,8 @@
 // SPDX-License-Identifier: MIT
 pragma solidity 0.8.30;
 
+import {IJobMarketplace} from "../../contracts/marketplace/IJobMarketplace.sol";
+import {INodeRegistry} from "../../contracts/registry/INodeRegistry.sol";
 import {FabstirTestBase} from "./FabstirTestBase.sol";
 
 /// @notice The ERC-7201 namespace constants hard-coded in the contracts must be the slots the
@@ -63,6 +65,23 @@ contract StorageLayoutTest is FabstirTestBase {
         );
     }
 
+    /// The context lengths were appended to the namespace (upgrade-safe): after fab, the packed
+    /// minimum and unbonding period, marketplace, hosts, unbonding, profiles, prices, hostModels,
+    /// modelTokens, modelHosts and activeHosts (an EnumerableSet: two slots), at base + 12.
+    function test_nodeRegistry_contextLengthsAppendedAfterExistingFields() public {
+        address host = makeAddr("host");
+        _fundHost(host, MIN_STAKE);
+        _register(host, MIN_STAKE, 1 gwei, 0);
+        INodeRegistry.ModelContext[] memory contexts = new INodeRegistry.ModelContext[](1);
+        contexts[0] = INodeRegistry.ModelContext({modelId: MODEL, contextLength: 8_192});
+        vm.prank(host);
+        registry.setModelContexts(contexts);
+        bytes32 base = _erc7201("fabstir.storage.NodeRegistry");
+        bytes32 inner = keccak256(abi.encode(host, uint256(base) + 12));
+        bytes32 slot = keccak256(abi.encode(MODEL, inner));
+        assertEq(uint256(vm.load(address(registry), slot)), 8_192, "contextLengths[host][model]");
+    }
+
     /// Config { uint64 nextJobId; uint32 nextOfferId; uint32 disputeWindow; bool paused } and the
     /// jobs mapping in the next slot (a job's first slot starts with its renter).
     function test_jobMarketplace_namespaceHoldsConfigAndJobs() public {
@@ -91,5 +110,24 @@ contract StorageLayoutTest is FabstirTestBase {
         bytes32 second = vm.load(address(marketplace), bytes32(uint256(jobSlot) + 1));
         assertEq(address(uint160(uint256(second))), address(0), "job.host");
         assertEq(_low(second, 160, 64), 1 gwei, "job.pricePerToken");
+    }
+
+    /// Refused was appended to JobStatus: the stored values of the earlier states did not move.
+    function test_jobMarketplace_refusedIsAppendedToJobStatus() public {
+        assertEq(uint8(IJobMarketplace.JobStatus.Expired), 7, "Expired keeps its value");
+        assertEq(uint8(IJobMarketplace.JobStatus.Refused), 8, "Refused is last");
+        address host = makeAddr("host");
+        address renter = makeAddr("renter");
+        _fundHost(host, MIN_STAKE);
+        _register(host, MIN_STAKE, 1 gwei, 0);
+        _fundRenter(renter, 1 ether, 0);
+        uint256 jobId = _post(renter, ETH, 1_000, 1 gwei);
+        vm.startPrank(host);
+        marketplace.claimJob(jobId);
+        marketplace.refuseJob(jobId, bytes32("prompt_too_long"));
+        vm.stopPrank();
+        bytes32 base = _erc7201("fabstir.storage.JobMarketplace");
+        bytes32 first = vm.load(address(marketplace), keccak256(abi.encode(jobId, uint256(base) + 1)));
+        assertEq(_low(first, 216, 8), 8, "job.status == Refused");
     }
 }

@@ -22,7 +22,7 @@ import {
   registerHost,
   signPermit,
   UNBONDING,
-} from "../helpers/system.ts";
+} from "../../fixtures/system.ts";
 
 const SUPPLY = 1_000_000_000n * FAB; // the Ignition module's default fabSupply
 const HOST_FUNDING = 10_000n * FAB; // deploySystem gives host and host2 this much each

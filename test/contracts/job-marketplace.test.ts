@@ -24,7 +24,7 @@ import {
   registration,
   type System,
   signPermit,
-} from "../helpers/system.ts";
+} from "../../fixtures/system.ts";
 
 const Status = {
   None: 0,
@@ -35,6 +35,7 @@ const Status = {
   Settled: 5,
   Cancelled: 6,
   Expired: 7,
+  Refused: 8,
 };
 const Settlement = { Accepted: 0, AutoReleased: 1, Resolved: 2 };
 const HOST_PRICE = parseEther("0.000001");
@@ -741,6 +742,169 @@ describe("JobMarketplace", () => {
         sys.marketplace,
         "JobMarketplaceInvalidState",
         [id, Status.Completed],
+      );
+    });
+  });
+
+  describe("refuseJob", () => {
+    const REASON = stringToHex("prompt_too_long", { size: 32 });
+
+    it("hands a claimed ETH job back: the renter is refunded at once and the host freed", async () => {
+      const { id, r } = await claimed();
+      const renter = sys.renter.account.address;
+      const escrowBefore = await sys.publicClient.getBalance({ address: sys.escrow.address });
+      assert.equal(await sys.marketplace.read.activeJobCount([sys.host.account.address]), 1n);
+      const tx = sys.marketplace.write.refuseJob([id, REASON], { account: sys.host.account });
+      await viem.assertions.emitWithArgs(tx, sys.marketplace, "JobRefused", [
+        id,
+        getAddress(sys.host.account.address),
+        REASON,
+      ]);
+      await viem.assertions.emitWithArgs(tx, sys.escrow, "FundsRefunded", [
+        id,
+        getAddress(renter),
+        ETH,
+        depositOf(r),
+      ]);
+      assert.equal(await status(id), Status.Refused);
+      assert.equal(await sys.marketplace.read.activeJobCount([sys.host.account.address]), 0n);
+      // Pull payment: the deposit moves from the job's lock to the renter's escrow balance.
+      assert.deepEqual(await sys.escrow.read.lockOf([id]), [ETH, 0n]);
+      assert.equal(await sys.escrow.read.balanceOf([renter, ETH]), depositOf(r));
+      assert.equal(await sys.escrow.read.balanceOf([sys.host.account.address, ETH]), 0n);
+      assert.deepEqual(await sys.escrow.read.feesOf([ETH]), [0n, 0n]);
+      assert.equal(
+        await sys.publicClient.getBalance({ address: sys.escrow.address }),
+        escrowBefore,
+      );
+      const before = await sys.publicClient.getBalance({ address: renter });
+      const hash = await sys.escrow.write.withdraw([ETH, depositOf(r), renter], {
+        account: sys.renter.account,
+      });
+      const receipt = await sys.publicClient.waitForTransactionReceipt({ hash });
+      const fee = receipt.gasUsed * receipt.effectiveGasPrice;
+      assert.equal(
+        await sys.publicClient.getBalance({ address: renter }),
+        before + depositOf(r) - fee,
+      );
+    });
+
+    it("refunds an ERC-20 deposit the same way", async () => {
+      const { id, r } = await claimed({ token: sys.usd.address, maxPricePerToken: USD_PRICE });
+      const renter = sys.renter.account.address;
+      const tokensBefore = await sys.usd.read.balanceOf([renter]);
+      const tx = sys.marketplace.write.refuseJob([id, REASON], { account: sys.host.account });
+      await viem.assertions.emitWithArgs(tx, sys.escrow, "FundsRefunded", [
+        id,
+        getAddress(renter),
+        getAddress(sys.usd.address),
+        depositOf(r),
+      ]);
+      assert.equal(await status(id), Status.Refused);
+      assert.equal(await sys.escrow.read.balanceOf([renter, sys.usd.address]), depositOf(r));
+      assert.equal(await sys.usd.read.balanceOf([sys.escrow.address]), depositOf(r));
+      await sys.escrow.write.withdraw([sys.usd.address, depositOf(r), renter], {
+        account: sys.renter.account,
+      });
+      assert.equal(await sys.usd.read.balanceOf([renter]), tokensBefore + depositOf(r));
+      assert.equal(await sys.usd.read.balanceOf([sys.escrow.address]), 0n);
+    });
+
+    it("refuses anyone but the claiming host", async () => {
+      const { id } = await claimed();
+      for (const who of [sys.renter, sys.host2, sys.other]) {
+        await viem.assertions.revertWithCustomErrorWithArgs(
+          sys.marketplace.write.refuseJob([id, REASON], { account: who.account }),
+          sys.marketplace,
+          "JobMarketplaceNotHost",
+          [id, getAddress(who.account.address)],
+        );
+      }
+      // An open posted job has no host yet.
+      const open = await post();
+      await viem.assertions.revertWithCustomErrorWithArgs(
+        sys.marketplace.write.refuseJob([open.id, REASON], { account: sys.host.account }),
+        sys.marketplace,
+        "JobMarketplaceNotHost",
+        [open.id, getAddress(sys.host.account.address)],
+      );
+    });
+
+    it("refuses a job that is not claimed: posted for this host, completed, refused already", async () => {
+      const chosen = await post({ host: sys.host.account.address });
+      await viem.assertions.revertWithCustomErrorWithArgs(
+        sys.marketplace.write.refuseJob([chosen.id, REASON], { account: sys.host.account }),
+        sys.marketplace,
+        "JobMarketplaceInvalidState",
+        [chosen.id, Status.Posted],
+      );
+      const done = await completed();
+      await viem.assertions.revertWithCustomErrorWithArgs(
+        sys.marketplace.write.refuseJob([done.id, REASON], { account: sys.host.account }),
+        sys.marketplace,
+        "JobMarketplaceInvalidState",
+        [done.id, Status.Completed],
+      );
+      const { id } = await claimed();
+      await sys.marketplace.write.refuseJob([id, REASON], { account: sys.host.account });
+      await viem.assertions.revertWithCustomErrorWithArgs(
+        sys.marketplace.write.refuseJob([id, REASON], { account: sys.host.account }),
+        sys.marketplace,
+        "JobMarketplaceInvalidState",
+        [id, Status.Refused],
+      );
+      // Nothing else moves a refused job either.
+      await viem.assertions.revertWithCustomErrorWithArgs(
+        sys.marketplace.write.completeJob([id, OUTPUT, USED], { account: sys.host.account }),
+        sys.marketplace,
+        "JobMarketplaceInvalidState",
+        [id, Status.Refused],
+      );
+      await viem.assertions.revertWithCustomErrorWithArgs(
+        sys.marketplace.write.expireJob([id]),
+        sys.marketplace,
+        "JobMarketplaceInvalidState",
+        [id, Status.Refused],
+      );
+    });
+
+    it("is refused past the deadline, where the job expires instead", async () => {
+      const { id, r } = await claimed();
+      await networkHelpers.time.increaseTo(r.deadline + 1n);
+      await viem.assertions.revertWithCustomErrorWithArgs(
+        sys.marketplace.write.refuseJob([id, REASON], { account: sys.host.account }),
+        sys.marketplace,
+        "JobMarketplaceDeadlinePassed",
+        [id, r.deadline],
+      );
+      await sys.marketplace.write.expireJob([id]);
+      assert.equal(await status(id), Status.Expired);
+    });
+
+    it("works while the marketplace is paused, like the other refunds", async () => {
+      const { id, r } = await claimed();
+      await sys.marketplace.write.pause();
+      await sys.marketplace.write.refuseJob([id, REASON], { account: sys.host.account });
+      assert.equal(await status(id), Status.Refused);
+      assert.equal(
+        await sys.escrow.read.balanceOf([sys.renter.account.address, ETH]),
+        depositOf(r),
+      );
+    });
+
+    it("lets the host deregister once its only claimed job is refused", async () => {
+      const { id } = await claimed();
+      await viem.assertions.revertWithCustomErrorWithArgs(
+        sys.registry.write.deregister({ account: sys.host.account }),
+        sys.registry,
+        "NodeRegistryUnfinishedJobs",
+        [getAddress(sys.host.account.address), 1n],
+      );
+      await sys.marketplace.write.refuseJob([id, REASON], { account: sys.host.account });
+      await viem.assertions.emit(
+        sys.registry.write.deregister({ account: sys.host.account }),
+        sys.registry,
+        "HostDeregistered",
       );
     });
   });

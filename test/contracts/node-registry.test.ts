@@ -33,7 +33,7 @@ import {
   registration,
   signPermit,
   UNBONDING,
-} from "../helpers/system.ts";
+} from "../../fixtures/system.ts";
 
 /** INodeRegistry.HostStatus */
 const Unregistered = 0;
@@ -973,6 +973,160 @@ describe("NodeRegistry", async () => {
         "NodeRegistryNotRegistered",
         [f.other.account.address],
       );
+    });
+  });
+
+  // ---------------------------------------------------------------- model contexts
+
+  describe("setModelContexts", () => {
+    const ctx = (modelId: `0x${string}`, contextLength: number) => ({ modelId, contextLength });
+
+    it("advertises a context length per offered model, one ModelContextUpdated each", async () => {
+      const f = await loadFixture(threeHosts);
+      const h2 = f.host2.account.address;
+      assert.equal(await f.registry.read.contextLengthOf([h2, MODEL]), 0);
+      const hash = await f.registry.write.setModelContexts(
+        [[ctx(MODEL, 8_192), ctx(OTHER_MODEL, 2_048)]],
+        { account: f.host2.account },
+      );
+      await a.emitWithArgs(hash, f.registry, "ModelContextUpdated", [h2, MODEL, 8_192]);
+      await a.emitWithArgs(hash, f.registry, "ModelContextUpdated", [h2, OTHER_MODEL, 2_048]);
+      assert.equal((await eventsOf(hash, f.registry, "ModelContextUpdated")).length, 2);
+      assert.equal(await f.registry.read.contextLengthOf([h2, MODEL]), 8_192);
+      assert.equal(await f.registry.read.contextLengthOf([h2, OTHER_MODEL]), 2_048);
+      // per host: another host offering the same model has none
+      assert.equal(await f.registry.read.contextLengthOf([f.host.account.address, MODEL]), 0);
+    });
+
+    it("replaces a value; within one call the last entry for a model wins", async () => {
+      const f = await loadFixture(hostRegistered);
+      const host = f.host.account.address;
+      await f.registry.write.setModelContexts([[ctx(MODEL, 4_096)]], { account: f.host.account });
+      await f.registry.write.setModelContexts([[ctx(MODEL, 1_000), ctx(MODEL, 32_768)]], {
+        account: f.host.account,
+      });
+      assert.equal(await f.registry.read.contextLengthOf([host, MODEL]), 32_768);
+      await f.registry.write.setModelContexts([[ctx(MODEL, 2 ** 32 - 1)]], {
+        account: f.host.account,
+      });
+      assert.equal(await f.registry.read.contextLengthOf([host, MODEL]), 2 ** 32 - 1);
+      // an empty list changes nothing
+      await f.registry.write.setModelContexts([[]], { account: f.host.account });
+      assert.equal(await f.registry.read.contextLengthOf([host, MODEL]), 2 ** 32 - 1);
+    });
+
+    it("works while the host is paused (unavailable)", async () => {
+      const f = await loadFixture(hostRegistered);
+      await f.registry.write.setAvailable([false], { account: f.host.account });
+      await f.registry.write.setModelContexts([[ctx(MODEL, 4_096)]], { account: f.host.account });
+      assert.equal(await f.registry.read.contextLengthOf([f.host.account.address, MODEL]), 4_096);
+    });
+
+    it("reverts NodeRegistryModelNotListed for a model the host does not offer", async () => {
+      const f = await loadFixture(threeHosts);
+      const host = f.host.account.address;
+      await a.revertWithCustomErrorWithArgs(
+        f.registry.write.setModelContexts([[ctx(MODEL, 4_096), ctx(OTHER_MODEL, 4_096)]], {
+          account: f.host.account,
+        }),
+        f.registry,
+        "NodeRegistryModelNotListed",
+        [host, OTHER_MODEL],
+      );
+      // nothing of the reverted call was kept
+      assert.equal(await f.registry.read.contextLengthOf([host, MODEL]), 0);
+    });
+
+    it("reverts NodeRegistryInvalidContextLength on 0", async () => {
+      const f = await loadFixture(hostRegistered);
+      await a.revertWithCustomErrorWithArgs(
+        f.registry.write.setModelContexts([[ctx(MODEL, 0)]], { account: f.host.account }),
+        f.registry,
+        "NodeRegistryInvalidContextLength",
+        [MODEL],
+      );
+    });
+
+    it("reverts NodeRegistryTooMany above MAX_MODELS entries", async () => {
+      const f = await loadFixture(hostRegistered);
+      const many = Array.from({ length: 33 }, () => ctx(MODEL, 4_096));
+      await a.revertWithCustomErrorWithArgs(
+        f.registry.write.setModelContexts([many], { account: f.host.account }),
+        f.registry,
+        "NodeRegistryTooMany",
+        ["contexts", 33n, 32n],
+      );
+      await f.registry.write.setModelContexts([many.slice(1)], { account: f.host.account });
+    });
+
+    it("reverts for an unregistered caller", async () => {
+      const f = await loadFixture(hostRegistered);
+      await a.revertWithCustomErrorWithArgs(
+        f.registry.write.setModelContexts([[]], { account: f.other.account }),
+        f.registry,
+        "NodeRegistryNotRegistered",
+        [f.other.account.address],
+      );
+    });
+
+    it("is cleared (ModelContextUpdated 0) when the model's last offer is withdrawn", async () => {
+      const f = await loadFixture(threeHosts);
+      const h2 = f.host2.account.address;
+      await f.registry.write.setOffers(
+        [[{ modelId: OTHER_MODEL, token: ETH, pricePerToken: 9n }]],
+        { account: f.host2.account },
+      );
+      await f.registry.write.setModelContexts([[ctx(OTHER_MODEL, 2_048), ctx(MODEL, 8_192)]], {
+        account: f.host2.account,
+      });
+      // one of two tokens withdrawn: the model is still offered, its context stays
+      const partial = await f.registry.write.setOffers(
+        [[{ modelId: OTHER_MODEL, token: ETH, pricePerToken: 0n }]],
+        { account: f.host2.account },
+      );
+      assert.equal((await eventsOf(partial, f.registry, "ModelContextUpdated")).length, 0);
+      assert.equal(await f.registry.read.contextLengthOf([h2, OTHER_MODEL]), 2_048);
+      // the last token withdrawn: the model is removed and its context cleared
+      const last = await f.registry.write.setOffers(
+        [[{ modelId: OTHER_MODEL, token: f.usd.address, pricePerToken: 0n }]],
+        { account: f.host2.account },
+      );
+      await a.emitWithArgs(last, f.registry, "ModelContextUpdated", [h2, OTHER_MODEL, 0]);
+      await a.emitWithArgs(last, f.registry, "ModelRemoved", [h2, OTHER_MODEL]);
+      assert.equal(await f.registry.read.contextLengthOf([h2, OTHER_MODEL]), 0);
+      assert.equal(await f.registry.read.contextLengthOf([h2, MODEL]), 8_192);
+      // offered again, the model starts without a context length
+      await f.registry.write.setOffers(
+        [[{ modelId: OTHER_MODEL, token: ETH, pricePerToken: 9n }]],
+        { account: f.host2.account },
+      );
+      assert.equal(await f.registry.read.contextLengthOf([h2, OTHER_MODEL]), 0);
+    });
+
+    it("emits no clearing event for a removed model that had no context length", async () => {
+      const f = await loadFixture(hostRegistered);
+      const hash = await f.registry.write.setOffers(
+        [[{ modelId: MODEL, token: ETH, pricePerToken: 0n }]],
+        { account: f.host.account },
+      );
+      await a.emitWithArgs(hash, f.registry, "ModelRemoved", [f.host.account.address, MODEL]);
+      assert.equal((await eventsOf(hash, f.registry, "ModelContextUpdated")).length, 0);
+    });
+
+    it("is cleared for every model when the host deregisters", async () => {
+      const f = await loadFixture(threeHosts);
+      const h2 = f.host2.account.address;
+      await f.registry.write.setModelContexts([[ctx(MODEL, 8_192), ctx(OTHER_MODEL, 2_048)]], {
+        account: f.host2.account,
+      });
+      const hash = await f.registry.write.deregister({ account: f.host2.account });
+      await a.emitWithArgs(hash, f.registry, "ModelContextUpdated", [h2, MODEL, 0]);
+      await a.emitWithArgs(hash, f.registry, "ModelContextUpdated", [h2, OTHER_MODEL, 0]);
+      assert.equal(await f.registry.read.contextLengthOf([h2, MODEL]), 0);
+      assert.equal(await f.registry.read.contextLengthOf([h2, OTHER_MODEL]), 0);
+      // registered again with the same models: nothing advertised until set again
+      await f.registry.write.register([registration()], { account: f.host2.account });
+      assert.equal(await f.registry.read.contextLengthOf([h2, MODEL]), 0);
     });
   });
 
@@ -1984,6 +2138,8 @@ describe("NodeRegistry", async () => {
         setAvailable: () => f.registry.write.setAvailable([false], host),
         setOffers: () =>
           f.registry.write.setOffers([[{ modelId: MODEL, token: ETH, pricePerToken: 1n }]], host),
+        setModelContexts: () =>
+          f.registry.write.setModelContexts([[{ modelId: MODEL, contextLength: 4_096 }]], host),
         updateHardware: () => f.registry.write.updateHardware([registration().hardware], host),
         updateRegion: () => f.registry.write.updateRegion([zeroHash], host),
         updateEndpoints: () => f.registry.write.updateEndpoints([registration().endpoints], host),

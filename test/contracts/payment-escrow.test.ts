@@ -11,7 +11,7 @@ import {
   OUTPUT,
   registration,
   type System,
-} from "../helpers/system.ts";
+} from "../../fixtures/system.ts";
 
 const connection = await network.create();
 const { viem, networkHelpers } = connection;

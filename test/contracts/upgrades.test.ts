@@ -30,7 +30,7 @@ import {
   registerHost,
   signPermit,
   UNBONDING,
-} from "../helpers/system.ts";
+} from "../../fixtures/system.ts";
 
 const UPGRADER_ROLE = keccak256(stringToHex("UPGRADER_ROLE"));
 const SLASHER_ROLE = keccak256(stringToHex("SLASHER_ROLE"));

@@ -19,8 +19,8 @@ import { spawn, spawnSync } from "node:child_process";
 import { mkdtemp, readdir, readFile, rm, writeFile } from "node:fs/promises";
 import { tmpdir } from "node:os";
 import path from "node:path";
-import { after, before, describe, it } from "node:test";
 import { createClient, sql } from "@ponder/client";
+import { afterAll, beforeAll, describe, it } from "vitest";
 import { ROOT } from "../../local/chain.ts";
 import { freePort, type Proc, startProcess, waitFor } from "../../local/process.ts";
 import { parseNodeConfig } from "../../node/config.ts";
@@ -82,7 +82,7 @@ describe("the docs' code examples", () => {
   let rewrite: (code: string) => string = (c) => c;
   let cleanup: () => Promise<unknown> = async () => undefined;
 
-  before(async () => {
+  beforeAll(async () => {
     home = await mkdtemp(path.join(tmpdir(), "fabstir-docs-home-"));
     const dataDir = path.join(".fabstir", `docs-test-${process.pid}`);
     const [chain, api, gateway, host] = [
@@ -144,7 +144,7 @@ describe("the docs' code examples", () => {
       throw new Error(`${e}\n${market.output()}`);
     });
   });
-  after(async () => {
+  afterAll(async () => {
     if (market) {
       market.child.kill("SIGINT");
       const code = await Promise.race([

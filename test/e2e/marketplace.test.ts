@@ -9,9 +9,9 @@ import assert from "node:assert/strict";
 import { mkdtemp, rm } from "node:fs/promises";
 import { tmpdir } from "node:os";
 import path from "node:path";
-import { after, before, describe, it } from "node:test";
 import OpenAI from "openai";
 import { zeroAddress } from "viem";
+import { afterAll, beforeAll, describe, it } from "vitest";
 import { paymentEscrowAbi } from "../../abis/index.ts";
 import {
   LOCAL_DEFAULTS,
@@ -88,11 +88,11 @@ describe("the local marketplace end to end", () => {
     assert.equal(r.payment.refund, r.deposit - cost);
   }
 
-  before(async () => {
+  beforeAll(async () => {
     dir = await mkdtemp(path.join(tmpdir(), "fabstir-e2e-"));
     market = await start(true);
   });
-  after(async () => {
+  afterAll(async () => {
     await market?.stop();
     if (market) await rm(market.file.deploymentDir, { recursive: true, force: true });
     if (dir) await rm(dir, { recursive: true, force: true });
@@ -243,6 +243,47 @@ describe("the local marketplace end to end", () => {
       RenterUsageError,
     );
     await assert.rejects(showJob(market.renter, 10_000n), JobNotFoundError);
+
+    // Input that once cost the renter money is refused with a 400 naming the field, before
+    // any transaction: the renter's nonce does not move.
+    const [listing] = await market.renter.discovery.hosts({ model: MODEL });
+    assert.equal(listing?.contextLength, 1024);
+    const nonce = () =>
+      market.renter.chain.public.getTransactionCount({ address: market.renter.address });
+    const nonceBefore = await nonce();
+    const hi = [{ role: "user" as const, content: "hi" }];
+    for (const max_tokens of [100_000_000, 5_000])
+      await assert.rejects(
+        client.chat.completions.create({ model: MODEL, messages: hi, max_tokens }),
+        (e: unknown) =>
+          e instanceof OpenAI.BadRequestError &&
+          e.type === "invalid_request_error" &&
+          e.param === "max_tokens",
+      );
+    await assert.rejects(
+      client.chat.completions.create({
+        model: MODEL,
+        messages: [{ role: "user", content: "word ".repeat(40_000) }],
+      }),
+      (e: unknown) =>
+        e instanceof OpenAI.BadRequestError &&
+        e.type === "invalid_request_error" &&
+        e.code === "context_length_exceeded" &&
+        e.param === "messages",
+    );
+    // A prompt that fits, with max_tokens beyond what the context leaves after it.
+    await assert.rejects(
+      client.chat.completions.create({
+        model: MODEL,
+        messages: [{ role: "user", content: "word ".repeat(300) }],
+        max_tokens: 1000,
+      }),
+      (e: unknown) =>
+        e instanceof OpenAI.BadRequestError &&
+        e.code === "context_length_exceeded" &&
+        e.param === "max_tokens",
+    );
+    assert.equal(await nonce(), nonceBefore);
 
     // A renter who does not accept can dispute within the window; the indexer shows it.
     const held = await runPrompt(market.renter, {

@@ -1,5 +1,5 @@
 /**
- * A generated history with every event type (test/helpers/history.ts), indexed on Postgres
+ * A generated history with every event type (fixtures/history.ts), indexed on Postgres
  * by `ponder start` that is SIGKILLed in the middle of its backfill and started again. The
  * result is compared with the chain itself, read independently of the indexer's code:
  * every log appears exactly once in event_log, every job and host matches the contracts'
@@ -8,7 +8,6 @@
  * the same data to plain SQL.
  */
 import assert from "node:assert/strict";
-import { after, before, describe, it } from "node:test";
 import pg from "pg";
 import {
   type Address,
@@ -19,13 +18,14 @@ import {
   zeroAddress,
 } from "viem";
 import { hardhat } from "viem/chains";
+import { afterAll, beforeAll, describe, it } from "vitest";
 import {
   fabTokenAbi,
   jobMarketplaceAbi,
   nodeRegistryAbi,
   paymentEscrowAbi,
 } from "../../abis/index.ts";
-import { generateHistory, type History } from "../helpers/history.ts";
+import { generateHistory, type History } from "../../fixtures/history.ts";
 import {
   freshPostgres,
   getJson,
@@ -34,8 +34,8 @@ import {
   startIndexer,
   startLocalChain,
   waitFor,
-} from "../helpers/local-chain.ts";
-import { type RpcProxy, startRpcProxy } from "../helpers/rpc-proxy.ts";
+} from "../../fixtures/local-chain.ts";
+import { type RpcProxy, startRpcProxy } from "../../fixtures/rpc-proxy.ts";
 
 const SCHEMA = "fabstir";
 const VIEWS = "fabstir_views";
@@ -50,6 +50,7 @@ const JOB_STATUS = [
   "Settled",
   "Cancelled",
   "Expired",
+  "Refused",
 ];
 const HOST_STATUS = ["Unregistered", "Active", "Paused"];
 /** Events the contracts declare (mostly inherited from OpenZeppelin) that no public function can emit after deployment. */
@@ -83,7 +84,7 @@ describe("indexer backfill on Postgres, killed and restarted", { timeout: 600_00
     Number((await (sql as pg.Client).query(query)).rows[0]?.n ?? Number.NaN);
   const of = (name: string) => logs.filter((l) => l.name === name);
 
-  before(async () => {
+  beforeAll(async () => {
     chain = await startLocalChain();
     history = await generateHistory(chain, {
       hosts: 24,
@@ -161,7 +162,7 @@ describe("indexer backfill on Postgres, killed and restarted", { timeout: 600_00
     restartLog = ix.output();
   });
 
-  after(async () => {
+  afterAll(async () => {
     await indexer?.stop();
     await proxy?.stop();
     await sql?.end();
@@ -169,7 +170,7 @@ describe("indexer backfill on Postgres, killed and restarted", { timeout: 600_00
     await db?.drop();
   });
 
-  it("was killed in the middle of the backfill", (t) => {
+  it("was killed in the middle of the backfill", async (ctx) => {
     assert.ok(logs.length >= 9_000, `history has ${logs.length} events`);
     // What the killed process left committed: part of the events, not none and not all.
     assert.ok(killedAt > 0 && killedAt < logs.length, `killed at ${killedAt}/${logs.length}`);
@@ -186,7 +187,7 @@ describe("indexer backfill on Postgres, killed and restarted", { timeout: 600_00
       from >= checkpointBlock && from <= checkpointBlock + 1,
       `resumed at block ${from}, checkpoint at ${checkpointBlock}`,
     );
-    t.diagnostic(
+    await ctx.annotate(
       `killed with ${killedAt}/${logs.length} events committed; resumed at block ${from}`,
     );
   });
@@ -250,6 +251,7 @@ describe("indexer backfill on Postgres, killed and restarted", { timeout: 600_00
       "JobSettled",
       "JobCancelled",
       "JobExpired",
+      "JobRefused",
     ].reduce((s, n) => s + of(n).length, 0);
     assert.equal(
       await count(`select count(*) as n from ${SCHEMA}.job_status_change`),
@@ -273,6 +275,38 @@ describe("indexer backfill on Postgres, killed and restarted", { timeout: 600_00
       assert.equal(BigInt(r.stake), stake, r.address);
       assert.equal(BigInt(r.unbonding), unbonding, r.address);
     }
+    // Every model a host offers, with the context length it advertises (0 on chain = null).
+    const models = (
+      await (sql as pg.Client).query(
+        `select host, model_id, context_length from ${SCHEMA}.host_model`,
+      )
+    ).rows as { host: Address; model_id: `0x${string}`; context_length: number | null }[];
+    let offered = 0;
+    for (const h of history.hosts) {
+      const ids = await chain.publicClient.readContract({
+        address: chain.addresses.NodeRegistry,
+        abi: nodeRegistryAbi,
+        functionName: "modelsOf",
+        args: [h],
+      });
+      offered += ids.length;
+      for (const id of ids) {
+        const row = models.find((m) => m.host === h.toLowerCase() && m.model_id === id);
+        const length = await chain.publicClient.readContract({
+          address: chain.addresses.NodeRegistry,
+          abi: nodeRegistryAbi,
+          functionName: "contextLengthOf",
+          args: [h, id],
+        });
+        assert.ok(row, `${h} ${id}`);
+        assert.equal(row.context_length, length === 0 ? null : length, `${h} ${id}`);
+      }
+    }
+    assert.equal(models.length, offered, "no row for a model no longer offered");
+    assert.ok(
+      models.some((m) => m.context_length !== null),
+      "the history advertises context lengths",
+    );
     const earned = new Map<string, { amount: bigint; jobs: number }>();
     for (const l of of("PaymentReleased")) {
       const key = `${l.args.host.toLowerCase()}/${l.args.token.toLowerCase()}`;
@@ -295,6 +329,7 @@ describe("indexer backfill on Postgres, killed and restarted", { timeout: 600_00
       await (sql as pg.Client).query(
         `select sum(jobs_posted) as posted, sum(jobs_settled) as settled,
                 sum(jobs_cancelled) as cancelled, sum(jobs_expired) as expired,
+                sum(jobs_refused) as refused,
                 sum(new_hosts) as new_hosts from ${SCHEMA}.daily_stats`,
       )
     ).rows;
@@ -302,6 +337,8 @@ describe("indexer backfill on Postgres, killed and restarted", { timeout: 600_00
     assert.equal(Number(d.settled), of("JobSettled").length);
     assert.equal(Number(d.cancelled), of("JobCancelled").length);
     assert.equal(Number(d.expired), of("JobExpired").length);
+    assert.equal(Number(d.refused), of("JobRefused").length);
+    assert.ok(of("JobRefused").length > 0, "the history refuses jobs");
     assert.equal(Number(d.new_hosts), new Set(of("HostRegistered").map((l) => l.args.host)).size);
     const volume = (
       await (sql as pg.Client).query(

@@ -1,7 +1,7 @@
 /** The discovery response cache (api/cache.ts) on a plain Hono app: hits, expiry, bypass, bounds. */
 import assert from "node:assert/strict";
-import { describe, it } from "node:test";
 import { Hono } from "hono";
+import { describe, it } from "vitest";
 import { responseCache } from "../../api/cache.ts";
 
 function app(ttlMs: number, maxEntries = 10) {

@@ -4,8 +4,8 @@
  * PGlite and on the local Postgres server (a fresh database per run).
  */
 import assert from "node:assert/strict";
-import { after, before, describe, it } from "node:test";
 import { keccak256, maxUint256, parseEther, stringToHex, zeroAddress } from "viem";
+import { afterAll, beforeAll, describe, it } from "vitest";
 import {
   fabTokenAbi,
   jobMarketplaceAbi,
@@ -21,16 +21,18 @@ import {
   startIndexer,
   startLocalChain,
   waitFor,
-} from "../helpers/local-chain.ts";
+} from "../../fixtures/local-chain.ts";
 
 const MODEL = "llama-3.1-8b";
 const MODEL_ID = stringToHex(MODEL, { size: 32 });
+const OTHER = "smollm-135m";
+const OTHER_ID = stringToHex(OTHER, { size: 32 });
 const ETH = zeroAddress;
 const FAB = 10n ** 18n;
 const CHEAP = parseEther("0.000001");
 const DEAR = parseEther("0.000003");
 
-/** Drives the marketplace: two hosts, jobs in every terminal state. */
+/** Drives the marketplace: two hosts, jobs in every terminal state, advertised context lengths. */
 async function runScenario(chain: LocalChain) {
   const admin = chain.wallet(0);
   const renter = chain.wallet(1);
@@ -164,6 +166,49 @@ async function runScenario(chain: LocalChain) {
   await chain.testClient.increaseTime({ seconds: 7_200 });
   await chain.mine(1);
   await market(admin, "expireJob", 3n);
+  // Context lengths: cheap advertises MODEL's; dear advertises MODEL's and a second model's,
+  // then withdraws the second model (its context length is cleared) and offers it again.
+  const contexts = (w: typeof renter, list: { modelId: `0x${string}`; contextLength: number }[]) =>
+    send(
+      w.writeContract({
+        address: NodeRegistry,
+        abi: nodeRegistryAbi,
+        functionName: "setModelContexts",
+        args: [list],
+        chain: null,
+      }),
+    );
+  const offerOther = (pricePerToken: bigint) =>
+    send(
+      dear.writeContract({
+        address: NodeRegistry,
+        abi: nodeRegistryAbi,
+        functionName: "setOffers",
+        args: [[{ modelId: OTHER_ID, token: ETH, pricePerToken }]],
+        chain: null,
+      }),
+    );
+  await contexts(cheap, [{ modelId: MODEL_ID, contextLength: 8_192 }]);
+  await offerOther(DEAR);
+  await contexts(dear, [
+    { modelId: MODEL_ID, contextLength: 4_096 },
+    { modelId: OTHER_ID, contextLength: 2_048 },
+  ]);
+  await offerOther(0n); // withdrawn: the model goes, its context length is cleared
+  await offerOther(DEAR); // offered again, with no context length yet
+  // Job 4: ETH, claimed by cheap, then refused (the renter's prompt does not fit).
+  const now = (await chain.publicClient.getBlock()).timestamp;
+  await post({ ...request(ETH, DEAR), deadline: now + 3_600n });
+  await market(cheap, "claimJob", 4n);
+  await send(
+    cheap.writeContract({
+      address: JobMarketplace,
+      abi: jobMarketplaceAbi,
+      functionName: "refuseJob",
+      args: [4n, stringToHex("prompt_too_long", { size: 32 })],
+      chain: null,
+    }),
+  );
   void paymentEscrowAbi;
   return { renter, cheap, dear };
 }
@@ -175,21 +220,21 @@ for (const database of ["pglite", "postgres"] as const) {
     let actors: Awaited<ReturnType<typeof runScenario>>;
     let dropDb: (() => Promise<void>) | undefined;
 
-    before(async () => {
+    beforeAll(async () => {
       chain = await startLocalChain();
       actors = await runScenario(chain);
       const pgDb = database === "postgres" ? await freshPostgres() : undefined;
       dropDb = pgDb?.drop;
       indexer = await startIndexer(chain, { databaseUrl: pgDb?.url });
-      await waitFor("job 3 indexed as expired", async () => {
-        const { body } = await getJson(indexer.url, "/jobs/3");
-        return body.status === "Expired" ? true : undefined;
+      await waitFor("job 4 indexed as refused", async () => {
+        const { body } = await getJson(indexer.url, "/jobs/4");
+        return body.status === "Refused" ? true : undefined;
       }).catch((e) => {
         throw new Error(`${e}\n${indexer.output()}`);
       });
     });
 
-    after(async () => {
+    afterAll(async () => {
       await indexer?.stop();
       await chain?.stop();
       await dropDb?.();
@@ -223,6 +268,100 @@ for (const database of ["pglite", "postgres"] as const) {
       const dear = (await getJson(indexer.url, `/hosts/${actors.dear.account.address}`)).body;
       assert.equal(dear.jobsClaimed, 1);
       assert.equal(dear.jobsExpired, 1);
+    });
+
+    it("records a refused job with its reason and the whole deposit refunded", async () => {
+      const { status, body } = await getJson(indexer.url, "/jobs/4");
+      assert.equal(status, 200);
+      assert.equal(body.status, "Refused");
+      assert.equal(body.refusalReason, "prompt_too_long");
+      assert.equal(body.host, actors.cheap.account.address.toLowerCase());
+      assert.deepEqual(
+        body.history.map((h: { status: string }) => h.status),
+        ["Posted", "Claimed", "Refused"],
+      );
+      assert.equal(body.payments.length, 1);
+      const [refund] = body.payments;
+      assert.equal(refund.kind, "refund");
+      assert.equal(BigInt(refund.refund), 1_000n * DEAR);
+      assert.equal(BigInt(refund.hostAmount), 0n);
+      assert.equal(BigInt(body.refund), 1_000n * DEAR);
+      assert.equal(BigInt(body.hostPayment), 0n);
+      assert.ok(body.finishedAt);
+      // Neither a completion nor a failure of the host: its completion rate is over kept claims.
+      const cheap = (await getJson(indexer.url, `/hosts/${actors.cheap.account.address}`)).body;
+      assert.equal(cheap.jobsClaimed, 2);
+      assert.equal(cheap.jobsCompleted, 1);
+      assert.equal(cheap.jobsRefused, 1);
+      assert.equal(cheap.jobsExpired, 0);
+      assert.equal(cheap.performance.completionRate, 1);
+      assert.equal(cheap.reputation.components.reliability, 1);
+      assert.equal(cheap.reputation.components.expiries, 1);
+    });
+
+    it("shows each host's advertised context length for the model, cleared when withdrawn", async () => {
+      const byPrice = (await getJson(indexer.url, `/hosts?model=${MODEL}&sort=price`)).body;
+      assert.deepEqual(
+        byPrice.hosts.map((h: { address: string; contextLength: number | null }) => [
+          h.address,
+          h.contextLength,
+        ]),
+        [
+          [actors.cheap.account.address.toLowerCase(), 8_192],
+          [actors.dear.account.address.toLowerCase(), 4_096],
+        ],
+      );
+      // dear withdrew the second model (clearing its context length) and offered it again.
+      const other = (await getJson(indexer.url, `/hosts?model=${OTHER}`)).body;
+      assert.deepEqual(
+        other.hosts.map((h: { address: string; contextLength: number | null }) => [
+          h.address,
+          h.contextLength,
+        ]),
+        [[actors.dear.account.address.toLowerCase(), null]],
+      );
+      const any = (await getJson(indexer.url, "/hosts")).body;
+      assert.ok(any.hosts.length === 2);
+      for (const h of any.hosts) assert.equal(h.contextLength, null, "no model, no context");
+      const dear = (await getJson(indexer.url, `/hosts/${actors.dear.account.address}`)).body;
+      assert.deepEqual(
+        [...dear.models].sort((x: { modelId: string }, y: { modelId: string }) =>
+          x.modelId.localeCompare(y.modelId),
+        ),
+        [
+          { modelId: MODEL_ID, contextLength: 4_096 },
+          { modelId: OTHER_ID, contextLength: null },
+        ].sort((x, y) => x.modelId.localeCompare(y.modelId)),
+      );
+      // The clearing is in the event log too: 8192 (cheap), 4096 and 2048 (dear), then 0.
+      const gql = await fetch(`${indexer.url}/graphql`, {
+        method: "POST",
+        headers: { "content-type": "application/json" },
+        body: JSON.stringify({
+          query: `{
+            eventLogs(where: { name: "ModelContextUpdated" }, orderBy: "id") { items { args } }
+            hostModels(where: { modelId: "${MODEL_ID}" }) { items { host contextLength } }
+            jobs(where: { status: Refused }) { items { id status refusalReason } }
+          }`,
+        }),
+      });
+      const { data, errors } = (await gql.json()) as {
+        data: {
+          eventLogs: { items: { args: { contextLength: number } }[] };
+          hostModels: { items: { host: string; contextLength: number | null }[] };
+          jobs: { items: { id: string; status: string; refusalReason: string }[] };
+        };
+        errors?: unknown;
+      };
+      assert.equal(errors, undefined, JSON.stringify(errors));
+      assert.deepEqual(
+        data.eventLogs.items.map((e) => Number(e.args.contextLength)),
+        [8_192, 4_096, 2_048, 0],
+      );
+      assert.equal(data.hostModels.items.length, 2);
+      assert.deepEqual(data.jobs.items, [
+        { id: "4", status: "Refused", refusalReason: "prompt_too_long" },
+      ]);
     });
 
     it("lists hosts for a model by price, filters them and pages with a cursor", async () => {
@@ -297,8 +436,11 @@ for (const database of ["pglite", "postgres"] as const) {
       const days = (await getJson(indexer.url, "/stats/daily")).body.days;
       const total = (k: string) =>
         days.reduce((s: number, d: Record<string, number>) => s + (d[k] ?? 0), 0);
-      assert.equal(total("jobsPosted"), 3);
+      assert.equal(total("jobsPosted"), 4);
       assert.equal(total("jobsSettled"), 1);
+      assert.equal(total("jobsCancelled"), 1);
+      assert.equal(total("jobsExpired"), 1);
+      assert.equal(total("jobsRefused"), 1);
       assert.equal(total("newHosts"), 2);
       const host = (await getJson(indexer.url, `/hosts/${actors.cheap.account.address}`)).body;
       assert.equal(host.performance.completionRate, 1);
@@ -330,6 +472,8 @@ for (const database of ["pglite", "postgres"] as const) {
         "JobSettled",
         "JobCancelled",
         "JobExpired",
+        "JobRefused",
+        "ModelContextUpdated",
         "PaymentReleased",
         "FundsRefunded",
         "FundsLocked",

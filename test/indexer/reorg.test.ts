@@ -3,8 +3,8 @@
  * API. A real Hardhat node reverts to a snapshot (evm_revert) and mines a longer chain.
  */
 import assert from "node:assert/strict";
-import { after, before, describe, it } from "node:test";
 import { keccak256, parseEther, stringToHex, zeroAddress } from "viem";
+import { afterAll, beforeAll, describe, it } from "vitest";
 import { jobMarketplaceAbi } from "../../abis/index.ts";
 import {
   getJson,
@@ -13,18 +13,18 @@ import {
   startIndexer,
   startLocalChain,
   waitFor,
-} from "../helpers/local-chain.ts";
+} from "../../fixtures/local-chain.ts";
 
 describe("indexer under a reorg", { timeout: 300_000 }, () => {
   let chain: LocalChain;
   let indexer: Indexer;
 
-  before(async () => {
+  beforeAll(async () => {
     chain = await startLocalChain();
     indexer = await startIndexer(chain);
   });
 
-  after(async () => {
+  afterAll(async () => {
     await indexer?.stop();
     await chain?.stop();
   });

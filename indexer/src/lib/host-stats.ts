@@ -1,7 +1,7 @@
 /** Writes to a host's row that also refresh its reputation score. */
 import type { Context } from "ponder:registry";
 import { dailyHostActivity, dailyStats, host } from "ponder:schema";
-import { reputation } from "./reputation.ts";
+import { reputation } from "../../../protocol/reputation.ts";
 import { dayOf } from "./values.ts";
 
 type Db = Context["db"];
@@ -26,6 +26,7 @@ const EMPTY_DAY = {
   jobsSettled: 0,
   jobsCancelled: 0,
   jobsExpired: 0,
+  jobsRefused: 0,
   newHosts: 0,
   activeHosts: 0,
 };

@@ -3,17 +3,17 @@ import assert from "node:assert/strict";
 import { mkdtemp, rm, truncate, writeFile } from "node:fs/promises";
 import { tmpdir } from "node:os";
 import path from "node:path";
-import { after, before, describe, it } from "node:test";
+import { afterAll, beforeAll, describe, it } from "vitest";
 import { GgmlType, gguf } from "./format.ts";
 import { GgufFormatError, readGgufHeader } from "./reader.ts";
 import { encode, toF16, writeGguf } from "./writer.ts";
 
 describe("GGUF writer and reader", () => {
   let dir: string;
-  before(async () => {
+  beforeAll(async () => {
     dir = await mkdtemp(path.join(tmpdir(), "fabstir-gguf-"));
   });
-  after(async () => {
+  afterAll(async () => {
     await rm(dir, { recursive: true, force: true });
   });
 

@@ -17,8 +17,14 @@ import type { Stream } from "@libp2p/interface";
 import * as lp from "it-length-prefixed";
 import { Uint8ArrayList } from "uint8arraylist";
 import { z } from "zod";
-import type { GenerationEvent } from "../inference/types.ts";
-import type { Capabilities, ServeRequest } from "../serving/types.ts";
+import {
+  CACHE_MODES,
+  type Capabilities,
+  FINISH_REASONS,
+  type GenerationEvent,
+  type ServeRequest,
+  samplingParamsSchema,
+} from "./wire.ts";
 
 export const INFERENCE_PROTOCOL = "/fabstir/inference/1.0.0";
 export const CAPABILITIES_PROTOCOL = "/fabstir/capabilities/1.0.0";
@@ -47,24 +53,13 @@ const chatMessageSchema = z.object({
   content: z.string(),
 });
 
-const samplingParamsSchema = z
-  .object({
-    temperature: z.number().min(0).max(2),
-    topP: z.number().gt(0).max(1),
-    topK: z.number().int().min(0),
-    maxTokens: z.number().int().min(1),
-    stop: z.array(z.string().max(256)).max(4),
-    seed: z.number().int(),
-  })
-  .partial();
-
 export const serveRequestSchema = z
   .object({
     model: z.string().min(1).max(128),
     messages: z.array(chatMessageSchema).min(1).max(1024).optional(),
     prompt: z.string().min(1).optional(),
     params: samplingParamsSchema.optional(),
-    cache: z.enum(["auto", "sampled", "off"]).optional(),
+    cache: z.enum(CACHE_MODES).optional(),
     job: z
       .object({
         jobId: z.string().regex(/^[0-9]{1,78}$/, "a decimal job id"),
@@ -91,7 +86,7 @@ export const responseFrameSchema = z.discriminatedUnion("type", [
   z.object({
     type: z.literal("done"),
     text: z.string(),
-    finishReason: z.enum(["stop", "length"]),
+    finishReason: z.enum(FINISH_REASONS),
     usage: usageSchema,
     cached: z.boolean(),
   }),

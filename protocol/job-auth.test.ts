@@ -1,8 +1,9 @@
 /** Job authorization: the request hash's canonical form, and signatures bound to job, host, chain and contract. */
 import assert from "node:assert/strict";
-import { describe, it } from "node:test";
 import { generatePrivateKey, privateKeyToAccount } from "viem/accounts";
-import { recoverJobAuthorizer, requestHash, signJobAuthorization } from "./job-auth.ts";
+import { describe, it } from "vitest";
+import { requestHash } from "./hashing.ts";
+import { recoverJobAuthorizer, signJobAuthorization } from "./job-auth.ts";
 
 const renter = privateKeyToAccount(generatePrivateKey());
 const host = privateKeyToAccount(generatePrivateKey()).address;

@@ -1,11 +1,14 @@
-/** The host node's logger (pino): JSON lines with a message and snake_case fields. */
+/**
+ * The logger of every Fabstir program (pino): JSON lines with a message and snake_case fields.
+ * Each program makes one and names itself (fabstir-node, fabstir-renter, fabstir-api, ...).
+ */
 import { pino } from "pino";
 
 export type Logger = pino.Logger;
 
 export function createLogger(options: { level?: string; name?: string } = {}): Logger {
   return pino({
-    name: options.name ?? "fabstir-node",
+    name: options.name ?? "fabstir",
     level: options.level ?? process.env.FABSTIR_LOG_LEVEL ?? "info",
   });
 }

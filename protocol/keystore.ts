@@ -8,9 +8,9 @@ import { createCipheriv, createDecipheriv, pbkdf2Sync, randomBytes, scryptSync }
 import { readFile, rename, writeFile } from "node:fs/promises";
 import { bytesToHex, hexToBytes, keccak256, type PrivateKeyAccount } from "viem";
 import { privateKeyToAccount } from "viem/accounts";
-import { NodeError } from "../errors.ts";
+import { FabstirError } from "./errors.ts";
 
-export class KeyError extends NodeError {
+export class KeyError extends FabstirError {
   override readonly code = "key_error";
 }
 

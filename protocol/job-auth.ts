@@ -5,22 +5,15 @@
  * and checks the request hash against the job's prompt hash. The domain binds the
  * signature to one chain and one JobMarketplace, the job id to one job, and the host
  * serves each job once, so a signature cannot be replayed elsewhere or twice.
- *
- * The request hash (what the renter posts as the job's `promptHash`) is keccak256 of a
- * canonical JSON form of the request: the chat messages or the raw prompt, and the
- * sampling parameters the renter set, keys sorted, nothing else.
+ * The request hash it signs is protocol/hashing.ts's `requestHash`.
  */
 import {
   type Address,
   type Hex,
   hashTypedData,
-  keccak256,
   type LocalAccount,
   recoverTypedDataAddress,
-  stringToHex,
 } from "viem";
-import type { SamplingParams } from "../inference/types.ts";
-import type { ServeRequest } from "../serving/types.ts";
 
 export const JOB_AUTH_TYPES = {
   JobAuthorization: [
@@ -43,38 +36,6 @@ function domain(d: JobAuthDomain) {
     chainId: d.chainId,
     verifyingContract: d.marketplace,
   } as const;
-}
-
-const PARAM_KEYS: (keyof SamplingParams)[] = [
-  "maxTokens",
-  "seed",
-  "stop",
-  "temperature",
-  "topK",
-  "topP",
-];
-
-/** The canonical JSON text of a request: what its hash covers. */
-export function canonicalRequest(request: Pick<ServeRequest, "messages" | "prompt" | "params">) {
-  const params: Record<string, unknown> = {};
-  for (const k of PARAM_KEYS) {
-    const v = request.params?.[k];
-    if (v !== undefined) params[k] = v;
-  }
-  const body =
-    request.prompt !== undefined
-      ? { params, prompt: request.prompt, v: 1 }
-      : {
-          messages: (request.messages ?? []).map((m) => ({ content: m.content, role: m.role })),
-          params,
-          v: 1,
-        };
-  return JSON.stringify(body);
-}
-
-/** keccak256 of the canonical request: the job's promptHash. */
-export function requestHash(request: Pick<ServeRequest, "messages" | "prompt" | "params">): Hex {
-  return keccak256(stringToHex(canonicalRequest(request)));
 }
 
 export interface JobAuthMessage {

@@ -10,8 +10,12 @@
 import {
   type Abi,
   type Account,
+  type Address,
   BaseError,
   type Chain,
+  type ContractFunctionArgs,
+  type ContractFunctionName,
+  type ContractFunctionParameters,
   ContractFunctionRevertedError,
   createPublicClient,
   createWalletClient,
@@ -24,15 +28,17 @@ import {
   keccak256,
   type PrivateKeyAccount,
   type PublicClient,
+  type ReadContractParameters,
+  type ReadContractReturnType,
   TimeoutError,
   type TransactionReceipt,
   type WalletClient,
 } from "viem";
-import { ChainError, NodeError } from "../errors.ts";
-import { type Logger, silentLogger } from "../logger.ts";
+import { ChainError, FabstirError } from "./errors.ts";
+import { type Logger, silentLogger } from "./logger.ts";
 
 /** A transaction's simulation reverted: `errorName` is the contract's custom error. */
-export class ContractRevertError extends NodeError {
+export class ContractRevertError extends FabstirError {
   override readonly code = "contract_revert";
   readonly errorName: string | undefined;
   readonly args: readonly unknown[];
@@ -67,24 +73,57 @@ export interface ChainClientOptions {
   pollingIntervalMs?: number;
 }
 
-export interface ContractCall {
-  address: `0x${string}`;
-  abi: Abi;
-  functionName: string;
-  args?: readonly unknown[];
+type Writable = "nonpayable" | "payable";
+type Readable = "pure" | "view";
+
+/**
+ * One transaction: a contract function that changes state, with its arguments, typed from the
+ * contract's `as const` ABI as viem's writeContract is (a wrong name or argument fails `tsc`).
+ */
+export type ContractWrite<
+  abi extends Abi,
+  functionName extends ContractFunctionName<abi, Writable>,
+  args extends ContractFunctionArgs<abi, Writable, functionName>,
+> = ContractFunctionParameters<abi, Writable, functionName, args> & {
+  address: Address;
   value?: bigint;
-}
+};
 
 export interface ChainClient {
   readonly chain: Chain;
   readonly account: PrivateKeyAccount;
   readonly public: PublicClient;
-  /** Runs a read (or any RPC work) with retries on transport errors. */
-  read: <T>(what: string, fn: (client: PublicClient) => Promise<T>) => Promise<T>;
+  /** Calls a view function (typed from the ABI, as viem's readContract), retrying transport errors. */
+  read: <
+    const abi extends Abi,
+    functionName extends ContractFunctionName<abi, Readable>,
+    const args extends ContractFunctionArgs<abi, Readable, functionName>,
+  >(
+    what: string,
+    call: ReadContractParameters<abi, functionName, args>,
+  ) => Promise<ReadContractReturnType<abi, functionName, args>>;
+  /** Any other RPC work (blocks, logs, balances), retrying transport errors. */
+  query: <T>(what: string, fn: (client: PublicClient) => Promise<T>) => Promise<T>;
   /** Simulates, signs, sends and waits for one transaction; throws on revert. */
-  send: (what: string, call: ContractCall) => Promise<TransactionReceipt>;
+  send: <
+    const abi extends Abi,
+    functionName extends ContractFunctionName<abi, Writable>,
+    const args extends ContractFunctionArgs<abi, Writable, functionName>,
+  >(
+    what: string,
+    call: ContractWrite<abi, functionName, args>,
+  ) => Promise<TransactionReceipt>;
   /** Transactions signed and not yet mined. */
   pending: () => number;
+}
+
+/** The untyped view of a call the client works with inside, once the caller's types checked it. */
+interface EncodedCall {
+  address: Address;
+  abi: Abi;
+  functionName: string;
+  args?: readonly unknown[];
+  value?: bigint;
 }
 
 /** Whether an error is the network's or the RPC server's (worth a retry), not the contract's. */
@@ -174,21 +213,25 @@ export function createChainClient(options: ChainClientOptions): ChainClient {
     return next;
   }
 
-  async function send(what: string, call: ContractCall): Promise<TransactionReceipt> {
+  async function send(what: string, call: EncodedCall): Promise<TransactionReceipt> {
     const data = encodeFunctionData({
       abi: call.abi,
       functionName: call.functionName,
-      args: call.args,
-    } as Parameters<typeof encodeFunctionData>[0]);
+      args: call.args ?? [],
+    });
     for (let round = 1; ; round++) {
       // Simulation and gas estimate first: a revert costs nothing, names the contract's
       // error and takes no nonce.
       const gas = await retrying(`${what} (simulate)`, async () => {
         try {
           await publicClient.simulateContract({
-            ...call,
+            address: call.address,
+            abi: call.abi,
+            functionName: call.functionName,
+            args: call.args ?? [],
+            value: call.value,
             account,
-          } as Parameters<PublicClient["simulateContract"]>[0]);
+          });
           return await publicClient.estimateGas({
             account,
             to: call.address,
@@ -294,8 +337,11 @@ export function createChainClient(options: ChainClientOptions): ChainClient {
     chain,
     account: options.account,
     public: publicClient,
-    read: (what, fn) => retrying(what, () => fn(publicClient)),
-    send,
+    read: (what, call) => retrying(what, () => publicClient.readContract(call)),
+    query: (what, fn) => retrying(what, () => fn(publicClient)),
+    // The caller's call was checked against its ABI by the signature above; inside, the
+    // client only encodes it.
+    send: (what, call) => send(what, call as EncodedCall),
     pending: () => inFlight,
   };
 }

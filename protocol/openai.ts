@@ -5,25 +5,30 @@
  * ServeRequest, and the response and error objects.
  */
 import { z } from "zod";
-import { type NodeError, UnauthorizedError } from "../errors.ts";
-import type { ChatMessage, FinishReason, SamplingParams, Usage } from "../inference/types.ts";
-import type { ServeRequest } from "../serving/types.ts";
-
-const stop = z.union([z.string(), z.array(z.string()).max(4)]).nullish();
+import {
+  CACHE_MODES,
+  type ChatMessage,
+  type FinishReason,
+  SAMPLING,
+  type SamplingParams,
+  type ServeRequest,
+  type Usage,
+} from "./wire.ts";
+import { errorObject } from "./wire-errors.ts";
 
 const sampling = {
-  temperature: z.number().min(0).max(2).nullish(),
-  top_p: z.number().gt(0).max(1).nullish(),
+  temperature: SAMPLING.temperature.nullish(),
+  top_p: SAMPLING.topP.nullish(),
   /** Not in OpenAI's API; llama.cpp servers accept it and so does this node. */
-  top_k: z.number().int().min(0).nullish(),
-  seed: z.number().int().nullish(),
-  stop,
+  top_k: SAMPLING.topK.nullish(),
+  seed: SAMPLING.seed.nullish(),
+  stop: z.union([SAMPLING.stopSequence, SAMPLING.stop]).nullish(),
   n: z.literal(1, { error: "only n = 1 is supported" }).nullish(),
   stream: z.boolean().nullish(),
   stream_options: z.object({ include_usage: z.boolean().optional() }).nullish(),
   user: z.string().max(256).nullish(),
   /** Not OpenAI's: "auto" (default), "sampled" or "off"; see the semantic cache docs. */
-  cache: z.enum(["auto", "sampled", "off"]).nullish(),
+  cache: z.enum(CACHE_MODES).nullish(),
 };
 
 const textPart = z.object({ type: z.literal("text"), text: z.string() });
@@ -37,8 +42,8 @@ const message = z.object({
 export const chatCompletionBody = z.object({
   model: z.string().min(1).max(128),
   messages: z.array(message).min(1).max(1024),
-  max_tokens: z.number().int().min(1).nullish(),
-  max_completion_tokens: z.number().int().min(1).nullish(),
+  max_tokens: SAMPLING.maxTokens.nullish(),
+  max_completion_tokens: SAMPLING.maxTokens.nullish(),
   logprobs: z.literal(false, { error: "logprobs are not supported" }).nullish(),
   tools: z.array(z.unknown()).max(0, { error: "tools are not supported" }).nullish(),
   response_format: z
@@ -51,7 +56,7 @@ export const completionBody = z.object({
   model: z.string().min(1).max(128),
   prompt: z.union([z.string().min(1), z.array(z.string().min(1)).length(1)]),
   /** OpenAI's default for /v1/completions is 16. */
-  max_tokens: z.number().int().min(1).nullish(),
+  max_tokens: SAMPLING.maxTokens.nullish(),
   echo: z.literal(false, { error: "echo is not supported" }).nullish(),
   suffix: z.null({ error: "suffix is not supported" }).nullish(),
   logprobs: z.null({ error: "logprobs are not supported" }).nullish(),
@@ -171,43 +176,6 @@ export function textCompletion(
     choices: [{ index: 0, text, logprobs: null, finish_reason: finishReason }],
     ...(usage ? { usage: usageObject(usage) } : {}),
   };
-}
-
-/** HTTP status and OpenAI error type for each NodeError code. */
-const STATUS: Record<string, [number, string]> = {
-  invalid_request: [400, "invalid_request_error"],
-  model_not_found: [404, "invalid_request_error"],
-  unauthorized: [401, "authentication_error"],
-  invalid_signature: [401, "authentication_error"],
-  wrong_renter: [403, "permission_error"],
-  job_not_claimed: [409, "invalid_request_error"],
-  job_already_served: [409, "invalid_request_error"],
-  job_expired: [410, "invalid_request_error"],
-  prompt_mismatch: [400, "invalid_request_error"],
-  model_mismatch: [400, "invalid_request_error"],
-  underfunded: [402, "invalid_request_error"],
-  request_too_large: [413, "invalid_request_error"],
-  busy: [503, "server_overloaded"],
-  model_memory: [503, "server_overloaded"],
-  stopped: [503, "server_overloaded"],
-  timeout: [504, "timeout"],
-  cancelled: [499, "invalid_request_error"],
-};
-
-export function errorStatus(code: string): number {
-  return STATUS[code]?.[0] ?? 500;
-}
-
-/** The OpenAI error object: `{ error: { message, type, param, code } }`. */
-export function errorObject(code: string, message: string, param: string | null = null) {
-  return { error: { message, type: STATUS[code]?.[1] ?? "server_error", param, code } };
-}
-
-export function nodeErrorObject(e: NodeError) {
-  // Internal errors keep their details in the log, not on the wire.
-  const message =
-    e.userError || e.retryable || e instanceof UnauthorizedError ? e.message : "internal error";
-  return errorObject(e.code, message);
 }
 
 /** The first zod issue as an OpenAI error naming the parameter. */

@@ -3,16 +3,16 @@ import assert from "node:assert/strict";
 import { mkdtemp, rm, writeFile } from "node:fs/promises";
 import { tmpdir } from "node:os";
 import path from "node:path";
-import { after, before, describe, it } from "node:test";
 import { generatePrivateKey, privateKeyToAccount } from "viem/accounts";
-import { KeyError, loadHostAccount, writeKeystore } from "./keys.ts";
+import { afterAll, beforeAll, describe, it } from "vitest";
+import { KeyError, loadHostAccount, writeKeystore } from "./keystore.ts";
 
 describe("host keys", () => {
   let dir: string;
-  before(async () => {
+  beforeAll(async () => {
     dir = await mkdtemp(path.join(tmpdir(), "fabstir-keys-"));
   });
-  after(() => rm(dir, { recursive: true, force: true }));
+  afterAll(() => rm(dir, { recursive: true, force: true }));
 
   it("reads the key from the environment, and refuses a malformed one", async () => {
     const key = generatePrivateKey();

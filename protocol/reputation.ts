@@ -3,11 +3,17 @@
  * can recompute it from the event log. Deterministic: the same history gives the same
  * score. Components (each 0..1, weights sum to 1000):
  *
- *   reliability 400  jobs completed / jobs claimed (a new host with no jobs gets 0.5)
+ *   reliability 400  jobs completed / jobs claimed and not refused (no such jobs: 0.5)
  *   disputes    200  1 - disputes lost / jobs completed (no jobs: 1)
- *   expiries    150  1 - jobs expired after claim / jobs claimed (no jobs: 1)
+ *   expiries    150  1 - jobs expired after claim / jobs claimed and not refused (none: 1)
  *   stake       150  min(stake / (10 x 1000 FAB), 1): skin in the game, saturating
  *   tenure      100  min(seconds since first registration / 90 days, 1)
+ *
+ * A refused job (handed back before its deadline because the renter's authenticated request
+ * could not be served, e.g. a prompt longer than the model's context) counts neither for nor
+ * against the host: it is left out of the claims that reliability and expiries are taken over.
+ * Counting it as a failure would push hosts to let such jobs expire instead, which keeps the
+ * renter's deposit locked until the deadline; the refusal count stays visible on its own.
  *
  * "Time active" is measured at the block of the host's latest event, not at query
  * time, so the stored score only changes when the host's history does.
@@ -17,6 +23,7 @@ export interface ReputationInput {
   jobsClaimed: number;
   jobsCompleted: number;
   jobsExpired: number;
+  jobsRefused: number;
   disputesLost: number;
   stake: bigint;
   firstRegisteredAt: bigint;
@@ -45,9 +52,10 @@ export const STAKE_SATURATION = 10_000n * 10n ** 18n;
 export const TENURE_SATURATION_SECONDS = 90n * 86_400n;
 
 export function reputation(h: ReputationInput): Reputation {
-  const reliability = h.jobsClaimed === 0 ? 0.5 : h.jobsCompleted / h.jobsClaimed;
+  const served = h.jobsClaimed - h.jobsRefused; // claims the host kept
+  const reliability = served <= 0 ? 0.5 : Math.min(h.jobsCompleted / served, 1);
   const disputes = h.jobsCompleted === 0 ? 1 : 1 - Math.min(h.disputesLost / h.jobsCompleted, 1);
-  const expiries = h.jobsClaimed === 0 ? 1 : 1 - Math.min(h.jobsExpired / h.jobsClaimed, 1);
+  const expiries = served <= 0 ? 1 : 1 - Math.min(h.jobsExpired / served, 1);
   const stake =
     h.stake >= STAKE_SATURATION ? 1 : Number((h.stake * 1_000_000n) / STAKE_SATURATION) / 1_000_000;
   const age = h.at > h.firstRegisteredAt ? h.at - h.firstRegisteredAt : 0n;

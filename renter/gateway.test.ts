@@ -1,0 +1,80 @@
+/**
+ * The gateway's error mapping, through Hono's app.request(): each renter error comes back
+ * with its HTTP status and OpenAI error type, and anything unexpected is a 500 that says
+ * "internal error" and nothing more. The renter here is a stand-in whose `run` fails at once
+ * (the paid path itself is tested end to end in test/e2e/marketplace.test.ts).
+ */
+import assert from "node:assert/strict";
+import { describe, it } from "vitest";
+import type { Renter } from "./client.ts";
+import {
+  DiscoveryError,
+  InsufficientFundsError,
+  InvalidRequestError,
+  NoHostError,
+  RenterUsageError,
+  TransactionRefusedError,
+} from "./errors.ts";
+import { createGatewayApp } from "./gateway.ts";
+
+function failingRenter(error: Error): Renter {
+  const stand: Pick<Renter, "address" | "run"> = {
+    address: "0x0000000000000000000000000000000000000001",
+    // biome-ignore lint/correctness/useYield: it fails before its first event, as a real run can
+    run: async function* () {
+      throw error;
+    },
+  };
+  return stand as Renter;
+}
+
+async function ask(error: Error) {
+  const app = createGatewayApp({ renter: failingRenter(error) });
+  const res = await app.request("/v1/chat/completions", {
+    method: "POST",
+    headers: { "content-type": "application/json" },
+    body: JSON.stringify({ model: "m", messages: [{ role: "user", content: "hi" }] }),
+  });
+  return {
+    status: res.status,
+    error: ((await res.json()) as { error: Record<string, unknown> }).error,
+  };
+}
+
+describe("renter gateway errors", () => {
+  it("answers each renter error with its status and OpenAI type", async () => {
+    const cases: [Error, number, string, string | null][] = [
+      [
+        new InvalidRequestError("max_tokens is too big", "max_tokens"),
+        400,
+        "invalid_request_error",
+        "max_tokens",
+      ],
+      [new RenterUsageError("bad flag"), 400, "invalid_request_error", null],
+      [new InsufficientFundsError("the wallet is empty"), 402, "insufficient_quota", null],
+      [new NoHostError("no host serves m"), 503, "server_overloaded", null],
+      [new DiscoveryError("the API is down"), 503, "server_error", null],
+      [
+        new TransactionRefusedError("postJob", undefined, "JobMarketplacePaused"),
+        502,
+        "server_error",
+        null,
+      ],
+    ];
+    for (const [e, status, type, param] of cases) {
+      const r = await ask(e);
+      assert.equal(r.status, status, e.name);
+      assert.equal(r.error.type, type, e.name);
+      assert.equal(r.error.param, param, e.name);
+      assert.equal(r.error.message, e.message, e.name);
+    }
+  });
+
+  it("never leaks an internal message on a 500", async () => {
+    const r = await ask(new Error("connect ECONNREFUSED postgres://admin:hunter2@db"));
+    assert.equal(r.status, 500);
+    assert.equal(r.error.message, "internal error");
+    assert.equal(r.error.type, "server_error");
+    assert.doesNotMatch(JSON.stringify(r.error), /hunter2/);
+  });
+});
