@@ -19,6 +19,7 @@ import {
   type Transaction,
 } from "viem";
 import { hardhat } from "viem/chains";
+import { FabstirError } from "../protocol/errors.ts";
 
 interface Header {
   genesisTime: number;
@@ -29,8 +30,8 @@ interface BlockLine {
   txs: Hex[];
 }
 
-export class ChainLogError extends Error {
-  override name = "ChainLogError";
+export class ChainLogError extends FabstirError {
+  override readonly code = "chain_log_invalid";
 }
 
 /** The signed bytes of a mined transaction, checked against its hash. */

@@ -9,6 +9,7 @@ import { readFile } from "node:fs/promises";
 import path from "node:path";
 import { z } from "zod";
 import { CACHE_DEFAULTS, DEFAULT_THREADS, INFERENCE_DEFAULTS } from "./constants.ts";
+import { NodeError } from "./errors.ts";
 
 const modelSchema = z.object({
   id: z.string().min(1).max(128),
@@ -156,8 +157,9 @@ export const nodeConfigSchema = z
 export type NodeConfig = z.infer<typeof nodeConfigSchema>;
 
 /** A config the node cannot run with; `issues` name each bad field by its path. */
-export class ConfigError extends Error {
-  override name = "ConfigError";
+export class ConfigError extends NodeError {
+  override readonly code = "config_invalid";
+  override readonly userError = true;
   readonly issues: string[];
   constructor(source: string, issues: string[]) {
     super(`invalid node config (${source}):\n  ${issues.join("\n  ")}`);

@@ -1,11 +1,13 @@
 /**
- * Where the indexer finds the contracts: deployed addresses and the start block, from
+ * Where every program (the indexer, the node, the renter, the local marketplace) finds the
+ * contracts: deployed addresses and the start block, from
  * Hardhat Ignition's deployment artifacts (`ignition/deployments/chain-<id>/`) or,
  * when set, from the environment. Nothing here is pasted by hand.
  */
 import { existsSync, readFileSync } from "node:fs";
 import path from "node:path";
 import { fileURLToPath } from "node:url";
+import { FabstirError } from "./errors.ts";
 
 export const CONTRACT_NAMES = [
   "FABToken",
@@ -28,8 +30,10 @@ const ENV_KEYS: Record<ContractName, string> = {
   PaymentEscrow: "FABSTIR_PAYMENT_ESCROW_ADDRESS",
 };
 
-export class DeploymentNotFoundError extends Error {
-  override name = "DeploymentNotFoundError";
+/** No deployment is known for the chain: a configuration the program cannot run with. */
+export class DeploymentNotFoundError extends FabstirError {
+  override readonly code = "deployment_not_found";
+  override readonly userError = true;
 }
 
 /**

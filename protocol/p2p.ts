@@ -17,6 +17,7 @@ import type { Stream } from "@libp2p/interface";
 import * as lp from "it-length-prefixed";
 import { Uint8ArrayList } from "uint8arraylist";
 import { z } from "zod";
+import { FabstirError } from "./errors.ts";
 import {
   CACHE_MODES,
   type Capabilities,
@@ -174,18 +175,21 @@ export function writeFrame(stream: Stream, value: unknown, signal?: AbortSignal)
 }
 
 /** Thrown by FrameReader for a frame whose length prefix is over the limit. */
-export class FrameTooLargeError extends Error {
-  override name = "FrameTooLargeError";
+export class FrameTooLargeError extends FabstirError {
+  override readonly code = "request_too_large";
+  override readonly userError = true;
 }
 
 /** Thrown by FrameReader.next when its signal aborts first. */
-export class FrameTimeoutError extends Error {
-  override name = "FrameTimeoutError";
+export class FrameTimeoutError extends FabstirError {
+  override readonly code = "timeout";
+  override readonly retryable = true;
 }
 
 /** Thrown by FrameReader when the stream ends in the middle of a frame. */
-export class TruncatedFrameError extends Error {
-  override name = "TruncatedFrameError";
+export class TruncatedFrameError extends FabstirError {
+  override readonly code = "invalid_request";
+  override readonly userError = true;
 }
 
 /** Varints of more bytes than this are refused (8 bytes hold any length we accept). */

@@ -45,8 +45,9 @@ interface VitestReport {
 /**
  * A vitest project as one step: the verbose reporter (every test, with its annotations) for
  * people, the JSON report for the counts. A file that failed outside its tests (a failing
- * beforeAll/afterAll, a worker that crashed, an import that threw) counts as one failure; a
- * run that wrote no report counts as none here and fails by its exit code.
+ * beforeAll/afterAll, a worker that crashed, an import that threw) counts each of its tests
+ * that did not run as failed (as node:test did), and at least one; a run that wrote no
+ * report counts as none here and fails by its exit code.
  */
 function vitestStep(name: string): Step {
   const report = path.join(tmpdir(), `fabstir-vitest-${process.pid}-${name}.json`);
@@ -70,9 +71,13 @@ function vitestStep(name: string): Step {
         return { passed: 0, failed: 0 };
       }
       rmSync(report, { force: true });
-      const outsideTests = json.testResults.filter(
-        (f) => f.status === "failed" && !f.assertionResults.some((t) => t.status === "failed"),
-      ).length;
+      let outsideTests = 0;
+      for (const f of json.testResults) {
+        if (f.status !== "failed" || f.assertionResults.some((t) => t.status === "failed"))
+          continue;
+        const notRun = f.assertionResults.filter((t) => t.status !== "passed").length;
+        outsideTests += Math.max(1, notRun);
+      }
       return { passed: json.numPassedTests, failed: json.numFailedTests + outsideTests };
     },
   };

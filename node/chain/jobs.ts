@@ -211,9 +211,12 @@ export function createJobManager(options: JobManagerOptions): JobManager {
       finish(r, { kind: "refused", refusal });
     } catch (e) {
       if (!(e instanceof ContractRevertError)) throw e;
-      // No longer Claimed (expired, or already refused): nothing left to hand back.
       const job = await chainJob(r.id);
-      finish(r, { kind: "ended", status: job.status });
+      // Past its deadline a job can no longer be handed back, only expired: the sync's expiry
+      // does that (and the renter's request is refused as expired meanwhile).
+      if (job.status === "Claimed") state.update(r.id, { status: "claimed" });
+      // Otherwise it ended already (expired, refused): nothing left to hand back.
+      else finish(r, { kind: "ended", status: job.status });
     }
     await state.save();
   }

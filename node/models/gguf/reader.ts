@@ -4,6 +4,7 @@
  * validate a model before handing it to llama.cpp, whose own errors are much less clear.
  */
 import { open } from "node:fs/promises";
+import { NodeError } from "../../errors.ts";
 import { DEFAULT_ALIGNMENT, GGUF_MAGIC, GgmlType, GgufValueType, tensorBytes } from "./format.ts";
 
 export type MetadataValue = number | bigint | boolean | string | MetadataValue[];
@@ -25,8 +26,8 @@ export interface GgufHeader {
 }
 
 /** The file is not a usable GGUF file; `reason` says why. */
-export class GgufFormatError extends Error {
-  override name = "GgufFormatError";
+export class GgufFormatError extends NodeError {
+  override readonly code = "model_file_invalid";
   readonly path: string;
   readonly reason: string;
   constructor(path: string, reason: string) {
