@@ -62,7 +62,7 @@ for (const [, f] of rows) {
   add(all.branches, f.branches);
 }
 const table = [
-  ["folder", "files", "lines", "", "branches", ""],
+  ["folder", "files", "lines %", "lines", "branches %", "branches"],
   ...[...rows, ["total", all] as const].map(([name, f]) => [
     `${name}`,
     String(f.files),
