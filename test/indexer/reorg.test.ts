@@ -67,12 +67,18 @@ describe("indexer under a reorg", { timeout: 300_000 }, () => {
     await chain.testClient.revert({ id: snapshot });
     // A longer replacement chain without job 2.
     await chain.mine(5);
-    await waitFor("job 2 to disappear", async () =>
-      (await getJson(indexer.url, "/jobs/2")).status === 404 ? true : undefined,
+    // Ponder may revert further back than the fork and re-index the blocks in between, so
+    // job 1 can be missing for a moment too: wait for the settled state, then check it.
+    await waitFor("job 2 to disappear and job 1 to stay", async () =>
+      (await getJson(indexer.url, "/jobs/2")).status === 404 &&
+      (await getJson(indexer.url, "/jobs/1")).status === 200
+        ? true
+        : undefined,
     ).catch((e) => {
       throw new Error(`${e}\n${indexer.output()}`);
     });
     assert.equal((await getJson(indexer.url, "/jobs/1")).status, 200);
+    assert.equal((await getJson(indexer.url, "/jobs/2")).status, 404);
     assert.equal((await getJson(indexer.url, "/stats/daily")).body.days[0].jobsPosted, 1);
 
     // The new chain goes on being indexed.
