@@ -2,6 +2,7 @@
 import assert from "node:assert/strict";
 import { describe, it } from "vitest";
 import { ChainError, FabstirError, publicMessage } from "./errors.ts";
+import { hostStatus, UnknownHostStatusError } from "./hosts.ts";
 import { jobStatus, MAX_JOB_TOKENS, UnknownJobStatusError } from "./jobs.ts";
 import { chainModelId, ModelIdError } from "./model-id.ts";
 import { SAMPLING, samplingParamsSchema } from "./wire.ts";
@@ -62,6 +63,8 @@ describe("shared rules", () => {
     assert.equal(jobStatus(0), "None");
     assert.equal(jobStatus(2), "Claimed");
     assert.throws(() => jobStatus(200), UnknownJobStatusError);
+    assert.equal(hostStatus(1), "Active");
+    assert.throws(() => hostStatus(9), UnknownHostStatusError);
     assert.equal(MAX_JOB_TOKENS, 16_777_215);
   });
 

@@ -5,8 +5,9 @@
  * something, so a restart with the same config sends none. An unregistered host
  * approves its FAB stake and registers; a paused one is made available again.
  */
-import { fabTokenAbi, HOST_STATUS, nodeRegistryAbi } from "../../abis/index.ts";
+import { fabTokenAbi, nodeRegistryAbi } from "../../abis/index.ts";
 import type { ChainClient } from "../../protocol/chain-client.ts";
+import { hostStatus } from "../../protocol/hosts.ts";
 import { type Logger, silentLogger } from "../../protocol/logger.ts";
 
 export interface Offer {
@@ -73,7 +74,7 @@ export async function ensureRegistration(
   const { contexts, ...registration } = desired;
   const offered = new Set(wanted.map((o) => o.modelId.toLowerCase()));
   const wantedContexts = contexts.filter((c) => offered.has(c.modelId.toLowerCase()));
-  if (HOST_STATUS[status] === "Unregistered") {
+  if (hostStatus(status) === "Unregistered") {
     await approve(desired.stake);
     await client.send("register", {
       ...on,
@@ -192,7 +193,7 @@ export async function ensureRegistration(
     });
     done("setModelContexts");
   }
-  if (HOST_STATUS[status] === "Paused") {
+  if (hostStatus(status) === "Paused") {
     await client.send("setAvailable", { ...on, functionName: "setAvailable", args: [true] });
     done("setAvailable");
   }

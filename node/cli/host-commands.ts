@@ -10,13 +10,14 @@ import { mkdir, readFile, writeFile } from "node:fs/promises";
 import path from "node:path";
 import { erc20Abi, formatEther, zeroAddress } from "viem";
 import { generatePrivateKey, privateKeyToAccount } from "viem/accounts";
-import { HOST_STATUS, nodeRegistryAbi, paymentEscrowAbi } from "../../abis/index.ts";
+import { nodeRegistryAbi, paymentEscrowAbi } from "../../abis/index.ts";
 import {
   type ChainClient,
   ContractRevertError,
   createChainClient,
 } from "../../protocol/chain-client.ts";
 import { loadDeployment } from "../../protocol/deployment.ts";
+import { hostStatus as hostStatusLabel } from "../../protocol/hosts.ts";
 import { KeyError, loadHostAccount, writeKeystore } from "../../protocol/keystore.ts";
 import type { NodeConfig } from "../config.ts";
 import { NodeError } from "../errors.ts";
@@ -155,7 +156,7 @@ export async function hostStatus(config: NodeConfig, env: NodeJS.ProcessEnv = pr
   }
   return {
     address,
-    status: HOST_STATUS[status] ?? String(status),
+    status: hostStatusLabel(status),
     stake,
     minimumStake,
     registeredAt,
