@@ -338,6 +338,8 @@ describe("host node on a local chain", () => {
         e.param === "messages",
     );
     await until("the host to hand the job back", async () => (await job(id)).status === "Refused");
+    // The chain can show it before the node has its own transaction's receipt.
+    await until("the host to record it", async () => host?.state.job(id)?.status === "done");
     assert.deepEqual(host?.state.job(id)?.outcome, {
       kind: "refused",
       refusal: "context_length_exceeded",
