@@ -88,7 +88,7 @@ export interface Payment {
 }
 
 export type RunEvent =
-  | { type: "host"; host: HostListing }
+  | { type: "host"; host: ReachableHost }
   | { type: "posted"; jobId: bigint; deposit: bigint; token: `0x${string}`; tx: `0x${string}` }
   | { type: "claimed"; jobId: bigint }
   | { type: "token"; text: string }
@@ -111,7 +111,7 @@ export type RunEvent =
 
 export interface RunResult {
   jobId: bigint;
-  host: HostListing;
+  host: ReachableHost;
   text: string;
   finishReason: FinishReason;
   usage: { promptTokens: number; completionTokens: number };
@@ -122,6 +122,12 @@ export interface RunResult {
   /** Set when the job was accepted. */
   payment: Payment | undefined;
 }
+
+/** A listed host the renter can pay and reach: it prices the model and serves HTTP. */
+export type ReachableHost = HostListing & { httpUrl: string; pricePerToken: string };
+
+const reachable = (h: HostListing): h is ReachableHost =>
+  typeof h.httpUrl === "string" && h.httpUrl.length > 0 && h.pricePerToken !== null;
 
 export const RENTER_DEFAULTS = {
   maxTokens: 256,
@@ -136,7 +142,7 @@ export interface Renter {
   readonly discovery: Discovery;
   readonly chain: ChainClient;
   /** Hosts for a model, best first (cheapest for "price", best reputation for "score"). */
-  chooseHost: (model: string, by: "price" | "score", token?: string) => Promise<HostListing>;
+  chooseHost: (model: string, by: "price" | "score", token?: string) => Promise<ReachableHost>;
   /** Runs one paid request, step by step. */
   run: (body: ChatCompletionBody, options?: RunOptions) => AsyncGenerator<RunEvent, RunResult>;
   /**
@@ -221,11 +227,14 @@ export function createRenter(options: RenterOptions): Renter {
     }
   }
 
-  async function chooseHost(model: string, by: "price" | "score", token?: string) {
+  async function chooseHost(
+    model: string,
+    by: "price" | "score",
+    token?: string,
+  ): Promise<ReachableHost> {
     const hosts = await discovery.hosts({ model, sort: by, token, limit: 20 });
     // A host reachable over HTTP, and (for "score") one that actually offers the model.
-    const usable = hosts.filter((h) => h.httpUrl && h.pricePerToken !== null);
-    const best = usable[0];
+    const best = hosts.find(reachable);
     if (!best) throw new NoHostError(`no eligible host serves ${model} for ${token ?? "ETH"}`);
     return best;
   }
@@ -299,7 +308,7 @@ export function createRenter(options: RenterOptions): Renter {
         "context_length_exceeded",
       );
     const maxTokens = asked ?? Math.min(RENTER_DEFAULTS.maxTokens, room?.maxTokens ?? Infinity);
-    const price = opts.maxPricePerToken ?? BigInt(host.pricePerToken ?? 0);
+    const price = opts.maxPricePerToken ?? BigInt(host.pricePerToken);
     const deposit = BigInt(maxTokens) * price;
     await ensureFunds(token, deposit);
     const now = (await chain.query("block", (c) => c.getBlock())).timestamp;
@@ -420,6 +429,8 @@ export function createRenter(options: RenterOptions): Renter {
     const hosts = await discovery.hosts({ model, token, sort: "price", limit: 100 });
     const found = hosts.find((h) => h.address.toLowerCase() === address.toLowerCase());
     if (!found) throw new NoHostError(`host ${address} does not serve ${model} for ${token}`);
+    if (!reachable(found))
+      throw new NoHostError(`host ${address} has no HTTP endpoint or no price for ${model}`);
     return found;
   }
 

@@ -4,26 +4,42 @@
  * strings (the API serializes bigints that way) and are kept as strings here.
  */
 import { zeroAddress } from "viem";
+import { z } from "zod";
 import { DiscoveryError } from "./errors.ts";
 
-export interface HostListing {
-  address: `0x${string}`;
-  score: number;
-  stake: string;
-  region: string;
-  gpuModel: string;
-  vramMiB: number;
-  gpuCount: number;
-  httpUrl: string;
-  peerId: string;
-  multiaddrs: string[];
-  registeredAt: string;
-  jobsCompleted: number;
+const decimal = z.string().regex(/^\d+$/, "a decimal string");
+const address = z.custom<`0x${string}`>(
+  (v) => typeof v === "string" && /^0x[0-9a-fA-F]{40}$/.test(v),
+  "an address",
+);
+
+/**
+ * A host as `GET /hosts` lists it, checked at the edge: the renter pays whoever this names,
+ * so a malformed listing is a DiscoveryError, never a half-read host. Fields the API adds
+ * later pass through untouched.
+ */
+export const hostListingSchema = z.looseObject({
+  address,
+  score: z.number(),
+  stake: decimal,
+  region: z.string(),
+  gpuModel: z.string(),
+  vramMiB: z.number().int(),
+  gpuCount: z.number().int(),
+  /** null for a host that registered no HTTP endpoint (reachable over libp2p only). */
+  httpUrl: z.string().nullable(),
+  peerId: z.string().nullable(),
+  multiaddrs: z.array(z.string()).nullable(),
+  registeredAt: decimal,
+  jobsCompleted: z.number().int(),
   /** Wei (or token base units) per generated token for the queried model and token; null without a model. */
-  pricePerToken: string | null;
+  pricePerToken: decimal.nullable(),
   /** The queried model's context window (tokens) as the host advertises it; null if it does not. */
-  contextLength: number | null;
-}
+  contextLength: z.number().int().positive().nullable(),
+});
+export type HostListing = z.infer<typeof hostListingSchema>;
+
+const hostPage = z.object({ hosts: z.array(hostListingSchema) });
 
 export interface HostQuery {
   model?: string;
@@ -80,8 +96,14 @@ export function createDiscoveryClient(apiUrl: string, timeoutMs = 10_000): Disco
       if (q.maxPrice !== undefined) params.set("maxPrice", q.maxPrice.toString());
       if (q.minScore !== undefined) params.set("minScore", String(q.minScore));
       params.set("limit", String(q.limit ?? 20));
-      const page = await get<{ hosts: HostListing[] }>(`/hosts?${params}`);
-      return page?.hosts ?? [];
+      const raw = await get<unknown>(`/hosts?${params}`);
+      if (raw === undefined) return [];
+      const page = hostPage.safeParse(raw);
+      if (!page.success)
+        throw new DiscoveryError(
+          `GET /hosts: a malformed answer (${page.error.issues[0]?.path.join(".")}: ${page.error.issues[0]?.message})`,
+        );
+      return page.data.hosts;
     },
     host: (address) => get(`/hosts/${address}`),
     async models() {
