@@ -309,6 +309,8 @@ export async function startLocalMarketplace(
       port: gatewayPort,
     });
     stops.push(() => gateway.close());
+    // Runs before the gateway and the hosts stop: each host settles its session on chain.
+    stops.push(() => renter.sessions.stop());
 
     const file: MarketplaceFile = {
       chainId: 31337,

@@ -58,6 +58,19 @@ const chainSchema = z.object({
   maxActiveJobs: z.number().int().min(1).default(16),
   minTimeLeftSec: z.number().int().min(0).default(60),
   autoRelease: z.boolean().default(true),
+  /** When the node checkpoints and closes its sessions (node/chain/sessions.ts). */
+  sessions: z
+    .object({
+      /** Checkpoint once unpaid receipts reach this share of the deposit (basis points). */
+      checkpointBps: z.number().int().min(1).max(10_000).optional(),
+      /** Close a session with no request for this many seconds. */
+      idleCloseSec: z.number().int().min(1).optional(),
+      /** Close a session this many seconds before its expiry. */
+      expiryMarginSec: z.number().int().min(0).optional(),
+      /** Stop serving a session after this many answers cut short. */
+      maxAborted: z.number().int().min(1).optional(),
+    })
+    .default({}),
 });
 
 const httpSchema = z.object({

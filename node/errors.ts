@@ -5,7 +5,7 @@
  * base class shared with the renter and the API). Tests assert the class, not the message.
  */
 import { FabstirError } from "../protocol/errors.ts";
-import type { JobRefusal } from "../protocol/wire-errors.ts";
+import type { JobRefusal, SessionRefusal } from "../protocol/wire-errors.ts";
 
 export class NodeError extends FabstirError {}
 
@@ -108,5 +108,19 @@ export class JobRefusedError extends NodeError {
     super(`job ${jobId}: ${message}`, options);
     this.code = code;
     this.jobId = jobId;
+  }
+}
+
+/** A request for a session that this node refuses to serve; `code` says why. */
+export class SessionRefusedError extends NodeError {
+  override readonly code: SessionRefusal;
+  override readonly userError = true;
+  override readonly retryable: boolean;
+  readonly sessionId: string;
+  constructor(code: SessionRefusal, sessionId: string, message: string, options?: ErrorOptions) {
+    super(`session ${sessionId}: ${message}`, options);
+    this.code = code;
+    this.sessionId = sessionId;
+    this.retryable = code === "session_busy";
   }
 }

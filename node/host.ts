@@ -111,6 +111,14 @@ export async function startHostNode(
             },
           }
         : undefined,
+      sessions: config.chain
+        ? {
+            open: (auth, request) => {
+              if (!chain) throw new Error("the chain is not connected yet");
+              return chain.sessions.open(auth, request);
+            },
+          }
+        : undefined,
     });
 
     let http: HttpServer | undefined;
@@ -120,6 +128,12 @@ export async function startHostNode(
         metrics,
         logger,
         maxBodyBytes: config.http.maxBodyBytes,
+        closeSession: config.chain
+          ? (id, receipt) => {
+              if (!chain) throw new Error("the chain is not connected yet");
+              return chain.sessions.close(id, receipt);
+            }
+          : undefined,
         health: () => ({
           peer_id: p2p?.peerId.toString() ?? null,
           chain: chain
@@ -127,6 +141,7 @@ export async function startHostNode(
                 connected: chain.monitor.lastError === undefined,
                 checkpoint: chain.state.data.checkpoint,
                 jobs: chain.jobs.counts(),
+                sessions: chain.sessions.counts(),
               }
             : null,
         }),
@@ -209,6 +224,8 @@ export async function startHostNode(
         addresses: deployment.addresses,
         startBlock: deployment.startBlock,
         stateFile: path.join(config.dataDir, `chain-${c.chainId}.json`),
+        sessionFile: path.join(config.dataDir, `sessions-${c.chainId}.json`),
+        sessionPolicy: c.sessions,
         registration: await withMinimumStake(
           registration,
           deployment.addresses.NodeRegistry,

@@ -14,6 +14,7 @@ export const CONTRACT_NAMES = [
   "NodeRegistry",
   "JobMarketplace",
   "PaymentEscrow",
+  "SessionManager",
 ] as const;
 export type ContractName = (typeof CONTRACT_NAMES)[number];
 
@@ -28,6 +29,7 @@ const ENV_KEYS: Record<ContractName, string> = {
   NodeRegistry: "FABSTIR_NODE_REGISTRY_ADDRESS",
   JobMarketplace: "FABSTIR_JOB_MARKETPLACE_ADDRESS",
   PaymentEscrow: "FABSTIR_PAYMENT_ESCROW_ADDRESS",
+  SessionManager: "FABSTIR_SESSION_MANAGER_ADDRESS",
 };
 
 /** No deployment is known for the chain: a configuration the program cannot run with. */

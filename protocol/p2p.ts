@@ -4,20 +4,23 @@
  *
  * `/fabstir/inference/1.0.0`: the client sends ONE frame `{type:"request", request}` and
  * keeps its side of the stream open; the server answers with `{type:"token", text}` frames
- * and a final `{type:"done", ...}`, or an `{type:"error", code, message, retryable}` frame,
- * then closes its side. The client closing its side or resetting the stream before the
- * answer ends cancels the request. A request frame over MAX_REQUEST_FRAME_BYTES is refused
- * with code "request_too_large"; a frame that is not JSON or not a valid request with
- * "invalid_request".
+ * (each with the text of one or more tokens: the host joins those that come close together;
+ * the exact count is in `done.usage`) and a final `{type:"done", ...}`, or an
+ * `{type:"error", code, message, retryable}` frame, then closes its side. The client closing
+ * its side or resetting the stream before the answer ends cancels the request. A request
+ * frame over MAX_REQUEST_FRAME_BYTES is refused with code "request_too_large"; a frame that
+ * is not JSON or not a valid request with "invalid_request".
  *
  * `/fabstir/capabilities/1.0.0`: the server sends one frame with its Capabilities and
  * closes; the client sends nothing.
  */
+
 import type { Stream } from "@libp2p/interface";
 import * as lp from "it-length-prefixed";
 import { Uint8ArrayList } from "uint8arraylist";
 import { z } from "zod";
 import { FabstirError } from "./errors.ts";
+import { sessionAuthorizationSchema } from "./sessions.ts";
 import {
   CACHE_MODES,
   type Capabilities,
@@ -67,6 +70,7 @@ export const serveRequestSchema = z
         signature: hex() as z.ZodType<`0x${string}`>,
       })
       .optional(),
+    session: sessionAuthorizationSchema.optional(),
   })
   .refine((r) => (r.messages === undefined) !== (r.prompt === undefined), {
     message: "exactly one of messages and prompt",

@@ -31,6 +31,31 @@ export const JOB_REFUSALS = {
 } as const;
 export type JobRefusal = keyof typeof JOB_REFUSALS;
 
+/** Why a host refuses a request that names a session. */
+export const SESSION_REFUSALS = {
+  /** No such session on chain, or its terms are not the ones the request carries. */
+  session_not_found: "session_not_found",
+  /** The session names another host. */
+  wrong_host: "wrong_host",
+  /** The request asks for a model other than the session's. */
+  model_mismatch: "model_mismatch",
+  /** The session is closing or settled: open a new one. */
+  session_closed: "session_closed",
+  /** The session's expiry has passed (or is about to). */
+  session_expired: "session_expired",
+  /** The host served answers the request carries no receipt for. */
+  receipt_required: "receipt_required",
+  /** The receipt does not cover what the host served (fewer tokens, a lower amount, another digest). */
+  receipt_mismatch: "receipt_mismatch",
+  /** The receipt's signature is malformed or not the renter's (nor its session signer's). */
+  invalid_signature: "invalid_signature",
+  /** What is left of the deposit does not pay for one more token: top up or open a new session. */
+  insufficient_funds: "insufficient_funds",
+  /** An answer of this session is being served now: sessions answer one request at a time. */
+  session_busy: "session_busy",
+} as const;
+export type SessionRefusal = keyof typeof SESSION_REFUSALS;
+
 /** The OpenAI error types this project answers with. */
 export type OpenAiErrorType =
   | "invalid_request_error"
@@ -59,6 +84,13 @@ const WIRE: Record<string, readonly [status: number, type: OpenAiErrorType]> = {
   job_not_claimed: [409, "invalid_request_error"],
   job_already_served: [409, "invalid_request_error"],
   job_expired: [410, "invalid_request_error"],
+  session_not_found: [404, "not_found_error"],
+  wrong_host: [403, "permission_error"],
+  session_closed: [409, "invalid_request_error"],
+  session_expired: [410, "invalid_request_error"],
+  receipt_required: [402, "insufficient_quota"],
+  receipt_mismatch: [409, "invalid_request_error"],
+  session_busy: [409, "invalid_request_error"],
   cancelled: [499, "invalid_request_error"],
   // Money: the job's escrow or the renter's wallet cannot cover the request.
   underfunded: [402, "insufficient_quota"],

@@ -5,7 +5,9 @@
  * capability record a host advertises, and the HTTP header names. The transports validate
  * their own framing against the schemas here; the engine trusts what passed them.
  */
+
 import { z } from "zod";
+import type { SessionAuthorization } from "./sessions.ts";
 
 export interface ChatMessage {
   role: "system" | "user" | "assistant";
@@ -71,7 +73,12 @@ export const FINISH_REASONS = ["stop", "length"] as const;
 export const isFinishReason = (s: string): s is FinishReason =>
   (FINISH_REASONS as readonly string[]).includes(s);
 
-/** What an answer streams: text pieces, then one `done` with the whole text. */
+/**
+ * What an answer streams: text pieces, then one `done` with the whole text. A `token` event
+ * carries the text of one or more tokens (the transports join the tokens that are ready
+ * together, and the engine those of a multi-byte character): count tokens from
+ * `done.usage.completionTokens`, never from the events.
+ */
 export type GenerationEvent =
   | { type: "token"; text: string }
   | {
@@ -102,6 +109,8 @@ export interface ServeRequest {
   params?: Partial<SamplingParams>;
   cache?: CacheMode;
   job?: JobAuthorization;
+  /** The session the request is paid by, with the receipt for the answers before it. */
+  session?: SessionAuthorization;
 }
 
 export interface ModelCapability {

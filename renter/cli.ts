@@ -19,12 +19,16 @@ import { createLogger } from "../protocol/logger.ts";
 import { createRenter } from "./client.ts";
 import {
   acceptJob,
+  closeSessionOnChain,
   disputeJob,
   listHosts,
   parseJobId,
+  parseSessionId,
   runPrompt,
+  runSessionPrompt,
   showHost,
   showJob,
+  showSession,
 } from "./commands.ts";
 import { renterAccount, resolveRenterSettings } from "./config.ts";
 import { RenterUsageError } from "./errors.ts";
@@ -36,11 +40,17 @@ commands:
   hosts --model M [--sort price|score|recent] [--token ETH|0x..] [--limit N]
   host <address>
   prompt <text> --model M [--by price|score] [--host 0x..] [--max-tokens N]
-         [--temperature T] [--seed S] [--system TEXT] [--token ETH|0x..] [--no-accept]
+         [--temperature T] [--seed S] [--system TEXT] [--token ETH|0x..]
+         [--job [--no-accept]]   (default: a session, opened and settled for this prompt;
+                                  --job: one marketplace job instead)
+  session <id>                   a session's terms and state on chain
+  close-session <id>             ask to close one of your sessions on chain (or settle it
+                                 once the host's window has passed)
   job <id>
   accept <id>
   dispute <id> --reason TEXT
-  gateway [--port 8787] [--bind 127.0.0.1]
+  gateway [--port 8787] [--bind 127.0.0.1] [--jobs]
+                                 (default: sessions; --jobs: one job per request)
 
 common: --json  --rpc URL  --api URL  --marketplace FILE`;
 
@@ -64,6 +74,8 @@ const { values, positionals } = parseArgs({
     seed: { type: "string" },
     system: { type: "string" },
     "no-accept": { type: "boolean", default: false },
+    job: { type: "boolean", default: false },
+    jobs: { type: "boolean", default: false },
     reason: { type: "string" },
     help: { type: "boolean", short: "h", default: false },
   },
@@ -129,6 +141,42 @@ try {
     case "prompt": {
       if (!values.model) throw new RenterUsageError("prompt needs --model");
       let streamed = false;
+      if (!values.job) {
+        const r = await runSessionPrompt(renter, {
+          prompt: arg ?? "",
+          model: values.model,
+          system: values.system,
+          host: values.host as `0x${string}` | undefined,
+          token: values.token,
+          maxTokens: int("max-tokens", values["max-tokens"]),
+          temperature: values.temperature === undefined ? undefined : Number(values.temperature),
+          seed: int("seed", values.seed),
+          onToken: (t) => {
+            if (out.json) return;
+            streamed = true;
+            process.stdout.write(t);
+          },
+          onSession: (e) => {
+            if (e.type === "host")
+              out.progress(
+                `· host ${short(e.host.address)} at ${e.host.pricePerToken} wei/token (score ${e.host.score})`,
+              );
+            else if (e.type === "opened")
+              out.progress(
+                `· opened session ${e.sessionId}, deposit ${formatUnits18(e.deposit)} locked in escrow`,
+              );
+            else if (e.type === "failover")
+              out.progress(`· host ${short(e.from)} failed (${e.reason}); trying another`);
+          },
+        });
+        out.result(r, () =>
+          [
+            streamed ? "" : r.text,
+            `\n· session ${r.sessionId}: ${r.tokens} tokens, paid ${formatUnits18(r.spent)}; closed by ${r.closed.how === "host" ? "the host (rest refunded)" : "an on-chain request (settles after the host's window)"}`,
+          ].join(""),
+        );
+        break;
+      }
       const result = await runPrompt(renter, {
         prompt: arg ?? "",
         model: values.model,
@@ -170,6 +218,28 @@ try {
       if (!result.verified) process.exitCode = 2;
       break;
     }
+    case "session": {
+      const r = await showSession(renter, parseSessionId(arg));
+      out.result(r, () =>
+        [
+          `session ${r.id}: ${r.state.status}`,
+          `renter ${r.terms.renter}`,
+          `host ${r.terms.host}`,
+          `price ${r.terms.pricePerToken} per token, expires ${new Date(Number(r.terms.expiry) * 1000).toISOString()}`,
+          `deposit ${formatUnits18(r.state.deposit)}, paid ${formatUnits18(r.state.paid)} for ${r.state.tokens} tokens`,
+        ].join("\n"),
+      );
+      break;
+    }
+    case "close-session": {
+      const r = await closeSessionOnChain(renter, parseSessionId(arg));
+      out.result(r, () =>
+        r.action === "requestClose"
+          ? `asked to close session ${r.id} in ${r.tx}; the host may present its last receipt until the window ends, then anyone settles (npm run renter -- close-session ${r.id})`
+          : `settled session ${r.id} in ${r.tx}`,
+      );
+      break;
+    }
     case "job": {
       const job = await showJob(renter, parseJobId(arg));
       out.result(job, () => {
@@ -203,7 +273,7 @@ try {
       break;
     }
     case "gateway": {
-      const app = createGatewayApp({ renter, logger });
+      const app = createGatewayApp({ renter, logger, mode: values.jobs ? "job" : "session" });
       const server = await startHttpServer(app, {
         host: values.bind ?? "127.0.0.1",
         port: int("port", values.port) ?? 8787,
@@ -212,7 +282,13 @@ try {
         { url: server.url, renter: renter.address },
         () => `renter gateway for ${renter.address} on ${server.url}/v1 (Ctrl-C stops it)`,
       );
-      const stop = () => void server.close().then(() => process.exit(0));
+      // Sessions are settled before the gateway goes: each host closes its own with the last receipt.
+      const stop = () =>
+        void renter.sessions
+          .stop()
+          .catch(() => undefined)
+          .then(() => server.close())
+          .then(() => process.exit(0));
       process.on("SIGINT", stop);
       process.on("SIGTERM", stop);
       break;

@@ -41,10 +41,12 @@ import {
   TransactionRefusedError,
 } from "./errors.ts";
 import { checkWithHost, streamFromHost } from "./host-stream.ts";
+import { createSessionPool, type SessionPool } from "./sessions.ts";
 
 export interface RenterAddresses {
   JobMarketplace: `0x${string}`;
   PaymentEscrow: `0x${string}`;
+  SessionManager: `0x${string}`;
 }
 
 export interface RenterOptions {
@@ -61,6 +63,8 @@ export interface RenterOptions {
   claimTimeoutMs?: number;
   /** How long to wait for the host's on-chain completion after the answer arrived. */
   completionTimeoutMs?: number;
+  /** Sessions: answers a deposit pays for, lifetime, idle close (renter/sessions.ts). */
+  sessions?: { answers?: number; ttlSec?: number; idleCloseMs?: number };
 }
 
 export interface RunOptions {
@@ -141,6 +145,9 @@ export interface Renter {
   readonly address: `0x${string}`;
   readonly discovery: Discovery;
   readonly chain: ChainClient;
+  readonly addresses: RenterAddresses;
+  /** Chat on sessions (the default): one deposit, many answers, no transaction per answer. */
+  readonly sessions: SessionPool;
   /** Hosts for a model, best first (cheapest for "price", best reputation for "score"). */
   chooseHost: (model: string, by: "price" | "score", token?: string) => Promise<ReachableHost>;
   /** Runs one paid request, step by step. */
@@ -367,7 +374,12 @@ export function createRenter(options: RenterOptions): Renter {
     );
     let answer: Extract<RunEvent, { type: "answer" }> | undefined;
     try {
-      for await (const e of streamFromHost(host.httpUrl, body, { jobId, signature }, opts.signal)) {
+      for await (const e of streamFromHost(
+        host.httpUrl,
+        body,
+        { kind: "job", jobId, signature },
+        opts.signal,
+      )) {
         if (e.type === "token") yield e;
         else answer = { ...e, type: "answer", jobId };
       }
@@ -478,10 +490,25 @@ export function createRenter(options: RenterOptions): Renter {
     return { tx: r.transactionHash };
   }
 
+  const sessions = createSessionPool({
+    chain,
+    account: options.account,
+    chainId: options.chainId,
+    sessions: options.addresses.SessionManager,
+    escrow,
+    hosts: async (model, token) =>
+      (await discovery.hosts({ model, sort: "price", token, limit: 20 })).filter(reachable),
+    ensureFunds,
+    ...options.sessions,
+    logger: options.logger,
+  });
+
   return {
     address: me,
     discovery,
     chain,
+    addresses: options.addresses,
+    sessions,
     chooseHost,
     run,
     job,

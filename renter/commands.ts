@@ -3,10 +3,19 @@
  * plain data, so scripts and the end-to-end test call exactly what the CLI runs. Printing
  * (human text or --json) is the CLI's business; progress goes through `onProgress`.
  */
+
+import { sessionManagerAbi } from "../abis/index.ts";
+import { ContractRevertError } from "../protocol/chain-client.ts";
 import type { ChatCompletionBody } from "../protocol/openai.ts";
 import type { Renter, RunEvent, RunResult } from "./client.ts";
 import type { HostListing } from "./discovery.ts";
-import { RenterUsageError } from "./errors.ts";
+import { RenterUsageError, TransactionRefusedError } from "./errors.ts";
+import {
+  readSessionState,
+  readSessionTerms,
+  type SessionAnswer,
+  type SessionEvent,
+} from "./sessions.ts";
 
 export function listHosts(
   renter: Renter,
@@ -96,5 +105,79 @@ export async function acceptJob(renter: Renter, id: bigint) {
 export function parseJobId(raw: string | undefined): bigint {
   if (!raw || !/^\d{1,78}$/.test(raw))
     throw new RenterUsageError(`expected a job id, got ${raw ?? "nothing"}`);
+  return BigInt(raw);
+}
+
+/**
+ * Runs a prompt on a session (the default): open a session with the chosen host (one
+ * transaction), stream the answer, then hand the signed receipt to the host, which settles
+ * the session on chain (paid for the answer, the rest refunded).
+ */
+export async function runSessionPrompt(
+  renter: Renter,
+  o: PromptOptions & { onSession?: (event: SessionEvent) => void },
+): Promise<SessionAnswer & { closed: Awaited<ReturnType<Renter["sessions"]["close"]>> }> {
+  const chat = renter.sessions.chat(promptBody(o), {
+    host: o.host,
+    token: o.token === undefined || o.token === "ETH" ? undefined : (o.token as `0x${string}`),
+  });
+  let answer: SessionAnswer | undefined;
+  try {
+    for (;;) {
+      const n = await chat.next();
+      if (n.done) {
+        answer = n.value;
+        break;
+      }
+      if (n.value.type === "token") o.onToken?.(n.value.text);
+      else o.onSession?.(n.value);
+    }
+  } finally {
+    // Whatever happened, nothing stays locked: every session this run opened is closed.
+    if (!answer) await renter.sessions.closeAll();
+  }
+  const closed = await renter.sessions.close(answer.sessionId);
+  return { ...answer, closed };
+}
+
+/** A session: its terms and state on chain. */
+export async function showSession(renter: Renter, id: bigint) {
+  const [terms, state] = await Promise.all([
+    readSessionTerms(renter.chain, renter.addresses.SessionManager, id),
+    readSessionState(renter.chain, renter.addresses.SessionManager, id),
+  ]);
+  return { id, terms, state };
+}
+
+/**
+ * Ends one of the renter's sessions from the chain alone (its host gone, the gateway that
+ * held it stopped): asks to close when it is open, settles when the host's window has passed.
+ */
+export async function closeSessionOnChain(renter: Renter, id: bigint) {
+  const { terms, state } = await showSession(renter, id);
+  if (terms.renter.toLowerCase() !== renter.address.toLowerCase())
+    throw new RenterUsageError(
+      `session ${id} belongs to ${terms.renter}, not to ${renter.address}`,
+    );
+  const functionName = state.status === "Open" ? "requestClose" : "settle";
+  if (state.status === "Settled") throw new RenterUsageError(`session ${id} is already settled`);
+  try {
+    const tx = await renter.chain.send(`${functionName} ${id}`, {
+      address: renter.addresses.SessionManager,
+      abi: sessionManagerAbi,
+      functionName,
+      args: [terms, id],
+    });
+    return { id, action: functionName, tx: tx.transactionHash };
+  } catch (e) {
+    if (e instanceof ContractRevertError)
+      throw new TransactionRefusedError(functionName, undefined, e.errorName ?? e.message, e);
+    throw e;
+  }
+}
+
+export function parseSessionId(raw: string | undefined): bigint {
+  if (!raw || !/^\d{1,78}$/.test(raw))
+    throw new RenterUsageError(`expected a session id, got ${raw ?? "nothing"}`);
   return BigInt(raw);
 }

@@ -30,6 +30,7 @@ export const marketplaceFileSchema = z.object({
     NodeRegistry: hex,
     JobMarketplace: hex,
     PaymentEscrow: hex,
+    SessionManager: hex.optional(),
     TestStablecoin: hex.optional(),
   }),
   renter: z.object({ address: hex, privateKey: hex }),
@@ -51,7 +52,11 @@ export interface RenterSettings {
   rpcUrl: string;
   apiUrl: string;
   chainId: number;
-  addresses: { JobMarketplace: `0x${string}`; PaymentEscrow: `0x${string}` };
+  addresses: {
+    JobMarketplace: `0x${string}`;
+    PaymentEscrow: `0x${string}`;
+    SessionManager: `0x${string}`;
+  };
   privateKey: `0x${string}`;
 }
 
@@ -88,7 +93,11 @@ export function resolveRenterSettings(
     rpcUrl,
     apiUrl,
     chainId,
-    addresses: { JobMarketplace: addresses.JobMarketplace, PaymentEscrow: addresses.PaymentEscrow },
+    addresses: {
+      JobMarketplace: addresses.JobMarketplace,
+      PaymentEscrow: addresses.PaymentEscrow,
+      SessionManager: addresses.SessionManager,
+    },
     privateKey,
   };
 }

@@ -53,7 +53,7 @@ export class HostRequestError extends RenterError {
   readonly status: number | undefined;
   readonly hostCode: string | undefined;
   constructor(
-    jobId: bigint,
+    jobId: bigint | undefined,
     message: string,
     opts: { status?: number; hostCode?: string; cause?: unknown },
   ) {
@@ -109,5 +109,12 @@ export class InvalidRequestError extends RenterError {
 export class InsufficientFundsError extends RenterError {
   constructor(message: string) {
     super("insufficient_funds", message, { userError: true });
+  }
+}
+
+/** A session id that does not exist, or that this renter does not hold. */
+export class SessionNotFoundError extends RenterError {
+  constructor(message: string) {
+    super("session_not_found", message, { userError: true });
   }
 }

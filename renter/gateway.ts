@@ -1,16 +1,21 @@
 /**
- * The renter gateway: a local OpenAI-compatible endpoint on the renter's machine. Every
- * chat completion it answers is a marketplace job paid from the renter's wallet (choose a
- * host, post the job, authorize, stream, accept), so any OpenAI client works unchanged.
+ * The renter gateway: a local OpenAI-compatible endpoint on the renter's machine, paid from
+ * the renter's wallet, so any OpenAI client works unchanged. By default it chats on sessions
+ * (renter/sessions.ts): the first request for a model opens a session with a host (one
+ * transaction), later ones reuse it with no transaction, each carrying the signed receipt for
+ * the answers before it; sessions close when idle and when the gateway stops. With mode "job"
+ * every chat completion is a marketplace job (choose a host, post, authorize, stream, accept).
  *
  *   GET  /v1/models             models that eligible hosts offer (from the discovery API)
  *   POST /v1/chat/completions   streaming (SSE) and not
  *   GET  /health
  *
- * Each answer names its job: headers X-Fabstir-Job-Id and X-Fabstir-Host, and a `fabstir`
- * object (job id, host, whether it came from the host's cache, the payment split) on the
- * non-streaming body and on the streaming answer's last chunk. A streamed answer ends
- * ([DONE]) only after the job is accepted, so the client knows it was paid for.
+ * Each answer names what paid for it: on sessions, headers X-Fabstir-Session and
+ * X-Fabstir-Host and a `fabstir` object (session id, host, this answer's cost, the session's
+ * tokens, spent and remaining deposit, transactions this answer needed); on jobs, headers
+ * X-Fabstir-Job-Id and X-Fabstir-Host and a `fabstir` object (job id, host, cache, payment
+ * split), where a streamed answer ends ([DONE]) only after the job is accepted. The object is
+ * on the non-streaming body and on the streaming answer's last chunk.
  */
 import { randomUUID } from "node:crypto";
 import type { Context } from "hono";
@@ -20,23 +25,46 @@ import { streamSSE } from "hono/streaming";
 import { replaceBigInts } from "ponder";
 import { type Logger, silentLogger } from "../protocol/logger.ts";
 import {
+  type ChatCompletionBody,
   chatChunk,
   chatCompletion,
   chatCompletionBody,
   usageObject,
   validationErrorObject,
 } from "../protocol/openai.ts";
+import { SESSION_HEADERS } from "../protocol/sessions.ts";
 import { HEADERS } from "../protocol/wire.ts";
 import { errorObject, errorStatus } from "../protocol/wire-errors.ts";
 import type { Renter, RunEvent, RunOptions, RunResult } from "./client.ts";
+import { tokenAddress } from "./discovery.ts";
 import { HostRequestError, InvalidRequestError, RenterError } from "./errors.ts";
+import type { SessionAnswer } from "./sessions.ts";
 
 export interface GatewayOptions {
   renter: Renter;
   logger?: Logger;
+  /**
+   * How answers are paid: "session" (default: one deposit per host and model, renter-signed
+   * receipts, no transaction per answer) or "job" (one marketplace job per request).
+   */
+  mode?: "session" | "job";
   /** Defaults for every job: host choice, token, price cap, deadline. */
   run?: Omit<RunOptions, "signal" | "host">;
   maxBodyBytes?: number;
+}
+
+function fabstirOfSession(a: SessionAnswer) {
+  return {
+    session_id: a.sessionId.toString(),
+    host: a.host.address,
+    cached: a.cached,
+    token: a.token,
+    cost: a.cost.toString(),
+    tokens: a.tokens,
+    spent: a.spent.toString(),
+    remaining: a.remaining.toString(),
+    transactions: a.transactions,
+  };
 }
 
 /** A renter error as an OpenAI error object, with the job it concerns (if one was posted). */
@@ -123,6 +151,8 @@ export function createGatewayApp(options: GatewayOptions): Hono {
       true;
     const id = `chatcmpl-${randomUUID()}`;
     const created = Math.floor(Date.now() / 1000);
+    if ((options.mode ?? "session") === "session")
+      return sessionAnswer(c, body, { id, created, stream, includeUsage });
     // The client's disconnect does not abort the job: it was paid for, and is settled anyway.
     const run = renter.run(body, { ...options.run });
     // Everything up to the host's first answer settles errors with a proper status code.
@@ -187,6 +217,76 @@ export function createGatewayApp(options: GatewayOptions): Hono {
       }
     });
   });
+
+  /**
+   * One answer on a session. Everything before the first token (opening or topping up the
+   * session, a refusal, a failover) settles errors with a proper status code.
+   */
+  async function sessionAnswer(
+    c: Context,
+    body: ChatCompletionBody,
+    o: { id: string; created: number; stream: boolean; includeUsage: boolean },
+  ) {
+    const { id, created } = o;
+    const chat = renter.sessions.chat(body, {
+      token: options.run?.token ? tokenAddress(options.run.token) : undefined,
+      maxPricePerToken: options.run?.maxPricePerToken,
+    });
+    const pending: string[] = [];
+    let next = await chat.next();
+    while (!next.done && next.value.type !== "token") {
+      if (next.value.type === "asking") {
+        c.header(SESSION_HEADERS.id, next.value.sessionId.toString());
+        c.header(HEADERS.host, next.value.host);
+      }
+      next = await chat.next();
+    }
+    if (!next.done && next.value.type === "token") pending.push(next.value.text);
+    if (!o.stream) {
+      while (!next.done) next = await chat.next();
+      const a = next.value;
+      c.header(HEADERS.cached, String(a.cached));
+      return c.json({
+        ...chatCompletion(id, created, body.model, a.text, a.finishReason, a.usage),
+        fabstir: fabstirOfSession(a),
+      });
+    }
+    return streamSSE(c, async (sse) => {
+      const send = (data: unknown) => sse.writeSSE({ data: JSON.stringify(data) });
+      try {
+        await send(chatChunk(id, created, body.model, { role: "assistant", content: "" }, null));
+        for (const text of pending)
+          await send(chatChunk(id, created, body.model, { content: text }, null));
+        while (!next.done) {
+          next = await chat.next();
+          if (!next.done && next.value.type === "token")
+            await send(chatChunk(id, created, body.model, { content: next.value.text }, null));
+        }
+        const a = next.value;
+        await send({
+          ...chatChunk(id, created, body.model, {}, a.finishReason),
+          ...(o.includeUsage ? {} : { fabstir: fabstirOfSession(a) }),
+        });
+        if (o.includeUsage)
+          await send({
+            id,
+            object: "chat.completion.chunk",
+            created,
+            model: body.model,
+            choices: [],
+            usage: usageObject(a.usage),
+            fabstir: fabstirOfSession(a),
+          });
+        await sse.writeSSE({ data: "[DONE]" });
+      } catch (e) {
+        if (e instanceof RenterError) await send(errorBody(e));
+        else {
+          log.error({ err: e instanceof Error ? e.stack : String(e) }, "stream failed");
+          await send(errorObject("internal", "internal error"));
+        }
+      }
+    });
+  }
 
   return app;
 }

@@ -7,6 +7,7 @@
 
 import { z } from "zod";
 import type { ChatCompletionBody } from "../protocol/openai.ts";
+import { type SessionAuthorization, sessionHeaders } from "../protocol/sessions.ts";
 import {
   type FinishReason,
   type GenerationEvent,
@@ -53,12 +54,25 @@ async function* sseData(body: ReadableStream<Uint8Array>): AsyncGenerator<string
   }
 }
 
+/** What pays for a request: a job (its id and the renter's authorization) or a session. */
+export type PaidBy =
+  | { kind: "job"; jobId: bigint; signature: `0x${string}` }
+  | { kind: "session"; auth: SessionAuthorization };
+
+function paidHeaders(paid: PaidBy): Record<string, string> {
+  return paid.kind === "job"
+    ? { [HEADERS.jobId]: paid.jobId.toString(), [HEADERS.jobSignature]: paid.signature }
+    : sessionHeaders(paid.auth);
+}
+
 export async function* streamFromHost(
   httpUrl: string,
   body: ChatCompletionBody,
-  job: { jobId: bigint; signature: `0x${string}` },
+  paid: PaidBy,
   signal?: AbortSignal,
 ): AsyncGenerator<HostStreamEvent> {
+  const jobId = paid.kind === "job" ? paid.jobId : undefined;
+  const what = paid.kind === "job" ? `job ${paid.jobId}` : `session ${paid.auth.sessionId}`;
   const url = `${httpUrl.replace(/\/+$/, "")}/v1/chat/completions`;
   let res: Response;
   try {
@@ -67,22 +81,21 @@ export async function* streamFromHost(
       headers: {
         "content-type": "application/json",
         accept: "text/event-stream",
-        [HEADERS.jobId]: job.jobId.toString(),
-        [HEADERS.jobSignature]: job.signature,
+        ...paidHeaders(paid),
       },
       body: JSON.stringify({ ...body, stream: true, stream_options: { include_usage: true } }),
       signal,
     });
   } catch (e) {
-    throw new HostRequestError(job.jobId, `the host at ${httpUrl} is unreachable: ${String(e)}`, {
+    throw new HostRequestError(jobId, `the host at ${httpUrl} is unreachable: ${String(e)}`, {
       cause: e,
     });
   }
   if (!res.ok || !res.body) {
     const err = (await res.json().catch(() => undefined)) as Chunk | undefined;
     throw new HostRequestError(
-      job.jobId,
-      `the host refused job ${job.jobId}: ${res.status} ${err?.error?.message ?? res.statusText}`,
+      jobId,
+      `the host refused ${what}: ${res.status} ${err?.error?.message ?? res.statusText}`,
       { status: res.status, hostCode: err?.error?.code },
     );
   }
@@ -94,11 +107,9 @@ export async function* streamFromHost(
     if (data === "[DONE]") break;
     const chunk = JSON.parse(data) as Chunk;
     if (chunk.error)
-      throw new HostRequestError(
-        job.jobId,
-        `the host failed job ${job.jobId}: ${chunk.error.message}`,
-        { hostCode: chunk.error.code },
-      );
+      throw new HostRequestError(jobId, `the host failed ${what}: ${chunk.error.message}`, {
+        hostCode: chunk.error.code,
+      });
     const choice = chunk.choices?.[0];
     const piece = choice?.delta?.content;
     if (piece) {
@@ -108,11 +119,7 @@ export async function* streamFromHost(
     const finish = choice?.finish_reason;
     if (finish) {
       if (!isFinishReason(finish))
-        throw new HostRequestError(
-          job.jobId,
-          `the host sent an unknown finish_reason ${finish}`,
-          {},
-        );
+        throw new HostRequestError(jobId, `the host sent an unknown finish_reason ${finish}`, {});
       finishReason = finish;
     }
     if (chunk.fabstir?.cached !== undefined) cached = chunk.fabstir.cached;
@@ -123,7 +130,7 @@ export async function* streamFromHost(
       };
   }
   if (!usage || !finishReason)
-    throw new HostRequestError(job.jobId, `the host's stream for job ${job.jobId} ended early`, {});
+    throw new HostRequestError(jobId, `the host's stream for ${what} ended early`, {});
   yield { type: "done", text, finishReason, usage, cached };
 }
 

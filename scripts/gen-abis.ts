@@ -17,12 +17,18 @@ const CONTRACTS = [
   "registry/NodeRegistry.sol/NodeRegistry",
   "marketplace/JobMarketplace.sol/JobMarketplace",
   "escrow/PaymentEscrow.sol/PaymentEscrow",
+  "sessions/SessionManager.sol/SessionManager",
   "proxy/FabstirProxy.sol/FabstirProxy",
   "test/TestStablecoin.sol/TestStablecoin",
 ] as const;
 
 /** Interfaces whose enums other components decode. */
-const ENUM_SOURCES = ["marketplace/IJobMarketplace.sol", "registry/INodeRegistry.sol"] as const;
+const ENUM_SOURCES = [
+  "marketplace/IJobMarketplace.sol",
+  "registry/INodeRegistry.sol",
+  "sessions/ISessionManager.sol",
+  "escrow/IPaymentEscrow.sol",
+] as const;
 
 /** FABToken -> fabTokenAbi, JobMarketplace -> jobMarketplaceAbi. */
 function constName(contract: string): string {

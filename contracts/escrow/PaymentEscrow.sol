@@ -11,12 +11,17 @@ import {ReentrancyGuardTransient} from "@openzeppelin/contracts/utils/Reentrancy
 import {IPaymentEscrow} from "./IPaymentEscrow.sol";
 
 /// @title PaymentEscrow
-/// @notice Holds renters' deposits per job and pays hosts, the protocol treasury
-/// and the stakers when the JobMarketplace settles a job. Every payout is a
-/// withdrawable balance (pull payment), so no recipient can block a settlement.
-/// @dev Solvency: for every token, this contract's balance equals the sum of the
-/// locked deposits, the withdrawable balances and the uncollected fees (ETH forced
-/// in by selfdestruct can only make it larger). Only the marketplace locks and releases.
+/// @notice Holds renters' deposits and pays hosts, the protocol treasury and the stakers when
+/// a locker (the JobMarketplace for jobs, the SessionManager for sessions) settles. Every
+/// payout is a withdrawable balance (pull payment), so no recipient can block a settlement,
+/// and each fee recipient's share is collected on its own.
+/// @dev Key space: every lock is keyed by (locker, id), so two lockers never collide and a
+/// locker can only move its own locks. Only allowed lockers make new locks; a locker that is
+/// no longer allowed still settles, pays and refunds the locks it made, so retiring a contract
+/// never strands its renters' deposits.
+/// Solvency: for every token, this contract's balance equals the sum of the locked deposits,
+/// the withdrawable balances and the uncollected fees (ETH forced in by selfdestruct can only
+/// make it larger).
 contract PaymentEscrow is
     Initializable,
     AccessControlUpgradeable,
@@ -37,22 +42,20 @@ contract PaymentEscrow is
     /// @notice The treasury's and the stakers' shares can each never be set above this.
     uint16 public constant MAX_FEE_BPS = 2_000;
 
-    /// @dev One slot, read once per lock and release: the only caller allowed to move
-    /// deposits, and the fee split.
+    /// @dev The fee split, read once per payment: one slot.
     struct Config {
-        address marketplace;
         uint16 hostBps;
         uint16 treasuryBps;
         uint16 stakersBps;
     }
 
-    /// @dev A job's deposit. uint96 holds 7.9e28 wei: far above any deposit.
+    /// @dev A deposit. uint96 holds 7.9e28 wei: far above any deposit.
     struct Lock {
         address token;
         uint96 amount;
     }
 
-    /// @dev Uncollected fees of one token, packed so a release writes one slot.
+    /// @dev Uncollected fees of one token, packed so a payment writes one slot.
     struct Fees {
         uint128 treasury;
         uint128 stakers;
@@ -64,9 +67,10 @@ contract PaymentEscrow is
         address treasury;
         address stakersPool;
         mapping(address token => bool) allowedTokens;
-        mapping(uint256 jobId => Lock) locks;
+        mapping(address locker => mapping(uint256 id => Lock)) locks;
         mapping(address account => mapping(address token => uint256)) balances;
         mapping(address token => Fees) fees;
+        mapping(address locker => bool) lockers;
     }
 
     // keccak256(abi.encode(uint256(keccak256("fabstir.storage.PaymentEscrow")) - 1)) & ~bytes32(uint256(0xff))
@@ -104,64 +108,74 @@ contract PaymentEscrow is
         _setFeeSplit($, 8_500, 1_000, 500);
     }
 
-    // ---------------------------------------------------------------- marketplace
+    // ---------------------------------------------------------------- lockers
 
     /// @inheritdoc IPaymentEscrow
-    function lock(uint256 jobId, address payer, address token, uint256 amount) external payable nonReentrant {
+    function lock(uint256 id, address payer, address token, uint256 amount) external payable nonReentrant {
         PaymentEscrowStorage storage $ = _s();
-        if (msg.sender != $.config.marketplace) revert PaymentEscrowUnauthorized(msg.sender);
-        if (amount == 0 || amount > type(uint96).max) revert PaymentEscrowInvalidAmount(amount);
-        if ($.locks[jobId].amount != 0) revert PaymentEscrowJobAlreadyLocked(jobId);
-        if (token == address(0)) {
-            if (msg.value != amount) revert PaymentEscrowValueMismatch(amount, msg.value);
-        } else {
-            if (msg.value != 0) revert PaymentEscrowValueMismatch(0, msg.value);
-            if (!$.allowedTokens[token]) revert PaymentEscrowTokenNotAllowed(token);
-            // Measure what arrived so fee-on-transfer tokens cannot break solvency.
-            uint256 before = IERC20(token).balanceOf(address(this));
-            IERC20(token).safeTransferFrom(payer, address(this), amount);
-            uint256 received = IERC20(token).balanceOf(address(this)) - before;
-            if (received != amount) revert PaymentEscrowTransferMismatch(token, amount, received);
-        }
-        $.locks[jobId] = Lock({token: token, amount: uint96(amount)});
-        emit FundsLocked(jobId, payer, token, amount);
+        if (!$.lockers[msg.sender]) revert PaymentEscrowUnauthorized(msg.sender);
+        Lock storage l = $.locks[msg.sender][id];
+        if (l.amount != 0) revert PaymentEscrowAlreadyLocked(msg.sender, id);
+        _take($, payer, token, amount, amount);
+        l.token = token;
+        l.amount = uint96(amount);
+        emit FundsLocked(id, payer, token, msg.sender, amount);
     }
 
     /// @inheritdoc IPaymentEscrow
-    function release(uint256 jobId, address host, address renter, uint256 payment) external nonReentrant {
+    function topUp(uint256 id, address payer, address token, uint256 amount) external payable nonReentrant {
         PaymentEscrowStorage storage $ = _s();
-        Config memory c = $.config;
-        if (msg.sender != c.marketplace) revert PaymentEscrowUnauthorized(msg.sender);
-        (address token, uint256 deposit) = _unlock($, jobId);
-        if (payment > deposit) revert PaymentEscrowPaymentExceedsDeposit(jobId, payment, deposit);
+        if (!$.lockers[msg.sender]) revert PaymentEscrowUnauthorized(msg.sender);
+        Lock storage l = $.locks[msg.sender][id];
+        Lock memory current = l;
+        if (current.amount == 0) revert PaymentEscrowNotLocked(msg.sender, id);
+        if (current.token != token) revert PaymentEscrowTokenMismatch(id, current.token, token);
+        _take($, payer, token, amount, uint256(current.amount) + amount);
+        l.amount = uint96(uint256(current.amount) + amount);
+        emit FundsLocked(id, payer, token, msg.sender, amount);
+    }
 
+    /// @inheritdoc IPaymentEscrow
+    function pay(uint256 id, address host, uint256 payment) external nonReentrant {
+        PaymentEscrowStorage storage $ = _s();
+        Lock storage l = $.locks[msg.sender][id];
+        Lock memory current = l;
+        if (current.amount == 0) revert PaymentEscrowNotLocked(msg.sender, id);
+        if (payment == 0 || payment > current.amount) {
+            revert PaymentEscrowPaymentExceedsDeposit(msg.sender, id, payment, current.amount);
+        }
+        // Cannot underflow: checked just above. A lock paid down to zero is closed.
+        unchecked {
+            l.amount = uint96(current.amount - payment);
+        }
+        (uint256 hostAmount, uint256 treasuryAmount, uint256 stakersAmount) = _split($, current.token, host, payment);
+        emit PaymentReleased(
+            id, host, current.token, msg.sender, address(0), hostAmount, treasuryAmount, stakersAmount, 0
+        );
+    }
+
+    /// @inheritdoc IPaymentEscrow
+    function release(uint256 id, address host, address renter, uint256 payment) external nonReentrant {
+        PaymentEscrowStorage storage $ = _s();
+        (address token, uint256 deposit) = _unlock($, id);
+        if (payment > deposit) revert PaymentEscrowPaymentExceedsDeposit(msg.sender, id, payment, deposit);
         uint256 hostAmount;
         uint256 treasuryAmount;
         uint256 stakersAmount;
-        if (payment != 0) {
-            hostAmount = payment * c.hostBps / BPS;
-            treasuryAmount = payment * c.treasuryBps / BPS;
-            // Rounding dust goes to the stakers so the three shares always sum to `payment`.
-            stakersAmount = payment - hostAmount - treasuryAmount;
-            $.balances[host][token] += hostAmount;
-            Fees storage f = $.fees[token];
-            // Cannot overflow: each share is below the deposit (< 2^96) and the sums
-            // are bounded by the token's total supply held by this contract.
-            f.treasury += uint128(treasuryAmount);
-            f.stakers += uint128(stakersAmount);
-        }
+        if (payment != 0) (hostAmount, treasuryAmount, stakersAmount) = _split($, token, host, payment);
         uint256 refundAmount = deposit - payment;
         if (refundAmount != 0) $.balances[renter][token] += refundAmount;
-        emit PaymentReleased(jobId, host, token, renter, hostAmount, treasuryAmount, stakersAmount, refundAmount);
+        emit PaymentReleased(
+            id, host, token, msg.sender, renter, hostAmount, treasuryAmount, stakersAmount, refundAmount
+        );
     }
 
     /// @inheritdoc IPaymentEscrow
-    function refund(uint256 jobId, address renter) external nonReentrant {
+    function refund(uint256 id, address renter) external nonReentrant {
         PaymentEscrowStorage storage $ = _s();
-        if (msg.sender != $.config.marketplace) revert PaymentEscrowUnauthorized(msg.sender);
-        (address token, uint256 deposit) = _unlock($, jobId);
+        (address token, uint256 deposit) = _unlock($, id);
         $.balances[renter][token] += deposit;
-        emit FundsRefunded(jobId, renter, token, deposit);
+        emit FundsRefunded(id, renter, token, msg.sender, deposit);
     }
 
     // ---------------------------------------------------------------- payouts
@@ -184,26 +198,35 @@ contract PaymentEscrow is
         _send(token, to, amount);
     }
 
-    /// @notice Sends the accrued fees of `token` to the treasury and the stakers pool. Anyone may call.
-    function collectFees(address token) external nonReentrant whenNotPaused {
+    /// @notice Sends the accrued fees of `token` of one kind to its recipient (the treasury or the
+    /// stakers pool). Anyone may call. Each kind is collected on its own, so a recipient that
+    /// cannot receive never blocks the other's fees.
+    function collectFees(address token, FeeKind kind) external nonReentrant whenNotPaused {
         PaymentEscrowStorage storage $ = _s();
-        Fees memory f = $.fees[token];
-        delete $.fees[token];
-        address treasury = $.treasury;
-        address stakersPool = $.stakersPool;
-        emit FeesCollected(token, treasury, f.treasury, stakersPool, f.stakers);
-        if (f.treasury != 0) _send(token, treasury, f.treasury);
-        if (f.stakers != 0) _send(token, stakersPool, f.stakers);
+        Fees storage f = $.fees[token];
+        uint256 amount;
+        address recipient;
+        if (kind == FeeKind.Treasury) {
+            amount = f.treasury;
+            f.treasury = 0;
+            recipient = $.treasury;
+        } else {
+            amount = f.stakers;
+            f.stakers = 0;
+            recipient = $.stakersPool;
+        }
+        emit FeesCollected(token, kind, recipient, amount);
+        if (amount != 0) _send(token, recipient, amount);
     }
 
     // ---------------------------------------------------------------- admin
 
-    /// @notice Sets the only contract allowed to lock and release deposits.
-    function setMarketplace(address marketplace) external onlyRole(DEFAULT_ADMIN_ROLE) {
-        if (marketplace == address(0)) revert PaymentEscrowZeroAddress();
-        Config storage c = _s().config;
-        emit MarketplaceUpdated(c.marketplace, marketplace);
-        c.marketplace = marketplace;
+    /// @notice Allows or disallows `locker` to make new locks. A disallowed locker still pays,
+    /// releases and refunds the locks it already made.
+    function setLocker(address locker, bool allowed) external onlyRole(DEFAULT_ADMIN_ROLE) {
+        if (locker == address(0)) revert PaymentEscrowZeroAddress();
+        _s().lockers[locker] = allowed;
+        emit LockerUpdated(locker, allowed);
     }
 
     /// @notice Sets the fee split in basis points; the three shares must sum to 10000,
@@ -251,8 +274,8 @@ contract PaymentEscrow is
     // ---------------------------------------------------------------- views
 
     /// @inheritdoc IPaymentEscrow
-    function lockOf(uint256 jobId) external view returns (address token, uint256 amount) {
-        Lock memory l = _s().locks[jobId];
+    function lockOf(address locker, uint256 id) external view returns (address token, uint256 amount) {
+        Lock memory l = _s().locks[locker][id];
         return (l.token, l.amount);
     }
 
@@ -278,9 +301,9 @@ contract PaymentEscrow is
         return token == address(0) || _s().allowedTokens[token];
     }
 
-    /// @notice The marketplace allowed to lock and release.
-    function marketplace() external view returns (address) {
-        return _s().config.marketplace;
+    /// @notice Whether `locker` may make new locks.
+    function isLocker(address locker) external view returns (bool) {
+        return _s().lockers[locker];
     }
 
     /// @notice The protocol treasury.
@@ -295,11 +318,48 @@ contract PaymentEscrow is
 
     // ---------------------------------------------------------------- internals
 
-    function _unlock(PaymentEscrowStorage storage $, uint256 jobId) private returns (address token, uint256 amount) {
-        Lock memory l = $.locks[jobId];
-        if (l.amount == 0) revert PaymentEscrowJobNotLocked(jobId);
-        delete $.locks[jobId];
+    function _unlock(PaymentEscrowStorage storage $, uint256 id) private returns (address token, uint256 amount) {
+        Lock memory l = $.locks[msg.sender][id];
+        if (l.amount == 0) revert PaymentEscrowNotLocked(msg.sender, id);
+        delete $.locks[msg.sender][id];
         return (l.token, l.amount);
+    }
+
+    /// @dev Takes `amount` of `token` from `payer` (or checks msg.value for ETH); `total` is what
+    /// the lock will hold afterwards (bounded to uint96).
+    function _take(PaymentEscrowStorage storage $, address payer, address token, uint256 amount, uint256 total)
+        private
+    {
+        if (amount == 0 || total > type(uint96).max) revert PaymentEscrowInvalidAmount(amount);
+        if (token == address(0)) {
+            if (msg.value != amount) revert PaymentEscrowValueMismatch(amount, msg.value);
+        } else {
+            if (msg.value != 0) revert PaymentEscrowValueMismatch(0, msg.value);
+            if (!$.allowedTokens[token]) revert PaymentEscrowTokenNotAllowed(token);
+            // Measure what arrived so fee-on-transfer tokens cannot break solvency.
+            uint256 before = IERC20(token).balanceOf(address(this));
+            IERC20(token).safeTransferFrom(payer, address(this), amount);
+            uint256 received = IERC20(token).balanceOf(address(this)) - before;
+            if (received != amount) revert PaymentEscrowTransferMismatch(token, amount, received);
+        }
+    }
+
+    /// @dev Splits `payment` (> 0) into the host's balance and the two fee accruals.
+    function _split(PaymentEscrowStorage storage $, address token, address host, uint256 payment)
+        private
+        returns (uint256 hostAmount, uint256 treasuryAmount, uint256 stakersAmount)
+    {
+        Config memory c = $.config;
+        hostAmount = payment * c.hostBps / BPS;
+        treasuryAmount = payment * c.treasuryBps / BPS;
+        // Rounding dust goes to the stakers so the three shares always sum to `payment`.
+        stakersAmount = payment - hostAmount - treasuryAmount;
+        $.balances[host][token] += hostAmount;
+        Fees storage f = $.fees[token];
+        // Cannot overflow: each share is below a deposit (< 2^96) and the sums are bounded by
+        // the token's total supply held by this contract.
+        f.treasury += uint128(treasuryAmount);
+        f.stakers += uint128(stakersAmount);
     }
 
     function _setFeeSplit(PaymentEscrowStorage storage $, uint16 hostBps, uint16 treasuryBps, uint16 stakersBps)

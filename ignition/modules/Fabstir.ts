@@ -3,7 +3,7 @@ import { buildModule } from "@nomicfoundation/hardhat-ignition/modules";
 const DAY = 24n * 60n * 60n;
 
 /**
- * The Fabstir core: FABToken, PaymentEscrow, NodeRegistry and JobMarketplace, each
+ * The Fabstir core: FABToken, PaymentEscrow, NodeRegistry, JobMarketplace and SessionManager, each
  * a UUPS implementation behind a FabstirProxy (ERC-1967), wired together. The same
  * module deploys the local chain, Base Sepolia and Base; parameters tune it per network.
  */
@@ -15,6 +15,7 @@ export default buildModule("Fabstir", (m) => {
   const minimumStake = m.getParameter("minimumStake", 1_000n * 10n ** 18n);
   const unbondingPeriod = m.getParameter("unbondingPeriod", 7n * DAY);
   const disputeWindow = m.getParameter("disputeWindow", DAY);
+  const closeWindow = m.getParameter("sessionCloseWindow", 60n * 60n);
 
   const fabImpl = m.contract("FABToken", [], { id: "FABTokenImpl" });
   const fabProxy = m.contract(
@@ -53,8 +54,17 @@ export default buildModule("Fabstir", (m) => {
   );
   const marketplace = m.contractAt("JobMarketplace", marketplaceProxy, { id: "JobMarketplace" });
 
-  m.call(escrow, "setMarketplace", [marketplace]);
+  const sessionsImpl = m.contract("SessionManager", [registry, escrow], { id: "SessionManagerImpl" });
+  const sessionsProxy = m.contract(
+    "FabstirProxy",
+    [sessionsImpl, m.encodeFunctionCall(sessionsImpl, "initialize", [admin, closeWindow])],
+    { id: "SessionManagerProxy" },
+  );
+  const sessions = m.contractAt("SessionManager", sessionsProxy, { id: "SessionManager" });
+
+  m.call(escrow, "setLocker", [marketplace, true], { id: "setLockerMarketplace" });
+  m.call(escrow, "setLocker", [sessions, true], { id: "setLockerSessions" });
   m.call(registry, "setJobMarketplace", [marketplace]);
 
-  return { fab, escrow, registry, marketplace };
+  return { fab, escrow, registry, marketplace, sessions };
 });

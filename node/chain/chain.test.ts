@@ -70,6 +70,7 @@ describe("host node on a local chain", () => {
       addresses: chain.addresses,
       startBlock: 0,
       stateFile: path.join(dir, "chain-state.json"),
+      sessionFile: path.join(dir, "sessions.json"),
       registration,
       policy: { minTimeLeftSec: 10 },
       pollIntervalMs: 100,
@@ -274,7 +275,7 @@ describe("host node on a local chain", () => {
       address: chain.addresses.PaymentEscrow,
       abi: paymentEscrowAbi,
       eventName: "PaymentReleased",
-      args: { jobId: id },
+      args: { id },
       fromBlock: 0n,
     });
     const a = paid?.args;
@@ -357,7 +358,7 @@ describe("host node on a local chain", () => {
       address: chain.addresses.PaymentEscrow,
       abi: paymentEscrowAbi,
       functionName: "lockOf",
-      args: [id],
+      args: [chain.addresses.JobMarketplace, id],
     });
     assert.equal(locked, 0n);
     // Nothing is left to serve.

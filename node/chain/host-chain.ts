@@ -4,7 +4,8 @@
  * request handler asks) and the monitor that feeds it. Start order matters: a job left
  * half-served by a killed process is put back first, then registration, then the monitor
  * catches up from the checkpoint, and the periodic sync resumes or gives up the jobs this
- * host claimed earlier.
+ * host claimed earlier, and every open session (kept in its own synced file) is checkpointed or
+ * closed as its policy says.
  */
 import type { PrivateKeyAccount } from "viem";
 import {
@@ -17,6 +18,8 @@ import type { NodeMetrics } from "../metrics.ts";
 import { createJobManager, type JobManager, type JobPolicy, recoverInterrupted } from "./jobs.ts";
 import { createJobMonitor, type JobMonitor } from "./monitor.ts";
 import { type DesiredRegistration, ensureRegistration } from "./registration.ts";
+import { openSessionStore } from "./session-store.ts";
+import { createHostSessions, type HostSessions, type SessionPolicy } from "./sessions.ts";
 import { type ChainStateStore, openChainState } from "./state.ts";
 
 export interface HostChainOptions {
@@ -29,10 +32,14 @@ export interface HostChainOptions {
     NodeRegistry: `0x${string}`;
     JobMarketplace: `0x${string}`;
     PaymentEscrow: `0x${string}`;
+    SessionManager: `0x${string}`;
   };
   /** First block to follow when there is no checkpoint yet (the deployment block). */
   startBlock: number;
   stateFile: string;
+  /** Where the session receipts are kept (synced to disk before each answer). */
+  sessionFile: string;
+  sessionPolicy?: Partial<SessionPolicy>;
   /** What to register; without it the host must already be registered by other means. */
   registration?: DesiredRegistration;
   policy?: Partial<JobPolicy>;
@@ -47,6 +54,7 @@ export interface HostChainOptions {
 export interface HostChain {
   readonly client: ChainClient;
   readonly jobs: JobManager;
+  readonly sessions: HostSessions;
   readonly monitor: JobMonitor;
   readonly state: ChainStateStore;
   /** Transactions the registration sent at start (empty when it was up to date). */
@@ -96,6 +104,20 @@ export async function startHostChain(o: HostChainOptions): Promise<HostChain> {
     logger,
     now: o.now,
   });
+  const sessionStore = await openSessionStore(o.sessionFile, {
+    chainId: o.chainId,
+    sessions: o.addresses.SessionManager,
+    host: o.account.address,
+  });
+  const sessions = createHostSessions({
+    client,
+    chainId: o.chainId,
+    sessions: o.addresses.SessionManager,
+    store: sessionStore,
+    policy: o.sessionPolicy,
+    logger,
+    now: o.now,
+  });
   const syncEvery = o.pollIntervalMs ?? 1_000;
   let lastSync = 0;
   const monitor = createJobMonitor({
@@ -107,6 +129,7 @@ export async function startHostChain(o: HostChainOptions): Promise<HostChain> {
       if (Date.now() - lastSync < syncEvery) return;
       lastSync = Date.now();
       await jobs.sync();
+      await sessions.sync();
     },
     pollIntervalMs: o.pollIntervalMs,
     confirmations: o.confirmations,
@@ -117,12 +140,14 @@ export async function startHostChain(o: HostChainOptions): Promise<HostChain> {
   return {
     client,
     jobs,
+    sessions,
     monitor,
     state,
     registrationActions,
     async stop() {
       await monitor.stop();
       await jobs.idle();
+      await sessions.idle();
       await state.save();
     },
   };

@@ -121,7 +121,7 @@ export function createJobManager(options: JobManagerOptions): JobManager {
       address: options.escrow,
       abi: paymentEscrowAbi,
       functionName: "lockOf",
-      args: [BigInt(r.id)],
+      args: [options.marketplace, BigInt(r.id)],
     });
     const deposit = BigInt(r.maxTokens) * BigInt(r.maxPricePerToken);
     return token.toLowerCase() === r.token.toLowerCase() && amount >= deposit && amount > 0n;

@@ -9,7 +9,7 @@ import { randomUUID } from "node:crypto";
 import { type Context, Hono } from "hono";
 import { bodyLimit } from "hono/body-limit";
 import { streamSSE } from "hono/streaming";
-import type { z } from "zod";
+import { z } from "zod";
 import { type Logger, silentLogger } from "../../protocol/logger.ts";
 import {
   chatChunk,
@@ -22,11 +22,19 @@ import {
   usageObject,
   validationErrorObject,
 } from "../../protocol/openai.ts";
+import {
+  receiptFromWire,
+  type SessionAuthorization,
+  type SignedReceipt,
+  sessionFromHeaders,
+  signedReceiptSchema,
+} from "../../protocol/sessions.ts";
 import type { FinishReason, GenerationEvent, ServeRequest, Usage } from "../../protocol/wire.ts";
 import { HEADERS, type ModelCapability } from "../../protocol/wire.ts";
 import { errorObject, errorObjectOf, errorStatus } from "../../protocol/wire-errors.ts";
 import { ContextLengthExceededError, NodeError } from "../errors.ts";
 import type { NodeMetrics } from "../metrics.ts";
+import { coalesceTokens } from "../serving/coalesce.ts";
 import type { RequestHandler } from "../serving/types.ts";
 
 export interface HttpOptions {
@@ -37,7 +45,20 @@ export interface HttpOptions {
   maxBodyBytes?: number;
   /** Extra facts for GET /health (chain, p2p state). */
   health?: () => Record<string, unknown>;
+  /**
+   * Least time between two streamed token chunks while tokens come faster: the tokens in
+   * between go out together in the next chunk. Default TOKEN_INTERVAL_MS
+   * (node/serving/coalesce.ts).
+   */
+  tokenIntervalMs?: number;
+  /** Closes a session at the renter's request (POST /v1/sessions/:id/close). */
+  closeSession?: (
+    sessionId: string,
+    receipt: SignedReceipt | undefined,
+  ) => Promise<{ paid: bigint; tokens: number; transactionHash?: `0x${string}` }>;
 }
+
+const closeBody = z.object({ receipt: signedReceiptSchema.optional() }).strict();
 
 const DEFAULT_MAX_BODY = 1 << 20;
 
@@ -73,6 +94,30 @@ function withJob(c: Context, request: ServeRequest): ServeRequest | Response {
       401,
     );
   return { ...request, job: { jobId, signature: signature as `0x${string}` } };
+}
+
+/** Reads what pays for the request (job or session headers) into it. */
+function paidBy(c: Context, request: ServeRequest): ServeRequest | Response {
+  const withJobHeaders = withJob(c, request);
+  return withJobHeaders instanceof Response ? withJobHeaders : withSession(c, withJobHeaders);
+}
+
+/** Reads the session headers into the request; malformed values are refused. */
+function withSession(c: Context, request: ServeRequest): ServeRequest | Response {
+  let session: SessionAuthorization | undefined;
+  try {
+    session = sessionFromHeaders((name) => c.req.header(name));
+  } catch (e) {
+    const detail = e instanceof z.ZodError ? z.prettifyError(e) : (e as Error).message;
+    return c.json(errorObject("invalid_request", `malformed session headers: ${detail}`), 400);
+  }
+  if (!session) return request;
+  if (request.job)
+    return c.json(
+      errorObject("invalid_request", "a request is paid by a job or a session, not both"),
+      400,
+    );
+  return { ...request, session };
 }
 
 export function createHttpApp(options: HttpOptions): Hono {
@@ -156,9 +201,11 @@ export function createHttpApp(options: HttpOptions): Hono {
     const id = `${kind === "chat" ? "chatcmpl" : "cmpl"}-${randomUUID()}`;
     const created = Math.floor(Date.now() / 1000);
     const signal = c.req.raw.signal;
-    const events = handler
-      .serve(request, { signal, transport: "http", apiKey: bearer(c) })
-      [Symbol.asyncIterator]();
+    // The tokens that are ready together go out in one event (node/serving/coalesce.ts).
+    const events = coalesceTokens(
+      handler.serve(request, { signal, transport: "http", apiKey: bearer(c) }),
+      { minIntervalMs: options.tokenIntervalMs },
+    );
     // The first event settles refusals (auth, unknown model, busy) before any byte is sent,
     // so they get a proper status code.
     let first: IteratorResult<GenerationEvent>;
@@ -238,7 +285,7 @@ export function createHttpApp(options: HttpOptions): Hono {
   app.post("/v1/chat/completions", limit, async (c) => {
     const { body, response } = await parse(c, chatCompletionBody);
     if (response) return response;
-    const request = withJob(c, chatToServeRequest(body));
+    const request = paidBy(c, chatToServeRequest(body));
     if (request instanceof Response) return request;
     return complete(
       c,
@@ -269,10 +316,34 @@ export function createHttpApp(options: HttpOptions): Hono {
     }
   });
 
+  // The renter is done with a session: it hands over its last receipt and the host closes the
+  // session on chain with it at once (paid up to the receipt, the rest refunded). No payment
+  // is needed to call it: the receipt's signature is checked, and closing only settles.
+  app.post("/v1/sessions/:id/close", limit, async (c) => {
+    const close = options.closeSession;
+    if (!close) return c.json(errorObject("not_found", "this node does not serve sessions"), 404);
+    const id = c.req.param("id");
+    if (!/^[0-9]{1,78}$/.test(id))
+      return c.json(errorObject("invalid_request", "expected a decimal session id"), 400);
+    const { body, response } = await parse(c, closeBody);
+    if (response) return response;
+    try {
+      const r = await close(id, body.receipt ? receiptFromWire(body.receipt) : undefined);
+      return c.json({
+        session_id: id,
+        paid: r.paid.toString(),
+        tokens: r.tokens,
+        transaction_hash: r.transactionHash ?? null,
+      });
+    } catch (e) {
+      return errorResponse(c, e, log);
+    }
+  });
+
   app.post("/v1/completions", limit, async (c) => {
     const { body, response } = await parse(c, completionBody);
     if (response) return response;
-    const request = withJob(c, completionToServeRequest(body));
+    const request = paidBy(c, completionToServeRequest(body));
     if (request instanceof Response) return request;
     return complete(
       c,

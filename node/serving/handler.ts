@@ -5,6 +5,7 @@
  * model behind the semantic cache, and counts everything in the metrics.
  */
 import { timingSafeEqual } from "node:crypto";
+import type { SessionAuthorization } from "../../protocol/sessions.ts";
 import type {
   Capabilities,
   GenerationEvent,
@@ -43,11 +44,29 @@ export interface JobGate {
   open: (auth: JobAuthorization, request: ServeRequest) => Promise<JobLease>;
 }
 
+/** One answer of a session (node/chain/sessions.ts). */
+export interface SessionLease {
+  /** The most completion tokens the rest of the deposit pays for. */
+  maxTokens: number;
+  finish: (result: { text: string; usage: Usage }) => void;
+  fail: (error: unknown) => void;
+}
+
+/**
+ * Checks a request's session and its receipt for the answers before it; throws
+ * SessionRefusedError.
+ */
+export interface SessionGate {
+  open: (auth: SessionAuthorization, request: ServeRequest) => Promise<SessionLease>;
+}
+
 export interface HandlerOptions {
   service: InferenceService;
   metrics?: NodeMetrics;
   /** Serves paid marketplace jobs; without it a request naming a job is refused. */
   jobs?: JobGate;
+  /** Serves sessions; without it a request naming a session is refused. */
+  sessions?: SessionGate;
   /** Operator keys that use the node without a job (compared in constant time). */
   apiKeys?: string[];
   /** Serve anyone without a job or key: for a private or development node only. */
@@ -76,7 +95,8 @@ export function createRequestHandler(options: HandlerOptions): RequestHandler {
     const model = service.models().includes(request.model) ? request.model : "unknown";
     const labels = { transport: opts.transport, model };
     let outcome = "ok";
-    let lease: JobLease | undefined;
+    let lease: JobLease | SessionLease | undefined;
+    let failure: unknown;
     try {
       const generator = service.generator(request.model);
       if ((request.messages === undefined) === (request.prompt === undefined))
@@ -84,6 +104,9 @@ export function createRequestHandler(options: HandlerOptions): RequestHandler {
       if (request.job) {
         if (!options.jobs) throw new UnauthorizedError("this node does not serve marketplace jobs");
         lease = await options.jobs.open(request.job, request);
+      } else if (request.session) {
+        if (!options.sessions) throw new UnauthorizedError("this node does not serve sessions");
+        lease = await options.sessions.open(request.session, request);
       } else if (!options.open && !keyMatches(options.apiKeys ?? [], opts.apiKey)) {
         throw new UnauthorizedError(
           "a marketplace job authorization or an operator API key is required",
@@ -116,8 +139,9 @@ export function createRequestHandler(options: HandlerOptions): RequestHandler {
         yield event;
       }
     } catch (e) {
+      failure = e;
       outcome = e instanceof NodeError ? e.code : "internal";
-      if (lease && e instanceof ContextLengthExceededError) {
+      if (lease && "refuse" in lease && e instanceof ContextLengthExceededError) {
         lease.refuse(e);
         lease = undefined;
       }
@@ -125,7 +149,7 @@ export function createRequestHandler(options: HandlerOptions): RequestHandler {
     } finally {
       // A consumer that stopped pulling before `done` also ends up here.
       if (lease) {
-        lease.fail(new Error("the answer was not delivered in full"));
+        lease.fail(failure ?? new Error("the answer was not delivered in full"));
         if (outcome === "ok") outcome = "cancelled";
       }
       metrics?.requests.inc({ ...labels, outcome });

@@ -133,7 +133,7 @@ abstract contract FabstirTestBase is Test {
         usd = s.usd;
 
         vm.startPrank(admin);
-        escrow.setMarketplace(address(marketplace));
+        escrow.setLocker(address(marketplace), true);
         registry.setJobMarketplace(address(marketplace));
         escrow.setTokenAllowed(address(usd), true);
         vm.stopPrank();
@@ -240,7 +240,7 @@ abstract contract FabstirTestBase is Test {
     }
 
     function _lockedAmount(uint256 jobId) internal view returns (uint256 amount) {
-        (, amount) = escrow.lockOf(jobId);
+        (, amount) = escrow.lockOf(address(marketplace), jobId);
     }
 
     function _fees(address token) internal view returns (uint256 treasuryFees, uint256 stakersFees) {

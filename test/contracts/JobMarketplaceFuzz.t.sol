@@ -109,7 +109,7 @@ contract JobMarketplaceFuzzTest is FabstirTestBase {
 
         assertEq(id, nextId, "job id");
         assertEq(marketplace.nextJobId(), nextId + 1, "next id");
-        (address lockedToken, uint256 locked) = escrow.lockOf(id);
+        (address lockedToken, uint256 locked) = escrow.lockOf(address(marketplace), id);
         assertEq(lockedToken, token, "lock token");
         assertEq(locked, deposit, "lock amount");
         assertEq(_tokenBalance(token, address(escrow)), deposit, "escrow received the deposit");
@@ -487,7 +487,7 @@ contract JobMarketplaceFuzzTest is FabstirTestBase {
         vm.expectEmit(address(marketplace));
         emit IJobMarketplace.JobRefused(id, host, reason);
         vm.expectEmit(address(escrow));
-        emit IPaymentEscrow.FundsRefunded(id, renter, token, deposit);
+        emit IPaymentEscrow.FundsRefunded(id, renter, token, address(marketplace), deposit);
         vm.prank(host);
         marketplace.refuseJob(id, reason);
 

@@ -1,6 +1,7 @@
 // SPDX-License-Identifier: MIT
 pragma solidity 0.8.30;
 
+import {IPaymentEscrow} from "../../contracts/escrow/IPaymentEscrow.sol";
 import {PaymentEscrow} from "../../contracts/escrow/PaymentEscrow.sol";
 import {IJobMarketplace} from "../../contracts/marketplace/IJobMarketplace.sol";
 import {JobMarketplace} from "../../contracts/marketplace/JobMarketplace.sol";
@@ -181,7 +182,7 @@ contract MarketplaceHandler is ModelCheckedHandler {
         if (a.stakersFees != b.stakersFees + (payment - hostAmount - treasuryAmount)) {
             _violate("terminal: wrong stakers fee", "");
         }
-        (, uint256 locked) = escrow.lockOf(jobId);
+        (, uint256 locked) = escrow.lockOf(address(marketplace), jobId);
         if (locked != 0) _violate("terminal: lock not cleared", "");
         g.status = next;
         g.terminalCount++;
@@ -371,7 +372,7 @@ contract MarketplaceHandler is ModelCheckedHandler {
         uint256 jobId = abi.decode(ret, (uint256));
         if (jobId != expectedId) _violate("postJob: unexpected job id", "");
         if (_tokenBalance(token, renter) + deposit != paidBefore) _violate("postJob: renter paid != deposit", "");
-        (address lockedToken, uint256 locked) = escrow.lockOf(jobId);
+        (address lockedToken, uint256 locked) = escrow.lockOf(address(marketplace), jobId);
         if (lockedToken != token || locked != deposit) _violate("postJob: lock != deposit", "");
         jobIds.push(jobId);
         GhostJob storage g = jobs[jobId];
@@ -521,9 +522,14 @@ contract MarketplaceHandler is ModelCheckedHandler {
         uint256 sBefore = _tokenBalance(token, stakersPool);
         bool expectOk = !escrow.paused();
         vm.prank(_actor(callerSeed));
-        (bool ok, bytes memory err) = address(escrow).call(abi.encodeCall(escrow.collectFees, (token)));
+        (bool ok, bytes memory err) =
+            address(escrow).call(abi.encodeCall(escrow.collectFees, (token, IPaymentEscrow.FeeKind.Treasury)));
         _record("collectFees", expectOk, ok, err);
         if (!ok || !expectOk) return;
+        vm.prank(_actor(callerSeed));
+        (ok, err) = address(escrow).call(abi.encodeCall(escrow.collectFees, (token, IPaymentEscrow.FeeKind.Stakers)));
+        _record("collectFees", expectOk, ok, err);
+        if (!ok) return;
         if (_tokenBalance(token, treasury) != tBefore + tf) _violate("collectFees: treasury amount", "");
         if (_tokenBalance(token, stakersPool) != sBefore + sf) _violate("collectFees: stakers amount", "");
         (uint256 tAfter, uint256 sAfter) = escrow.feesOf(token);
@@ -725,7 +731,7 @@ contract MarketplaceInvariantTest is FabstirTestBase {
 
     function _sumLocked(address token) internal view returns (uint256 sum) {
         for (uint256 i; i < handler.jobCount(); ++i) {
-            (address lockedToken, uint256 amount) = escrow.lockOf(handler.jobIdAt(i));
+            (address lockedToken, uint256 amount) = escrow.lockOf(address(marketplace), handler.jobIdAt(i));
             if (lockedToken == token) sum += amount;
         }
     }
@@ -772,7 +778,7 @@ contract MarketplaceInvariantTest is FabstirTestBase {
             assertEq(job.pricePerToken, g.price, "price");
             assertEq(job.tokensUsed, g.tokensUsed, "tokensUsed");
             assertEq(job.host, g.host != address(0) ? g.host : g.chosenHost, "host");
-            (address lockedToken, uint256 locked) = escrow.lockOf(id);
+            (address lockedToken, uint256 locked) = escrow.lockOf(address(marketplace), id);
             if (handler.isTerminal(g.status)) {
                 assertEq(g.terminalCount, 1, "terminal exactly once");
                 assertEq(locked, 0, "terminal job keeps no lock");

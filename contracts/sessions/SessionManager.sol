@@ -1,0 +1,467 @@
+// SPDX-License-Identifier: MIT
+pragma solidity 0.8.30;
+
+import {AccessControlUpgradeable} from "@openzeppelin/contracts-upgradeable/access/AccessControlUpgradeable.sol";
+import {Initializable} from "@openzeppelin/contracts-upgradeable/proxy/utils/Initializable.sol";
+import {UUPSUpgradeable} from "@openzeppelin/contracts-upgradeable/proxy/utils/UUPSUpgradeable.sol";
+import {IERC20Permit} from "@openzeppelin/contracts/token/ERC20/extensions/IERC20Permit.sol";
+import {ReentrancyGuardTransient} from "@openzeppelin/contracts/utils/ReentrancyGuardTransient.sol";
+import {ECDSA} from "@openzeppelin/contracts/utils/cryptography/ECDSA.sol";
+import {SignatureChecker} from "@openzeppelin/contracts/utils/cryptography/SignatureChecker.sol";
+import {IPaymentEscrow} from "../escrow/IPaymentEscrow.sol";
+import {INodeRegistry} from "../registry/INodeRegistry.sol";
+import {ISessionManager} from "./ISessionManager.sol";
+
+/// @title SessionManager
+/// @notice Sessions: a renter locks one deposit in the PaymentEscrow for one host, model and
+/// token, at the host's price, until an expiry. After each answer the renter (or a signer it
+/// named for the session) signs an EIP-712 receipt for the cumulative tokens and amount; the
+/// host serves on, with no transaction per answer, and is paid through the escrow (fee split,
+/// pull payments) when it checkpoints or closes with its latest receipt.
+///
+/// Closing: the host closes at any time (settled at once); the renter asks to close, which
+/// opens a window of `closeWindow` seconds in which the host may still present a later receipt,
+/// after which anyone settles; after `expiry + closeWindow` anyone settles. Settlement pays
+/// nothing beyond the latest receipt presented and refunds the rest of the deposit.
+///
+/// Guarantees: a session never pays out more than its deposit (the escrow holds exactly
+/// deposit - paid); the host never receives more than the latest valid receipt (payments are
+/// increments between receipts, and receipts only ever raise the amount); a session settles
+/// once.
+/// @dev Gas: a session's fixed terms are stored as one hash (callers pass them back; they are
+/// in SessionOpened) and its changing state is one slot, so opening writes two slots of its
+/// own and a checkpoint rewrites one.
+contract SessionManager is
+    Initializable,
+    AccessControlUpgradeable,
+    UUPSUpgradeable,
+    ReentrancyGuardTransient,
+    ISessionManager
+{
+    bytes32 public constant PAUSER_ROLE = keccak256("PAUSER_ROLE");
+    bytes32 public constant UPGRADER_ROLE = keccak256("UPGRADER_ROLE");
+
+    /// @notice The longest a session may run.
+    uint64 public constant MAX_SESSION_DURATION = 30 days;
+    /// @notice Bounds of the host's window after a renter's close request or an expiry.
+    uint32 public constant MIN_CLOSE_WINDOW = 1 minutes;
+    uint32 public constant MAX_CLOSE_WINDOW = 7 days;
+
+    bytes32 public constant RECEIPT_TYPEHASH =
+        keccak256("Receipt(uint256 sessionId,uint32 tokens,uint96 amount,bytes32 digest)");
+    bytes32 private constant DOMAIN_TYPEHASH =
+        keccak256("EIP712Domain(string name,string version,uint256 chainId,address verifyingContract)");
+    bytes32 private constant NAME_HASH = keccak256("Fabstir Sessions");
+    bytes32 private constant VERSION_HASH = keccak256("1");
+
+    /// @dev `closeAt` of a settled session.
+    uint32 private constant SETTLED = type(uint32).max;
+
+    /// @custom:oz-upgrades-unsafe-allow state-variable-immutable
+    INodeRegistry public immutable registry;
+    /// @custom:oz-upgrades-unsafe-allow state-variable-immutable
+    IPaymentEscrow public immutable escrow;
+
+    /// @dev Read by every open: one slot.
+    struct Config {
+        uint64 nextSessionId;
+        uint32 closeWindow;
+        bool paused;
+    }
+
+    /// @custom:storage-location erc7201:fabstir.storage.SessionManager
+    struct SessionManagerStorage {
+        Config config;
+        mapping(uint256 sessionId => bytes32) terms;
+        mapping(uint256 sessionId => SessionState) states;
+    }
+
+    // keccak256(abi.encode(uint256(keccak256("fabstir.storage.SessionManager")) - 1)) & ~bytes32(uint256(0xff))
+    bytes32 private constant STORAGE_LOCATION = 0xa460b482b20af2742789f7d80e24fe8aadf57c846b630654f447af12bc346c00;
+
+    function _s() private pure returns (SessionManagerStorage storage $) {
+        assembly {
+            $.slot := STORAGE_LOCATION
+        }
+    }
+
+    /// @param registry_ the NodeRegistry proxy (host eligibility and price).
+    /// @param escrow_ the PaymentEscrow proxy (deposits and payouts).
+    /// @custom:oz-upgrades-unsafe-allow constructor
+    constructor(address registry_, address escrow_) {
+        if (registry_ == address(0) || escrow_ == address(0)) revert SessionManagerZeroAddress();
+        registry = INodeRegistry(registry_);
+        escrow = IPaymentEscrow(escrow_);
+        _disableInitializers();
+    }
+
+    /// @notice Initializes the proxy.
+    /// @param admin receives DEFAULT_ADMIN_ROLE, PAUSER_ROLE and UPGRADER_ROLE.
+    /// @param initialCloseWindow seconds the host has after a renter's close request or an expiry.
+    function initialize(address admin, uint32 initialCloseWindow) external initializer {
+        if (admin == address(0)) revert SessionManagerZeroAddress();
+        __AccessControl_init();
+        _grantRole(DEFAULT_ADMIN_ROLE, admin);
+        _grantRole(PAUSER_ROLE, admin);
+        _grantRole(UPGRADER_ROLE, admin);
+        Config storage c = _s().config;
+        c.nextSessionId = 1;
+        _setCloseWindow(c, initialCloseWindow);
+    }
+
+    // ---------------------------------------------------------------- renter
+
+    /// @notice Opens a session and locks its deposit: send it as msg.value for ETH, or approve
+    /// the escrow for an ERC-20.
+    function openSession(SessionRequest calldata r) external payable nonReentrant returns (uint256 sessionId) {
+        return _open(r);
+    }
+
+    /// @notice Opens an ERC-20 session, approving the escrow with an EIP-2612 permit first.
+    function openSessionWithPermit(SessionRequest calldata r, uint256 permitDeadline, uint8 v, bytes32 rr, bytes32 s)
+        external
+        nonReentrant
+        returns (uint256 sessionId)
+    {
+        if (r.token == address(0)) revert SessionManagerInvalidRequest("token");
+        _permit(r.token, r.deposit, permitDeadline, v, rr, s);
+        return _open(r);
+    }
+
+    /// @notice Adds `amount` to an open session's deposit (msg.value for ETH, else approved).
+    function topUp(Session calldata t, uint256 sessionId, uint96 amount) external payable nonReentrant {
+        _topUp(t, sessionId, amount);
+    }
+
+    /// @notice Tops up an ERC-20 session, approving the escrow with an EIP-2612 permit first.
+    function topUpWithPermit(
+        Session calldata t,
+        uint256 sessionId,
+        uint96 amount,
+        uint256 permitDeadline,
+        uint8 v,
+        bytes32 rr,
+        bytes32 s
+    ) external nonReentrant {
+        if (t.token == address(0)) revert SessionManagerInvalidRequest("token");
+        _permit(t.token, amount, permitDeadline, v, rr, s);
+        _topUp(t, sessionId, amount);
+    }
+
+    /// @notice Asks to close an open session: the host has `closeWindow` seconds to present a
+    /// later receipt (or to close itself); then anyone may settle.
+    function requestClose(Session calldata t, uint256 sessionId) external {
+        SessionManagerStorage storage $ = _s();
+        SessionState storage st = _state($, t, sessionId);
+        if (msg.sender != t.renter) revert SessionManagerNotRenter(sessionId, msg.sender);
+        uint32 closeAt = st.closeAt;
+        if (closeAt != 0) revert SessionManagerInvalidState(sessionId, _status(closeAt));
+        // Cannot overflow uint32 before 2106 (the window is at most 7 days).
+        uint32 until = uint32(block.timestamp) + $.config.closeWindow;
+        st.closeAt = until;
+        emit SessionCloseRequested(sessionId, msg.sender, until);
+    }
+
+    // ---------------------------------------------------------------- host
+
+    /// @notice Pays the host up to `receipt` (the increment over the last paid receipt), keeping
+    /// the session open. Allowed until the session is settled, also while closing or expired.
+    /// @param signature the renter's or the session signer's EIP-712 signature of `receipt`
+    /// (65-byte ECDSA, or ERC-1271 for a contract account).
+    function checkpoint(Session calldata t, uint256 sessionId, Receipt calldata receipt, bytes calldata signature)
+        external
+        nonReentrant
+    {
+        SessionManagerStorage storage $ = _s();
+        SessionState storage st = _state($, t, sessionId);
+        if (msg.sender != t.host) revert SessionManagerNotHost(sessionId, msg.sender);
+        SessionState memory s = st;
+        if (s.closeAt == SETTLED) revert SessionManagerInvalidState(sessionId, SessionStatus.Settled);
+        uint256 increment = _apply(t, sessionId, s, receipt, signature);
+        st.paid = receipt.amount;
+        st.tokens = receipt.tokens;
+        emit SessionCheckpointed(sessionId, msg.sender, receipt.tokens, receipt.amount, increment, receipt.digest);
+        escrow.pay(sessionId, msg.sender, increment);
+    }
+
+    /// @notice Closes and settles the session at once, first applying `receipt` when
+    /// `signature` is not empty: the host is paid up to the latest receipt, the renter
+    /// refunded the rest.
+    function closeSession(Session calldata t, uint256 sessionId, Receipt calldata receipt, bytes calldata signature)
+        external
+        nonReentrant
+    {
+        SessionManagerStorage storage $ = _s();
+        SessionState storage st = _state($, t, sessionId);
+        if (msg.sender != t.host) revert SessionManagerNotHost(sessionId, msg.sender);
+        SessionState memory s = st;
+        if (s.closeAt == SETTLED) revert SessionManagerInvalidState(sessionId, SessionStatus.Settled);
+        uint256 increment;
+        if (signature.length != 0) {
+            increment = _apply(t, sessionId, s, receipt, signature);
+            s.paid = receipt.amount;
+            s.tokens = receipt.tokens;
+            emit SessionCheckpointed(
+                sessionId, msg.sender, receipt.tokens, receipt.amount, increment, receipt.digest
+            );
+        }
+        _settle(st, s, t, sessionId, increment, CloseReason.Host);
+    }
+
+    // ---------------------------------------------------------------- anyone
+
+    /// @notice Settles a session whose host window has passed: after the renter's close request,
+    /// or after expiry. The host is paid nothing beyond the receipts it presented.
+    function settle(Session calldata t, uint256 sessionId) external nonReentrant {
+        SessionManagerStorage storage $ = _s();
+        SessionState storage st = _state($, t, sessionId);
+        SessionState memory s = st;
+        if (s.closeAt == SETTLED) revert SessionManagerInvalidState(sessionId, SessionStatus.Settled);
+        CloseReason reason;
+        uint256 afterExpiry = uint256(t.expiry) + $.config.closeWindow;
+        if (s.closeAt != 0 && block.timestamp >= s.closeAt) {
+            reason = CloseReason.Renter;
+        } else if (block.timestamp >= afterExpiry) {
+            reason = CloseReason.Expired;
+        } else {
+            uint256 until = s.closeAt != 0 && s.closeAt < afterExpiry ? s.closeAt : afterExpiry;
+            revert SessionManagerCloseWindowOpen(sessionId, uint64(until));
+        }
+        _settle(st, s, t, sessionId, 0, reason);
+    }
+
+    // ---------------------------------------------------------------- admin
+
+    /// @notice Sets the host's window after a close request or an expiry, for requests made from now on.
+    function setCloseWindow(uint32 window) external onlyRole(DEFAULT_ADMIN_ROLE) {
+        _setCloseWindow(_s().config, window);
+    }
+
+    /// @notice Stops opening and topping up sessions. Checkpoints, closes and settlements stay
+    /// open so no renter's or host's money is held hostage.
+    function pause() external onlyRole(PAUSER_ROLE) {
+        _s().config.paused = true;
+        emit SessionsPaused(msg.sender);
+    }
+
+    /// @notice Resumes opening and topping up.
+    function unpause() external onlyRole(PAUSER_ROLE) {
+        _s().config.paused = false;
+        emit SessionsUnpaused(msg.sender);
+    }
+
+    // ---------------------------------------------------------------- views
+
+    /// @notice A session's status and state (all zero, status None, for an unknown id).
+    function sessionState(uint256 sessionId) external view returns (SessionStatus status, SessionState memory state) {
+        SessionManagerStorage storage $ = _s();
+        if ($.terms[sessionId] == bytes32(0)) return (SessionStatus.None, state);
+        state = $.states[sessionId];
+        return (_status(state.closeAt), state);
+    }
+
+    /// @notice The hash of a session's terms (zero for an unknown id).
+    function termsHash(uint256 sessionId) external view returns (bytes32) {
+        return _s().terms[sessionId];
+    }
+
+    /// @notice keccak256(abi.encode(terms)): what `termsHash` holds for a session opened with them.
+    function hashTerms(Session calldata t) external pure returns (bytes32) {
+        return keccak256(abi.encode(t));
+    }
+
+    /// @notice The EIP-712 digest a receipt's signer signs.
+    function receiptDigest(Receipt calldata r) external view returns (bytes32) {
+        return _receiptDigest(r);
+    }
+
+    /// @notice The EIP-712 domain separator (this chain, this contract).
+    function domainSeparator() public view returns (bytes32) {
+        return keccak256(abi.encode(DOMAIN_TYPEHASH, NAME_HASH, VERSION_HASH, block.chainid, address(this)));
+    }
+
+    /// @notice The EIP-712 domain (ERC-5267), for wallets and clients.
+    function eip712Domain()
+        external
+        view
+        returns (
+            bytes1 fields,
+            string memory name,
+            string memory version,
+            uint256 chainId,
+            address verifyingContract,
+            bytes32 salt,
+            uint256[] memory extensions
+        )
+    {
+        return (hex"0f", "Fabstir Sessions", "1", block.chainid, address(this), bytes32(0), new uint256[](0));
+    }
+
+    /// @notice The id the next opened session will get.
+    function nextSessionId() external view returns (uint256) {
+        return _s().config.nextSessionId;
+    }
+
+    /// @notice Seconds the host has after a close request or an expiry.
+    function closeWindow() external view returns (uint32) {
+        return _s().config.closeWindow;
+    }
+
+    /// @notice Whether opening and topping up are stopped.
+    function paused() external view returns (bool) {
+        return _s().config.paused;
+    }
+
+    // ---------------------------------------------------------------- internals
+
+    function _open(SessionRequest calldata r) private returns (uint256 sessionId) {
+        SessionManagerStorage storage $ = _s();
+        Config memory c = $.config;
+        if (c.paused) revert SessionManagerPaused();
+        if (r.modelId == bytes32(0)) revert SessionManagerInvalidRequest("modelId");
+        if (r.host == msg.sender || r.host == address(0)) revert SessionManagerInvalidRequest("host");
+        if (r.expiry <= block.timestamp || r.expiry > block.timestamp + MAX_SESSION_DURATION) {
+            revert SessionManagerInvalidRequest("expiry");
+        }
+        uint64 price = registry.checkEligible(r.host, keccak256(abi.encode(r.modelId, r.token)));
+        if (price > r.maxPricePerToken) revert SessionManagerPriceTooHigh(price, r.maxPricePerToken);
+        // At least one token's worth, so an open session can always serve something.
+        if (r.deposit < price) revert SessionManagerInvalidRequest("deposit");
+        sessionId = c.nextSessionId;
+        // Cannot overflow: one id per transaction.
+        unchecked {
+            $.config.nextSessionId = c.nextSessionId + 1;
+        }
+        $.terms[sessionId] = keccak256(
+            abi.encode(
+                Session({
+                    renter: msg.sender,
+                    host: r.host,
+                    token: r.token,
+                    signer: r.signer,
+                    modelId: r.modelId,
+                    pricePerToken: price,
+                    expiry: r.expiry
+                })
+            )
+        );
+        $.states[sessionId].deposit = r.deposit;
+        emit SessionOpened(sessionId, msg.sender, r.host, r.modelId, r.token, r.signer, price, r.deposit, r.expiry);
+        escrow.lock{value: msg.value}(sessionId, msg.sender, r.token, r.deposit);
+    }
+
+    function _topUp(Session calldata t, uint256 sessionId, uint96 amount) private {
+        SessionManagerStorage storage $ = _s();
+        if ($.config.paused) revert SessionManagerPaused();
+        SessionState storage st = _state($, t, sessionId);
+        if (msg.sender != t.renter) revert SessionManagerNotRenter(sessionId, msg.sender);
+        SessionState memory s = st;
+        if (s.closeAt != 0) revert SessionManagerInvalidState(sessionId, _status(s.closeAt));
+        if (block.timestamp > t.expiry) revert SessionManagerExpired(sessionId, t.expiry);
+        if (amount == 0) revert SessionManagerInvalidRequest("amount");
+        // The escrow bounds every lock to uint96; checked here before the narrowing store.
+        uint256 deposit = uint256(s.deposit) + amount;
+        if (deposit > type(uint96).max) revert SessionManagerInvalidRequest("amount");
+        st.deposit = uint96(deposit);
+        emit SessionToppedUp(sessionId, amount, deposit);
+        // A session whose receipts spent its whole deposit has no lock left in the escrow.
+        if (s.deposit == s.paid) escrow.lock{value: msg.value}(sessionId, msg.sender, t.token, amount);
+        else escrow.topUp{value: msg.value}(sessionId, msg.sender, t.token, amount);
+    }
+
+    /// @dev Checks `receipt` against the session and returns the increment it pays.
+    function _apply(
+        Session calldata t,
+        uint256 sessionId,
+        SessionState memory s,
+        Receipt calldata receipt,
+        bytes calldata signature
+    ) private view returns (uint256 increment) {
+        if (receipt.sessionId != sessionId) {
+            revert SessionManagerReceiptForOtherSession(sessionId, receipt.sessionId);
+        }
+        if (receipt.amount <= s.paid || receipt.tokens < s.tokens) {
+            revert SessionManagerStaleReceipt(sessionId, s.paid, receipt.amount);
+        }
+        if (receipt.amount > s.deposit) {
+            revert SessionManagerReceiptExceedsDeposit(sessionId, receipt.amount, s.deposit);
+        }
+        if (!_signedByRenter(t, _receiptDigest(receipt), signature)) revert SessionManagerBadSignature(sessionId);
+        return receipt.amount - s.paid;
+    }
+
+    /// @dev Whether the renter or the session's signer signed `digest`: one ecrecover for
+    /// EOAs, ERC-1271 for contract accounts.
+    function _signedByRenter(Session calldata t, bytes32 digest, bytes calldata signature)
+        private
+        view
+        returns (bool)
+    {
+        (address recovered, ECDSA.RecoverError err,) = ECDSA.tryRecoverCalldata(digest, signature);
+        if (err == ECDSA.RecoverError.NoError && recovered != address(0)) {
+            if (recovered == t.renter || recovered == t.signer) return true;
+        }
+        if (t.renter.code.length != 0 && SignatureChecker.isValidERC1271SignatureNowCalldata(t.renter, digest, signature)) {
+            return true;
+        }
+        return t.signer != address(0) && t.signer.code.length != 0
+            && SignatureChecker.isValidERC1271SignatureNowCalldata(t.signer, digest, signature);
+    }
+
+    /// @dev Pays `increment`, refunds the rest of the deposit and marks the session settled.
+    function _settle(
+        SessionState storage st,
+        SessionState memory s,
+        Session calldata t,
+        uint256 sessionId,
+        uint256 increment,
+        CloseReason reason
+    ) private {
+        uint256 refund = uint256(s.deposit) - s.paid;
+        st.paid = s.paid;
+        st.tokens = s.tokens;
+        st.closeAt = SETTLED;
+        emit SessionSettled(sessionId, msg.sender, reason, s.tokens, s.paid, refund);
+        if (refund != 0) {
+            escrow.release(sessionId, t.host, t.renter, increment);
+        } else if (increment != 0) {
+            // The last receipt spends the whole deposit: the lock is paid down to zero (closed).
+            escrow.pay(sessionId, t.host, increment);
+        }
+    }
+
+    /// @dev The state of a session whose terms are `t`; reverts for an unknown id or wrong terms.
+    function _state(SessionManagerStorage storage $, Session calldata t, uint256 sessionId)
+        private
+        view
+        returns (SessionState storage)
+    {
+        bytes32 stored = $.terms[sessionId];
+        if (stored == bytes32(0)) revert SessionManagerUnknownSession(sessionId);
+        if (stored != keccak256(abi.encode(t))) revert SessionManagerWrongTerms(sessionId);
+        return $.states[sessionId];
+    }
+
+    function _receiptDigest(Receipt calldata r) private view returns (bytes32) {
+        bytes32 structHash = keccak256(abi.encode(RECEIPT_TYPEHASH, r.sessionId, r.tokens, r.amount, r.digest));
+        return keccak256(abi.encodePacked("\x19\x01", domainSeparator(), structHash));
+    }
+
+    function _status(uint32 closeAt) private pure returns (SessionStatus) {
+        if (closeAt == 0) return SessionStatus.Open;
+        return closeAt == SETTLED ? SessionStatus.Settled : SessionStatus.Closing;
+    }
+
+    function _permit(address token, uint256 amount, uint256 deadline, uint8 v, bytes32 r, bytes32 s) private {
+        // A front-runner may have used this permit already; the allowance is what matters.
+        try IERC20Permit(token).permit(msg.sender, address(escrow), amount, deadline, v, r, s) {} catch {}
+    }
+
+    function _setCloseWindow(Config storage c, uint32 window) private {
+        if (window < MIN_CLOSE_WINDOW || window > MAX_CLOSE_WINDOW) revert SessionManagerInvalidCloseWindow(window);
+        emit CloseWindowUpdated(c.closeWindow, window);
+        c.closeWindow = window;
+    }
+
+    function _authorizeUpgrade(address) internal override onlyRole(UPGRADER_ROLE) {}
+}
