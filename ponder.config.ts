@@ -6,7 +6,13 @@
  * The database is PGlite under .ponder/ unless DATABASE_URL names a Postgres server.
  */
 import { createConfig } from "ponder";
-import { fabTokenAbi, jobMarketplaceAbi, nodeRegistryAbi, paymentEscrowAbi } from "./abis/index.ts";
+import {
+  fabTokenAbi,
+  jobMarketplaceAbi,
+  nodeRegistryAbi,
+  paymentEscrowAbi,
+  sessionManagerAbi,
+} from "./abis/index.ts";
 import { loadDeployment } from "./protocol/deployment.ts";
 
 const chainId = Number(process.env.FABSTIR_CHAIN_ID ?? 31337);
@@ -38,5 +44,6 @@ export default createConfig({
     NodeRegistry: { abi: nodeRegistryAbi, ...at(addresses.NodeRegistry) },
     JobMarketplace: { abi: jobMarketplaceAbi, ...at(addresses.JobMarketplace) },
     PaymentEscrow: { abi: paymentEscrowAbi, ...at(addresses.PaymentEscrow) },
+    SessionManager: { abi: sessionManagerAbi, ...at(addresses.SessionManager) },
   },
 });

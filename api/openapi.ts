@@ -1,7 +1,13 @@
 /** The OpenAPI 3.1 document of the REST API; query parameters come from the same zod schemas that validate them. */
 import { z } from "zod";
-import { HOST_STATUS, JOB_STATUS, SETTLEMENT } from "../abis/enums.ts";
-import { dailyQuery, hostsQuery } from "./params.ts";
+import {
+  CLOSE_REASON,
+  HOST_STATUS,
+  JOB_STATUS,
+  SESSION_STATUS,
+  SETTLEMENT,
+} from "../abis/enums.ts";
+import { dailyQuery, hostsQuery, sessionsQuery } from "./params.ts";
 
 function queryParameters(schema: z.ZodObject) {
   const json = z.toJSONSchema(schema, { io: "input" }) as {
@@ -46,6 +52,14 @@ const ok = (description: string, schema: object = { type: "object" }) => ({
 // or that discovery clients filter on; other fields are described in docs/indexer.md.
 const amount = { type: "string", description: "decimal integer, token base units" };
 const nullableAmount = { type: ["string", "null"], description: amount.description };
+const sessionsServed = {
+  type: "integer",
+  description: "settled sessions in which the host was paid",
+};
+const sessionTokensServed = {
+  ...amount,
+  description: "tokens of the session receipts the host was paid for",
+};
 const contextLength = {
   type: ["integer", "null"],
   description:
@@ -62,6 +76,8 @@ const hostSummary = {
       description: "the host's price for the model; null without model",
     },
     contextLength,
+    sessionsServed,
+    sessionTokensServed,
   },
 };
 const hostDetail = {
@@ -74,9 +90,29 @@ const hostDetail = {
     jobsCompleted: { type: "integer" },
     jobsExpired: { type: "integer" },
     jobsRefused: { type: "integer", description: "claimed jobs the host handed back (refunded)" },
+    sessionsOpened: { type: "integer", description: "sessions renters opened with the host" },
+    sessionsSettled: { type: "integer" },
+    sessionsServed,
+    sessionTokensServed,
     models: {
       type: "array",
       items: { type: "object", properties: { modelId: { type: "string" }, contextLength } },
+    },
+  },
+};
+const payments = {
+  type: "array",
+  items: {
+    type: "object",
+    properties: {
+      source: { enum: ["job", "session"] },
+      kind: {
+        enum: ["release", "refund", "pay"],
+        description:
+          "release: the lock closed, split and the rest refunded; refund: all of it back to the renter; pay: part paid out, the rest stays locked (a session checkpoint)",
+      },
+      refund: amount,
+      hostAmount: amount,
     },
   },
 };
@@ -97,13 +133,45 @@ const job = {
       type: "array",
       items: { type: "object", properties: { status, at: { type: "string" } } },
     },
-    payments: {
+    payments,
+  },
+};
+const sessionSummary = {
+  type: "object",
+  properties: {
+    id: { type: "string" },
+    renter: { type: "string" },
+    host: { type: "string" },
+    modelId: { type: "string" },
+    token: { type: "string" },
+    status: { enum: SESSION_STATUS },
+    closeReason: { enum: [...CLOSE_REASON, null] },
+    pricePerToken: amount,
+    deposit: { ...amount, description: "opening deposit plus top-ups" },
+    paid: { ...amount, description: "cumulative amount of the latest receipt the host was paid" },
+    tokens: { ...amount, description: "cumulative tokens of that receipt" },
+    remaining: { ...amount, description: "still locked in the escrow (0 once settled)" },
+    refund: nullableAmount,
+    checkpointCount: { type: "integer" },
+  },
+};
+const sessionDetail = {
+  ...sessionSummary,
+  properties: {
+    ...sessionSummary.properties,
+    checkpoints: {
       type: "array",
       items: {
         type: "object",
-        properties: { kind: { enum: ["release", "refund"] }, refund: amount, hostAmount: amount },
+        properties: {
+          tokens: amount,
+          amount,
+          increment: { ...amount, description: "paid at this checkpoint" },
+          digest: { type: "string" },
+        },
       },
     },
+    payments,
   },
 };
 
@@ -136,7 +204,7 @@ export const openapi = {
     "/hosts/{address}": {
       get: {
         summary:
-          "One host: profile, models with context lengths, offers, earnings, performance and reputation components",
+          "One host: profile, models with context lengths, offers, earnings, session counters, performance and reputation components",
         parameters: [{ name: "address", in: "path", required: true, schema: { type: "string" } }],
         responses: { "200": ok("The host", hostDetail), "400": error, "404": error },
       },
@@ -152,6 +220,29 @@ export const openapi = {
         summary: "A job with its status history and payments",
         parameters: [{ name: "id", in: "path", required: true, schema: { type: "string" } }],
         responses: { "200": ok("The job", job), "400": error, "404": error },
+      },
+    },
+    "/sessions": {
+      get: {
+        summary: "Sessions, newest first, filtered by renter, host, model, token and status",
+        parameters: queryParameters(sessionsQuery),
+        responses: {
+          "200": ok("A page of sessions and nextCursor", {
+            type: "object",
+            properties: {
+              sessions: { type: "array", items: sessionSummary },
+              nextCursor: { type: ["string", "null"] },
+            },
+          }),
+          "400": error,
+        },
+      },
+    },
+    "/sessions/{id}": {
+      get: {
+        summary: "A session with its checkpoints (paid receipts) and escrow payments",
+        parameters: [{ name: "id", in: "path", required: true, schema: { type: "string" } }],
+        responses: { "200": ok("The session", sessionDetail), "400": error, "404": error },
       },
     },
     "/stats/daily": {

@@ -1,6 +1,7 @@
 /** zod schemas of the REST query parameters, shared by validation and the OpenAPI document. */
 import { stringToHex } from "viem";
 import { z } from "zod";
+import { SESSION_STATUS } from "../abis/enums.ts";
 import { InvalidParameterError } from "./errors.ts";
 
 export const address = z
@@ -54,6 +55,28 @@ export const jobIdParam = z
   .string()
   .regex(/^\d{1,78}$/, "expected a job id")
   .transform((s) => BigInt(s));
+
+export const sessionIdParam = z
+  .string()
+  .regex(/^\d{1,78}$/, "expected a session id")
+  .transform((s) => BigInt(s));
+
+/** GET /sessions: filters, newest first; `cursor` is the `nextCursor` of the previous page. */
+export const sessionsQuery = z
+  .object({
+    renter: address.optional(),
+    host: address.optional(),
+    model: modelId.optional(),
+    token: address.optional(),
+    status: z.enum(SESSION_STATUS).optional(),
+    limit: z.coerce.number().int().min(1).max(100).default(20),
+    cursor: z
+      .string()
+      .regex(/^\d{1,78}$/, "expected a nextCursor of this endpoint")
+      .transform((s) => BigInt(s))
+      .optional(),
+  })
+  .strict();
 
 /** Parses `input` with `schema` or throws an InvalidParameterError naming the parameter. */
 export function parse<S extends z.ZodType>(schema: S, input: unknown): z.output<S> {

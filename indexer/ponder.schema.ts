@@ -1,14 +1,20 @@
 /**
  * The indexed marketplace: an append-only event log for analysts plus derived state
- * (hosts, offers, models, jobs with their status history, payments, per-host
- * performance, daily stats). Every table is written only by the handlers in src/;
+ * (hosts, offers, models, jobs with their status history, sessions with their checkpoints,
+ * payments, per-host performance, daily stats). Every table is written only by the handlers in src/;
  * the API reads it and never writes.
  *
  * Amounts are token base units (bigint); `token` is the payment token address,
  * 0x000…000 for ETH. Times are unix seconds (bigint) of the block that caused them.
  */
 import { index, onchainEnum, onchainTable, primaryKey, relations } from "ponder";
-import { HOST_STATUS, JOB_STATUS, SETTLEMENT } from "../abis/enums.ts";
+import {
+  CLOSE_REASON,
+  HOST_STATUS,
+  JOB_STATUS,
+  SESSION_STATUS,
+  SETTLEMENT,
+} from "../abis/enums.ts";
 
 /**
  * States and outcomes are Postgres enums whose labels are the contracts' own (generated into
@@ -18,8 +24,16 @@ import { HOST_STATUS, JOB_STATUS, SETTLEMENT } from "../abis/enums.ts";
 export const jobStatus = onchainEnum("job_status", JOB_STATUS);
 export const hostStatus = onchainEnum("host_status", HOST_STATUS);
 export const settlement = onchainEnum("settlement", SETTLEMENT);
-/** What an escrow movement was: a release (split between host, fees and renter) or a whole refund. */
-export const paymentKind = onchainEnum("payment_kind", ["release", "refund"]);
+export const sessionStatus = onchainEnum("session_status", SESSION_STATUS);
+export const closeReason = onchainEnum("close_reason", CLOSE_REASON);
+/**
+ * What an escrow movement was, after the escrow function that made it: a release (the lock
+ * closed, split between host, fees and the renter's refund), a whole refund, or a pay (part of
+ * a lock paid out to the host and fees, no refund: a session checkpoint).
+ */
+export const paymentKind = onchainEnum("payment_kind", ["release", "refund", "pay"]);
+/** Whose lock an escrow movement was: the JobMarketplace's (a job) or the SessionManager's (a session). */
+export const paymentSource = onchainEnum("payment_source", ["job", "session"]);
 
 /** One row per contract event, in chain order. */
 export const eventLog = onchainTable(
@@ -70,6 +84,11 @@ export const host = onchainTable(
     disputesLost: t.integer().notNull(),
     tokensServed: t.bigint().notNull(),
     completionSecondsTotal: t.bigint().notNull(),
+    // sessions (derived from SessionManager events)
+    sessionsOpened: t.integer().notNull(),
+    sessionsSettled: t.integer().notNull(),
+    sessionsServed: t.integer().notNull(), // settled sessions in which the host was paid
+    sessionTokensServed: t.bigint().notNull(), // tokens of the receipts the host was paid for
     // reputation (see indexer/src/lib/reputation.ts), recomputed on every host event
     score: t.integer().notNull(),
   }),
@@ -134,6 +153,8 @@ export const model = onchainTable("model", (t) => ({
   hostCount: t.integer().notNull(),
   jobsPosted: t.integer().notNull(),
   tokensServed: t.bigint().notNull(),
+  sessionsOpened: t.integer().notNull(),
+  sessionTokensServed: t.bigint().notNull(),
 }));
 
 /** The marketplace's (model, token) catalog. */
@@ -192,12 +213,82 @@ export const jobStatusChange = onchainTable(
   (t) => ({ byJob: index().on(t.jobId) }),
 );
 
-/** Escrow movements: a release (split) or a refund. */
+/**
+ * A session: one deposit for one host, model and token at the host's price, paid by
+ * renter-signed receipts (cumulative tokens and amount) that the host presents in checkpoints
+ * or when closing. Everything here comes from the SessionManager's events.
+ */
+export const session = onchainTable(
+  "session",
+  (t) => ({
+    id: t.bigint().primaryKey(),
+    renter: t.hex().notNull(),
+    host: t.hex().notNull(),
+    modelId: t.hex().notNull(),
+    token: t.hex().notNull(),
+    signer: t.hex(), // the key the renter authorized to sign receipts besides itself; null for none
+    pricePerToken: t.bigint().notNull(),
+    expiry: t.bigint().notNull(),
+    deposit: t.bigint().notNull(), // opening deposit plus top-ups
+    topUps: t.integer().notNull(),
+    paid: t.bigint().notNull(), // cumulative amount of the latest receipt paid (spent)
+    tokens: t.bigint().notNull(), // cumulative tokens of that receipt
+    remaining: t.bigint().notNull(), // still locked: deposit - paid until settled, then 0
+    hostPayment: t.bigint().notNull(), // the host's share of `paid` (after fees), from the escrow
+    checkpointCount: t.integer().notNull(),
+    lastDigest: t.hex(), // running digest of the answers of the latest paid receipt
+    status: sessionStatus("status").notNull(),
+    closeRequestedAt: t.bigint(),
+    closeAt: t.bigint(), // end of the host's window after the renter's close request
+    closedBy: t.hex(),
+    closeReason: closeReason("close_reason"),
+    refund: t.bigint(), // credited to the renter at settlement
+    openedAt: t.bigint().notNull(),
+    openedBlock: t.bigint().notNull(),
+    openedTx: t.hex().notNull(),
+    settledAt: t.bigint(),
+    settledBlock: t.bigint(),
+    settledTx: t.hex(),
+    updatedAt: t.bigint().notNull(),
+  }),
+  (t) => ({
+    byRenter: index().on(t.renter),
+    byHost: index().on(t.host),
+    byModel: index().on(t.modelId),
+    byStatus: index().on(t.status),
+  }),
+);
+
+/** One row per SessionCheckpointed: the host was paid up to a receipt (also the last receipt of a host's close). */
+export const sessionCheckpoint = onchainTable(
+  "session_checkpoint",
+  (t) => ({
+    id: t.text().primaryKey(), // event id
+    sessionId: t.bigint().notNull(),
+    host: t.hex().notNull(),
+    tokens: t.bigint().notNull(), // cumulative
+    amount: t.bigint().notNull(), // cumulative
+    increment: t.bigint().notNull(), // paid now: amount - the previous receipt's amount
+    tokensIncrement: t.bigint().notNull(), // tokens - the previous receipt's tokens
+    digest: t.hex().notNull(),
+    at: t.bigint().notNull(),
+    blockNumber: t.bigint().notNull(),
+    txHash: t.hex().notNull(),
+  }),
+  (t) => ({ bySession: index().on(t.sessionId) }),
+);
+
+/**
+ * Escrow movements: a release (split), a refund, or a pay (a session checkpoint's split), of a
+ * job's or a session's lock (`source`; exactly one of `jobId` and `sessionId` is set).
+ */
 export const payment = onchainTable(
   "payment",
   (t) => ({
     id: t.text().primaryKey(), // event id
-    jobId: t.bigint().notNull(),
+    source: paymentSource("source").notNull(),
+    jobId: t.bigint(),
+    sessionId: t.bigint(),
     kind: paymentKind("kind").notNull(),
     token: t.hex().notNull(),
     host: t.hex(),
@@ -208,16 +299,23 @@ export const payment = onchainTable(
     refund: t.bigint().notNull(),
     at: t.bigint().notNull(),
   }),
-  (t) => ({ byJob: index().on(t.jobId), byToken: index().on(t.token) }),
+  (t) => ({
+    byJob: index().on(t.jobId),
+    bySession: index().on(t.sessionId),
+    byToken: index().on(t.token),
+  }),
 );
 
+/** What a host earned in one token (its share after fees), from jobs and sessions together. */
 export const hostEarning = onchainTable(
   "host_earning",
   (t) => ({
     host: t.hex().notNull(),
     token: t.hex().notNull(),
-    amount: t.bigint().notNull(),
-    jobs: t.integer().notNull(),
+    amount: t.bigint().notNull(), // everything earned: jobs and sessions
+    jobs: t.integer().notNull(), // jobs paid
+    sessionAmount: t.bigint().notNull(), // the part of `amount` earned in sessions
+    sessions: t.integer().notNull(), // sessions that paid the host (counted at their first payment)
   }),
   (t) => ({ pk: primaryKey({ columns: [t.host, t.token] }) }),
 );
@@ -229,8 +327,12 @@ export const dailyStats = onchainTable("daily_stats", (t) => ({
   jobsCancelled: t.integer().notNull(),
   jobsExpired: t.integer().notNull(),
   jobsRefused: t.integer().notNull(),
+  sessionsOpened: t.integer().notNull(),
+  sessionsSettled: t.integer().notNull(),
+  sessionTokens: t.bigint().notNull(), // tokens of the session receipts paid that day
   newHosts: t.integer().notNull(),
-  activeHosts: t.integer().notNull(), // distinct hosts that claimed or completed a job that day
+  // distinct hosts that claimed or completed a job, or were paid in a session, that day
+  activeHosts: t.integer().notNull(),
 }));
 
 export const dailyVolume = onchainTable(
@@ -256,6 +358,7 @@ export const hostRelations = relations(host, ({ many }) => ({
   offers: many(hostOffer),
   models: many(hostModel),
   earnings: many(hostEarning),
+  sessions: many(session),
 }));
 export const hostModelRelations = relations(hostModel, ({ one }) => ({
   hostRow: one(host, { fields: [hostModel.host], references: [host.address] }),
@@ -275,4 +378,13 @@ export const jobStatusChangeRelations = relations(jobStatusChange, ({ one }) => 
 }));
 export const paymentRelations = relations(payment, ({ one }) => ({
   jobRow: one(job, { fields: [payment.jobId], references: [job.id] }),
+  sessionRow: one(session, { fields: [payment.sessionId], references: [session.id] }),
+}));
+export const sessionRelations = relations(session, ({ one, many }) => ({
+  hostRow: one(host, { fields: [session.host], references: [host.address] }),
+  checkpoints: many(sessionCheckpoint),
+  payments: many(payment),
+}));
+export const sessionCheckpointRelations = relations(sessionCheckpoint, ({ one }) => ({
+  sessionRow: one(session, { fields: [sessionCheckpoint.sessionId], references: [session.id] }),
 }));

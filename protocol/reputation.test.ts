@@ -49,6 +49,24 @@ describe("reputation", () => {
     assert.deepEqual(r, reputation(base));
   });
 
+  it("counts a served session like a completed job, and an unused one not at all", () => {
+    const jobs = reputation({ ...base, jobsClaimed: 4, jobsCompleted: 2, jobsExpired: 2 });
+    const withSessions = reputation({
+      ...base,
+      jobsClaimed: 4,
+      jobsCompleted: 2,
+      jobsExpired: 2,
+      sessionsServed: 4,
+    });
+    assert.equal(jobs.components.reliability, 0.5);
+    assert.equal(withSessions.components.reliability, 0.75);
+    // Expiries stay over the jobs the host claimed.
+    assert.equal(withSessions.components.expiries, jobs.components.expiries);
+    const onlySessions = reputation({ ...base, sessionsServed: 1 });
+    assert.equal(onlySessions.components.reliability, 1);
+    assert.deepEqual(reputation({ ...base, sessionsServed: 0 }), reputation(base));
+  });
+
   it("still counts expiries against the host", () => {
     const r = reputation({ ...base, jobsClaimed: 2, jobsExpired: 1, jobsRefused: 1 });
     assert.equal(r.components.reliability, 0);

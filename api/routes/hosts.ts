@@ -81,6 +81,8 @@ hosts.get("/", async (c) => {
     multiaddrs: host.multiaddrs,
     registeredAt: host.registeredAt,
     jobsCompleted: host.jobsCompleted,
+    sessionsServed: host.sessionsServed,
+    sessionTokensServed: host.sessionTokensServed,
   };
   // With a model: its price in the token and the context length the host advertises for it
   // (null when it advertises none). Without one, both are null.
@@ -157,6 +159,8 @@ hosts.get("/:address", async (c) => {
   const completionRate = kept <= 0 ? null : h.jobsCompleted / kept;
   const meanCompletionSeconds =
     h.jobsCompleted === 0 ? null : Number(h.completionSecondsTotal) / h.jobsCompleted;
+  // Settled sessions in which the host presented a receipt (an unused session is the renter's choice as often as the host's failure).
+  const sessionServedRate = h.sessionsSettled === 0 ? null : h.sessionsServed / h.sessionsSettled;
   return json(c, {
     ...h,
     // What the registry's checkEligible requires before any price check.
@@ -165,7 +169,7 @@ hosts.get("/:address", async (c) => {
     models,
     offers,
     earnings,
-    performance: { completionRate, meanCompletionSeconds },
+    performance: { completionRate, meanCompletionSeconds, sessionServedRate },
     reputation: rep,
   });
 });

@@ -76,6 +76,8 @@ indexContract("JobMarketplace", jobMarketplaceAbi, {
         hostCount: 0,
         jobsPosted: 1,
         tokensServed: 0n,
+        sessionsOpened: 0,
+        sessionTokensServed: 0n,
       })
       .onConflictDoUpdate((m) => ({ jobsPosted: m.jobsPosted + 1 }));
     await bumpDaily(context.db, at, (d) => ({ jobsPosted: d.jobsPosted + 1 }));

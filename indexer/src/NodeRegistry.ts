@@ -65,6 +65,10 @@ indexContract("NodeRegistry", nodeRegistryAbi, {
       disputesLost: 0,
       tokensServed: 0n,
       completionSecondsTotal: 0n,
+      sessionsOpened: 0,
+      sessionsSettled: 0,
+      sessionsServed: 0,
+      sessionTokensServed: 0n,
     };
     const { score } = reputation({ ...counters, stake, firstRegisteredAt: at, at });
     await context.db
@@ -116,7 +120,15 @@ indexContract("NodeRegistry", nodeRegistryAbi, {
     const at = event.block.timestamp;
     await context.db
       .insert(model)
-      .values({ id, name: bytes32ToText(id), hostCount: 1, jobsPosted: 0, tokensServed: 0n })
+      .values({
+        id,
+        name: bytes32ToText(id),
+        hostCount: 1,
+        jobsPosted: 0,
+        tokensServed: 0n,
+        sessionsOpened: 0,
+        sessionTokensServed: 0n,
+      })
       .onConflictDoUpdate((m) => ({ hostCount: m.hostCount + 1 }));
     // A re-added model starts without a context length, as in the registry.
     await context.db

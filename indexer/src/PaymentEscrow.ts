@@ -1,9 +1,18 @@
-/** PaymentEscrow: releases and refunds, host earnings, daily volume. */
+/**
+ * PaymentEscrow: releases, pays and refunds, host earnings, daily volume. Every lock belongs
+ * to a locker (the `locker` of each event): the JobMarketplace's are jobs, the
+ * SessionManager's are sessions, and the same id under both is two locks. Which is which comes
+ * from the configured addresses, not from the chain. Movements of any other locker count in
+ * the daily volume only.
+ */
 import type { Context } from "ponder:registry";
-import { dailyVolume, hostEarning, job, payment } from "ponder:schema";
+import { dailyVolume, hostEarning, job, payment, session } from "ponder:schema";
+import { zeroAddress } from "viem";
 import { paymentEscrowAbi } from "../../abis/index.ts";
 import { indexContract } from "./lib/index-contract.ts";
 import { dayOf, eventId } from "./lib/values.ts";
+
+type Source = (typeof payment.$inferSelect)["source"];
 
 async function addVolume(
   db: Context["db"],
@@ -24,6 +33,25 @@ async function addVolume(
     }));
 }
 
+/** The configured contracts a lock can belong to (the handlers' `context.contracts`). */
+interface Lockers {
+  JobMarketplace: { address: unknown };
+  SessionManager: { address: unknown };
+}
+
+/** Whose lock `locker` moved: a job's, a session's, or neither (null). */
+function sourceOf(contracts: Lockers, locker: `0x${string}`): Source | null {
+  const is = (address: unknown) =>
+    typeof address === "string" && address.toLowerCase() === locker.toLowerCase();
+  if (is(contracts.JobMarketplace.address)) return "job";
+  if (is(contracts.SessionManager.address)) return "session";
+  return null;
+}
+
+/** The lock's id in the column of its source. */
+const idsOf = (source: Source, id: bigint) =>
+  source === "job" ? { jobId: id, sessionId: null } : { jobId: null, sessionId: id };
+
 indexContract("PaymentEscrow", paymentEscrowAbi, {
   FundsLocked: async ({ event, context }) => {
     await addVolume(context.db, event.block.timestamp, event.args.token, {
@@ -33,34 +61,75 @@ indexContract("PaymentEscrow", paymentEscrowAbi, {
   PaymentReleased: async ({ event, context }) => {
     const a = event.args;
     const at = event.block.timestamp;
+    const fees = a.treasuryAmount + a.stakersAmount;
+    await addVolume(context.db, at, a.token, { volume: a.hostAmount + fees, fees });
+    const source = sourceOf(context.contracts, a.locker);
+    if (source === null) return;
+    // `pay` (a session checkpoint) keeps the lock open: no renter, no refund in the event.
+    const kind = a.renter === zeroAddress ? "pay" : "release";
+    const sessionRow = source === "session" ? await context.db.find(session, { id: a.id }) : null;
     await context.db.insert(payment).values({
       id: eventId(event),
-      jobId: a.jobId,
-      kind: "release",
+      source,
+      ...idsOf(source, a.id),
+      kind,
       token: a.token,
       host: a.host,
-      renter: a.renter,
+      renter: kind === "pay" && sessionRow ? sessionRow.renter : a.renter,
       hostAmount: a.hostAmount,
       treasuryAmount: a.treasuryAmount,
       stakersAmount: a.stakersAmount,
       refund: a.refund,
       at,
     });
+    if (source === "job") {
+      await context.db
+        .update(job, { id: a.id })
+        .set({ hostPayment: a.hostAmount, refund: a.refund });
+      await context.db
+        .insert(hostEarning)
+        .values({
+          host: a.host,
+          token: a.token,
+          amount: a.hostAmount,
+          jobs: 1,
+          sessionAmount: 0n,
+          sessions: 0,
+        })
+        .onConflictDoUpdate((e) => ({ amount: e.amount + a.hostAmount, jobs: e.jobs + 1 }));
+      return;
+    }
+    if (!sessionRow || a.hostAmount === 0n) return;
+    // A session counts once, at the first payment that earns the host something. (Read before
+    // the update: a row Ponder returns may be its cached copy, which the update changes.)
+    const first = sessionRow.hostPayment === 0n ? 1 : 0;
     await context.db
-      .update(job, { id: a.jobId })
-      .set({ hostPayment: a.hostAmount, refund: a.refund });
+      .update(session, { id: a.id })
+      .set({ hostPayment: sessionRow.hostPayment + a.hostAmount });
     await context.db
       .insert(hostEarning)
-      .values({ host: a.host, token: a.token, amount: a.hostAmount, jobs: 1 })
-      .onConflictDoUpdate((e) => ({ amount: e.amount + a.hostAmount, jobs: e.jobs + 1 }));
-    const fees = a.treasuryAmount + a.stakersAmount;
-    await addVolume(context.db, at, a.token, { volume: a.hostAmount + fees, fees });
+      .values({
+        host: a.host,
+        token: a.token,
+        amount: a.hostAmount,
+        jobs: 0,
+        sessionAmount: a.hostAmount,
+        sessions: first,
+      })
+      .onConflictDoUpdate((e) => ({
+        amount: e.amount + a.hostAmount,
+        sessionAmount: e.sessionAmount + a.hostAmount,
+        sessions: e.sessions + first,
+      }));
   },
   FundsRefunded: async ({ event, context }) => {
     const a = event.args;
+    const source = sourceOf(context.contracts, a.locker);
+    if (source === null) return;
     await context.db.insert(payment).values({
       id: eventId(event),
-      jobId: a.jobId,
+      source,
+      ...idsOf(source, a.id),
       kind: "refund",
       token: a.token,
       host: null,
@@ -71,6 +140,8 @@ indexContract("PaymentEscrow", paymentEscrowAbi, {
       refund: a.amount,
       at: event.block.timestamp,
     });
-    await context.db.update(job, { id: a.jobId }).set({ hostPayment: 0n, refund: a.amount });
+    if (source === "job") {
+      await context.db.update(job, { id: a.id }).set({ hostPayment: 0n, refund: a.amount });
+    }
   },
 });

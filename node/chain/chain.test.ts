@@ -44,7 +44,7 @@ const CONTEXT_SIZE = 512;
 const HOST_INDEX = 7;
 const RENTER_INDEX = 8;
 const OTHER_INDEX = 9;
-/** The escrow's ERC-7201 storage root; `locks` is its 5th slot. */
+/** The escrow's ERC-7201 storage root; `locks` (by locker, then id) is its 5th slot. */
 const ESCROW_STORAGE = 0xa69f861d9f8b0d887c0bced1b78600ea650ddbc02812b60b2ec1d49d430ac200n;
 
 describe("host node on a local chain", () => {
@@ -408,9 +408,16 @@ describe("host node on a local chain", () => {
     await stopHost();
     const b = body("an underfunded job");
     const id = await post(b);
-    // Stands in for a broken or compromised escrow: zero the job's lock in storage.
+    // Stands in for a broken or compromised escrow: zero the job's lock in storage
+    // (locks[marketplace][id]: a mapping of mappings in the 5th slot).
+    const inner = keccak256(
+      encodeAbiParameters(
+        [{ type: "address" }, { type: "uint256" }],
+        [chain.addresses.JobMarketplace, ESCROW_STORAGE + 4n],
+      ),
+    );
     const slot = keccak256(
-      encodeAbiParameters([{ type: "uint256" }, { type: "uint256" }], [id, ESCROW_STORAGE + 4n]),
+      encodeAbiParameters([{ type: "uint256" }, { type: "bytes32" }], [id, inner]),
     );
     await chain.testClient.setStorageAt({
       address: chain.addresses.PaymentEscrow,

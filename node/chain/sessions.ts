@@ -201,6 +201,7 @@ export function createHostSessions(options: SessionManagerOptions): HostSessions
     r: SessionRecord,
     terms: SessionTerms,
     receipt: SignedReceipt | undefined,
+    deposit: bigint,
   ) {
     const served = r.served;
     const owed = BigInt(served.amount);
@@ -227,6 +228,14 @@ export function createHostSessions(options: SessionManagerOptions): HostSessions
         "receipt_mismatch",
         r.id,
         `the receipt covers ${receipt.tokens} tokens / ${receipt.amount} wei; served ${served.tokens} tokens / ${served.amount} wei`,
+      );
+    // The chain never pays a receipt above the deposit: taken as the latest, it would stand
+    // in for the good one and the host could neither checkpoint nor close with it.
+    if (receipt.amount > deposit)
+      throw refuse(
+        "receipt_mismatch",
+        r.id,
+        `the receipt's amount ${receipt.amount} wei is above the session's deposit (${deposit} wei)`,
       );
     if (receipt.amount === owed && receipt.digest.toLowerCase() !== served.digest.toLowerCase())
       throw refuse(
@@ -274,7 +283,7 @@ export function createHostSessions(options: SessionManagerOptions): HostSessions
       if (t + 1 >= Number(terms.expiry))
         throw refuse("session_expired", id, "the session has expired");
       const receipt = auth.receipt ? receiptFromWire(auth.receipt) : undefined;
-      await acceptReceipt(r, terms, receipt);
+      await acceptReceipt(r, terms, receipt, chain.deposit);
       const remaining = chain.deposit - BigInt(r.served.amount);
       const affordable = terms.pricePerToken > 0n ? remaining / terms.pricePerToken : 0n;
       if (affordable < 1n)
@@ -386,7 +395,12 @@ export function createHostSessions(options: SessionManagerOptions): HostSessions
       throw refuse("session_closed", sessionId, "the session is already closed");
     if (serving.has(sessionId))
       throw refuse("session_busy", sessionId, "an answer is being served");
-    await acceptReceipt(r, termsFromWire(r.terms), receipt);
+    await acceptReceipt(
+      r,
+      termsFromWire(r.terms),
+      receipt,
+      (await chainSession(sessionId)).deposit,
+    );
     const result = await exclusive(sessionId, async () => {
       const current = store.get(sessionId) as SessionRecord;
       const chain = await chainSession(sessionId);

@@ -2,8 +2,8 @@
  * A generated history with every event type (fixtures/history.ts), indexed on Postgres
  * by `ponder start` that is SIGKILLed in the middle of its backfill and started again. The
  * result is compared with the chain itself, read independently of the indexer's code:
- * every log appears exactly once in event_log, every job and host matches the contracts'
- * state, the derived counters equal sums over the decoded logs (a replayed batch would
+ * every log appears exactly once in event_log, every job, session and host matches the
+ * contracts' state, every escrow movement belongs to its locker's job or session, the derived counters equal sums over the decoded logs (a replayed batch would
  * double them), discovery returns exactly the eligible hosts, and the views schema serves
  * the same data to plain SQL.
  */
@@ -24,6 +24,7 @@ import {
   jobMarketplaceAbi,
   nodeRegistryAbi,
   paymentEscrowAbi,
+  sessionManagerAbi,
 } from "../../abis/index.ts";
 import { generateHistory, type History } from "../../fixtures/history.ts";
 import {
@@ -53,6 +54,8 @@ const JOB_STATUS = [
   "Refused",
 ];
 const HOST_STATUS = ["Unregistered", "Active", "Paused"];
+const SESSION_STATUS = ["None", "Open", "Closing", "Settled"];
+const CLOSE_REASON = ["Host", "Renter", "Expired"];
 /** Events the contracts declare (mostly inherited from OpenZeppelin) that no public function can emit after deployment. */
 const NEVER_EMITTED = new Set(["EIP712DomainChanged", "RoleAdminChanged"]);
 
@@ -83,6 +86,9 @@ describe("indexer backfill on Postgres, killed and restarted", { timeout: 600_00
   const count = async (query: string): Promise<number> =>
     Number((await (sql as pg.Client).query(query)).rows[0]?.n ?? Number.NaN);
   const of = (name: string) => logs.filter((l) => l.name === name);
+  /** Whether an escrow event moved a lock of the JobMarketplace (else the SessionManager's). */
+  const isJobLock = (l: Decoded) =>
+    l.args.locker.toLowerCase() === chain.addresses.JobMarketplace.toLowerCase();
 
   beforeAll(async () => {
     chain = await startLocalChain();
@@ -97,6 +103,7 @@ describe("indexer backfill on Postgres, killed and restarted", { timeout: 600_00
       [chain.addresses.NodeRegistry.toLowerCase()]: nodeRegistryAbi,
       [chain.addresses.JobMarketplace.toLowerCase()]: jobMarketplaceAbi,
       [chain.addresses.PaymentEscrow.toLowerCase()]: paymentEscrowAbi,
+      [chain.addresses.SessionManager.toLowerCase()]: sessionManagerAbi,
     };
     const raw: Log[] = await chain.publicClient.getLogs({
       address: Object.values(chain.addresses),
@@ -205,9 +212,13 @@ describe("indexer backfill on Postgres, killed and restarted", { timeout: 600_00
       assert.equal(r.name, expected[i]?.name, r.id);
     });
     const declared = new Set(
-      [fabTokenAbi, nodeRegistryAbi, jobMarketplaceAbi, paymentEscrowAbi].flatMap((abi) =>
-        abi.filter((x) => x.type === "event").map((x) => x.name),
-      ),
+      [
+        fabTokenAbi,
+        nodeRegistryAbi,
+        jobMarketplaceAbi,
+        paymentEscrowAbi,
+        sessionManagerAbi,
+      ].flatMap((abi) => abi.filter((x) => x.type === "event").map((x) => x.name)),
     );
     const emitted = new Set(rows.map((r) => r.name));
     const missing = [...declared].filter((n) => !emitted.has(n) && !NEVER_EMITTED.has(n));
@@ -307,21 +318,49 @@ describe("indexer backfill on Postgres, killed and restarted", { timeout: 600_00
       models.some((m) => m.context_length !== null),
       "the history advertises context lengths",
     );
-    const earned = new Map<string, { amount: bigint; jobs: number }>();
+    // Every job payment counts (even of nothing, after a dispute lost in full); a session's
+    // counts when it earns the host something, and the session once.
+    const earned = new Map<
+      string,
+      { amount: bigint; jobs: number; sessionAmount: bigint; sessions: Set<bigint> }
+    >();
     for (const l of of("PaymentReleased")) {
+      const job = isJobLock(l);
+      if (!job && l.args.hostAmount === 0n) continue;
       const key = `${l.args.host.toLowerCase()}/${l.args.token.toLowerCase()}`;
-      const e = earned.get(key) ?? { amount: 0n, jobs: 0 };
-      earned.set(key, { amount: e.amount + l.args.hostAmount, jobs: e.jobs + 1 });
+      const e = earned.get(key) ?? { amount: 0n, jobs: 0, sessionAmount: 0n, sessions: new Set() };
+      e.amount += l.args.hostAmount;
+      if (job) e.jobs += 1;
+      else {
+        e.sessionAmount += l.args.hostAmount;
+        e.sessions.add(l.args.id);
+      }
+      earned.set(key, e);
     }
     const earnings = (
-      await (sql as pg.Client).query(`select host, token, amount, jobs from ${SCHEMA}.host_earning`)
-    ).rows as { host: string; token: string; amount: string; jobs: number }[];
+      await (sql as pg.Client).query(
+        `select host, token, amount, jobs, session_amount, sessions from ${SCHEMA}.host_earning`,
+      )
+    ).rows as {
+      host: string;
+      token: string;
+      amount: string;
+      jobs: number;
+      session_amount: string;
+      sessions: number;
+    }[];
     assert.equal(earnings.length, earned.size);
     for (const e of earnings) {
       const want = earned.get(`${e.host}/${e.token}`);
       assert.equal(BigInt(e.amount), want?.amount, `${e.host}/${e.token}`);
       assert.equal(e.jobs, want?.jobs);
+      assert.equal(BigInt(e.session_amount), want?.sessionAmount, `${e.host}/${e.token}`);
+      assert.equal(e.sessions, want?.sessions.size);
     }
+    assert.ok(
+      earnings.some((e) => e.sessions > 0 && e.jobs > 0),
+      "hosts earn from jobs and sessions",
+    );
   });
 
   it("derives daily stats and volume equal to sums over the logs (nothing replayed twice)", async () => {
@@ -330,6 +369,8 @@ describe("indexer backfill on Postgres, killed and restarted", { timeout: 600_00
         `select sum(jobs_posted) as posted, sum(jobs_settled) as settled,
                 sum(jobs_cancelled) as cancelled, sum(jobs_expired) as expired,
                 sum(jobs_refused) as refused,
+                sum(sessions_opened) as sessions_opened, sum(sessions_settled) as sessions_settled,
+                sum(session_tokens) as session_tokens,
                 sum(new_hosts) as new_hosts from ${SCHEMA}.daily_stats`,
       )
     ).rows;
@@ -339,6 +380,13 @@ describe("indexer backfill on Postgres, killed and restarted", { timeout: 600_00
     assert.equal(Number(d.expired), of("JobExpired").length);
     assert.equal(Number(d.refused), of("JobRefused").length);
     assert.ok(of("JobRefused").length > 0, "the history refuses jobs");
+    assert.equal(Number(d.sessions_opened), of("SessionOpened").length);
+    assert.equal(Number(d.sessions_settled), of("SessionSettled").length);
+    // Every session of the history is settled: its tokens are its final receipt's.
+    assert.equal(
+      BigInt(d.session_tokens),
+      of("SessionSettled").reduce((s, l) => s + l.args.tokens, 0n),
+    );
     assert.equal(Number(d.new_hosts), new Set(of("HostRegistered").map((l) => l.args.host)).size);
     const volume = (
       await (sql as pg.Client).query(
@@ -363,6 +411,156 @@ describe("indexer backfill on Postgres, killed and restarted", { timeout: 600_00
       assert.equal(BigInt(v.volume), fees + sum(released.map((l) => l.args.hostAmount)));
     }
     assert.equal(volume.length, 2, "ETH and tUSD");
+  });
+
+  it("matches every session's on-chain state, its checkpoints and its hosts' counters", async () => {
+    const rows = (
+      await (sql as pg.Client).query(
+        `select id, host, status, deposit, paid, tokens, remaining, refund, host_payment,
+                checkpoint_count, close_reason from ${SCHEMA}.session order by id`,
+      )
+    ).rows as {
+      id: string;
+      host: string;
+      status: string;
+      deposit: string;
+      paid: string;
+      tokens: string;
+      remaining: string;
+      refund: string | null;
+      host_payment: string;
+      checkpoint_count: number;
+      close_reason: string | null;
+    }[];
+    assert.ok(history.sessionIds.length >= 12, "the history opens sessions");
+    assert.deepEqual(
+      rows.map((r) => BigInt(r.id)),
+      [...history.sessionIds].sort((a, b) => (a < b ? -1 : 1)),
+    );
+    const settled = new Map(of("SessionSettled").map((l) => [l.args.sessionId as bigint, l]));
+    const sessionLocks = [...of("PaymentReleased"), ...of("FundsRefunded")].filter(
+      (l) => !isJobLock(l),
+    );
+    for (const r of rows) {
+      const id = BigInt(r.id);
+      const [status, state] = await chain.publicClient.readContract({
+        address: chain.addresses.SessionManager,
+        abi: sessionManagerAbi,
+        functionName: "sessionState",
+        args: [id],
+      });
+      assert.equal(r.status, SESSION_STATUS[status], `session ${id}`);
+      assert.equal(BigInt(r.deposit), state.deposit, `session ${id}`);
+      assert.equal(BigInt(r.paid), state.paid, `session ${id}`);
+      assert.equal(BigInt(r.tokens), BigInt(state.tokens), `session ${id}`);
+      const end = settled.get(id);
+      assert.equal(r.close_reason, end ? CLOSE_REASON[end.args.reason] : null, `session ${id}`);
+      assert.equal(r.refund === null ? null : BigInt(r.refund), end ? end.args.refund : null);
+      if (end) assert.equal(BigInt(r.remaining), 0n);
+      assert.equal(
+        r.checkpoint_count,
+        of("SessionCheckpointed").filter((l) => l.args.sessionId === id).length,
+        `session ${id}`,
+      );
+      assert.equal(
+        BigInt(r.host_payment),
+        sessionLocks
+          .filter((l) => l.name === "PaymentReleased" && l.args.id === id)
+          .reduce((s, l) => s + l.args.hostAmount, 0n),
+        `session ${id}`,
+      );
+    }
+    assert.deepEqual(
+      new Set(rows.map((r) => r.close_reason)),
+      new Set(CLOSE_REASON),
+      "sessions end in every way",
+    );
+    assert.equal(
+      await count(`select count(*) as n from ${SCHEMA}.session_checkpoint`),
+      of("SessionCheckpointed").length,
+    );
+    // Per host: sessions opened, settled, served (paid anything) and the tokens paid for.
+    const hosts = (
+      await (sql as pg.Client).query(
+        `select address, sessions_opened, sessions_settled, sessions_served, session_tokens_served
+           from ${SCHEMA}.host`,
+      )
+    ).rows as {
+      address: string;
+      sessions_opened: number;
+      sessions_settled: number;
+      sessions_served: number;
+      session_tokens_served: string;
+    }[];
+    const hostOf = new Map(
+      of("SessionOpened").map((l) => [l.args.sessionId as bigint, l.args.host.toLowerCase()]),
+    );
+    for (const h of hosts) {
+      const mine = [...settled.values()].filter((l) => hostOf.get(l.args.sessionId) === h.address);
+      assert.equal(
+        h.sessions_opened,
+        of("SessionOpened").filter((l) => l.args.host.toLowerCase() === h.address).length,
+      );
+      assert.equal(h.sessions_settled, mine.length, h.address);
+      assert.equal(h.sessions_served, mine.filter((l) => l.args.paid > 0n).length, h.address);
+      assert.equal(
+        BigInt(h.session_tokens_served),
+        mine.reduce((s, l) => s + l.args.tokens, 0n),
+        h.address,
+      );
+    }
+  });
+
+  it("gives every escrow movement to its locker's job or session", async () => {
+    const rows = (
+      await (sql as pg.Client).query(
+        `select id, source, job_id, session_id, kind, refund from ${SCHEMA}.payment order by id`,
+      )
+    ).rows as {
+      id: string;
+      source: string;
+      job_id: string | null;
+      session_id: string | null;
+      kind: string;
+      refund: string;
+    }[];
+    const moves = logs
+      .filter((l) => l.name === "PaymentReleased" || l.name === "FundsRefunded")
+      .sort((a, b) => a.id.localeCompare(b.id));
+    assert.equal(rows.length, moves.length);
+    rows.forEach((r, i) => {
+      const l = moves[i] as Decoded;
+      assert.equal(r.id, l.id);
+      const job = isJobLock(l);
+      assert.equal(r.source, job ? "job" : "session", r.id);
+      assert.equal(r.job_id, job ? String(l.args.id) : null, r.id);
+      assert.equal(r.session_id, job ? null : String(l.args.id), r.id);
+      const kind =
+        l.name === "FundsRefunded" ? "refund" : l.args.renter === zeroAddress ? "pay" : "release";
+      assert.equal(r.kind, kind, r.id);
+      assert.equal(BigInt(r.refund), l.name === "FundsRefunded" ? l.args.amount : l.args.refund);
+    });
+    assert.deepEqual(new Set(rows.map((r) => r.kind)), new Set(["release", "refund", "pay"]));
+    // A job's payout and refund are its own lock's, whatever a session with the same id did.
+    const jobs = (
+      await (sql as pg.Client).query(
+        `select id, host_payment, refund from ${SCHEMA}.job where host_payment is not null`,
+      )
+    ).rows as { id: string; host_payment: string; refund: string }[];
+    const lastMove = new Map(moves.filter(isJobLock).map((l) => [String(l.args.id), l]));
+    assert.equal(jobs.length, lastMove.size);
+    for (const j of jobs) {
+      const l = lastMove.get(j.id) as Decoded;
+      const paid = l.name === "FundsRefunded" ? 0n : l.args.hostAmount;
+      const refund = l.name === "FundsRefunded" ? l.args.amount : l.args.refund;
+      assert.equal(BigInt(j.host_payment), paid, `job ${j.id}`);
+      assert.equal(BigInt(j.refund), refund, `job ${j.id}`);
+    }
+    const sessionIds = new Set(history.sessionIds.map(String));
+    assert.ok(
+      jobs.some((j) => sessionIds.has(j.id)),
+      "job and session ids overlap in the history",
+    );
   });
 
   it("discovers exactly the eligible hosts: under-staked and deregistered ones are hidden", async () => {

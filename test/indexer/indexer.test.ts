@@ -4,6 +4,7 @@
  * PGlite and on the local Postgres server (a fresh database per run).
  */
 import assert from "node:assert/strict";
+import { createClient, sql } from "@ponder/client";
 import { keccak256, maxUint256, parseEther, stringToHex, zeroAddress } from "viem";
 import { afterAll, beforeAll, describe, it } from "vitest";
 import {
@@ -22,6 +23,7 @@ import {
   startLocalChain,
   waitFor,
 } from "../../fixtures/local-chain.ts";
+import { runSessionScenario, type SessionScenario } from "./session-scenario.ts";
 
 const MODEL = "llama-3.1-8b";
 const MODEL_ID = stringToHex(MODEL, { size: 32 });
@@ -210,7 +212,7 @@ async function runScenario(chain: LocalChain) {
     }),
   );
   void paymentEscrowAbi;
-  return { renter, cheap, dear };
+  return { admin, renter, cheap, dear };
 }
 
 for (const database of ["pglite", "postgres"] as const) {
@@ -218,17 +220,24 @@ for (const database of ["pglite", "postgres"] as const) {
     let chain: LocalChain;
     let indexer: Indexer;
     let actors: Awaited<ReturnType<typeof runScenario>>;
+    let sessions: SessionScenario;
     let dropDb: (() => Promise<void>) | undefined;
 
     beforeAll(async () => {
       chain = await startLocalChain();
       actors = await runScenario(chain);
+      sessions = await runSessionScenario(chain, actors, {
+        eth: { cheap: CHEAP, dear: DEAR },
+        usd: 1n,
+      });
       const pgDb = database === "postgres" ? await freshPostgres() : undefined;
       dropDb = pgDb?.drop;
       indexer = await startIndexer(chain, { databaseUrl: pgDb?.url });
-      await waitFor("job 4 indexed as refused", async () => {
-        const { body } = await getJson(indexer.url, "/jobs/4");
-        return body.status === "Refused" ? true : undefined;
+      // Session 3 is opened last of all.
+      await waitFor("job 4 refused and session 3 indexed", async () => {
+        const job = (await getJson(indexer.url, "/jobs/4")).body;
+        const last = await getJson(indexer.url, "/sessions/3");
+        return job.status === "Refused" && last.status === 200 ? true : undefined;
       }).catch((e) => {
         throw new Error(`${e}\n${indexer.output()}`);
       });
@@ -256,6 +265,11 @@ for (const database of ["pglite", "postgres"] as const) {
       assert.equal(BigInt(release.treasuryAmount), (payment * 1_000n) / 10_000n);
       assert.equal(BigInt(release.refund), 1_000n * DEAR - payment);
       assert.equal(body.host, actors.cheap.account.address.toLowerCase());
+      // Session 1's escrow movements (same id, another locker) are not the job's.
+      assert.equal(body.payments.length, 1);
+      assert.equal(release.source, "job");
+      assert.equal(BigInt(body.hostPayment), (payment * 8_500n) / 10_000n);
+      assert.equal(BigInt(body.refund), 1_000n * DEAR - payment);
     });
 
     it("records cancellation and expiry with refunds", async () => {
@@ -478,9 +492,285 @@ for (const database of ["pglite", "postgres"] as const) {
         "FundsRefunded",
         "FundsLocked",
         "Transfer",
+        "SessionOpened",
+        "SessionToppedUp",
+        "SessionCheckpointed",
+        "SessionCloseRequested",
+        "SessionSettled",
       ]) {
         assert.ok(names.has(name), `event log lacks ${name}`);
       }
+    });
+
+    type Amount = string;
+    interface CheckpointJson {
+      tokens: Amount;
+      amount: Amount;
+      increment: Amount;
+      tokensIncrement: Amount;
+    }
+    interface PaymentJson {
+      source: string;
+      kind: string;
+      sessionId: string | null;
+      jobId: string | null;
+      renter: string;
+      hostAmount: Amount;
+      treasuryAmount: Amount;
+      stakersAmount: Amount;
+      refund: Amount;
+    }
+    interface EarningJson {
+      token: string;
+      amount: Amount;
+      jobs: number;
+      sessions: number;
+    }
+    const split = (payment: bigint) => {
+      const host = (payment * 8_500n) / 10_000n;
+      const treasury = (payment * 1_000n) / 10_000n;
+      return { host, treasury, stakers: payment - host - treasury };
+    };
+
+    it("indexes a session's checkpoints, its settlement and its escrow payments", async () => {
+      const { status, body } = await getJson(indexer.url, "/sessions/1");
+      assert.equal(status, 200);
+      const cheap = actors.cheap.account.address.toLowerCase();
+      assert.equal(body.host, cheap);
+      assert.equal(body.renter, actors.renter.account.address.toLowerCase());
+      assert.equal(body.modelId, MODEL_ID);
+      assert.equal(body.token, ETH);
+      assert.equal(body.signer, null);
+      assert.equal(BigInt(body.pricePerToken), CHEAP);
+      assert.equal(body.status, "Settled");
+      assert.equal(body.closeReason, "Host");
+      assert.equal(body.closedBy, cheap);
+      assert.equal(BigInt(body.deposit), 1_000n * CHEAP);
+      assert.equal(BigInt(body.paid), 350n * CHEAP);
+      assert.equal(BigInt(body.tokens), 350n);
+      assert.equal(BigInt(body.remaining), 0n);
+      assert.equal(BigInt(body.refund), 650n * CHEAP);
+      assert.equal(body.checkpointCount, 3);
+      const last = sessions.sessions.get(1n)?.receipt;
+      assert.equal(body.lastDigest, last?.digest);
+      assert.ok(body.settledAt && body.settledTx && body.openedTx);
+      assert.deepEqual(
+        body.checkpoints.map((c: CheckpointJson) => [
+          BigInt(c.tokens),
+          BigInt(c.amount),
+          BigInt(c.increment),
+          BigInt(c.tokensIncrement),
+        ]),
+        [
+          [100n, 100n * CHEAP, 100n * CHEAP, 100n],
+          [300n, 300n * CHEAP, 200n * CHEAP, 200n],
+          [350n, 350n * CHEAP, 50n * CHEAP, 50n],
+        ],
+      );
+      // Two checkpoints pay part of the lock; the close pays the rest of the receipt and refunds.
+      assert.deepEqual(
+        body.payments.map((p: PaymentJson) => [
+          p.source,
+          p.kind,
+          p.sessionId,
+          p.jobId,
+          p.renter,
+          BigInt(p.hostAmount),
+          BigInt(p.treasuryAmount),
+          BigInt(p.stakersAmount),
+          BigInt(p.refund),
+        ]),
+        [100n, 200n, 50n].map((tokens, i) => {
+          const s = split(tokens * CHEAP);
+          return [
+            "session",
+            i < 2 ? "pay" : "release",
+            "1",
+            null,
+            actors.renter.account.address.toLowerCase(),
+            s.host,
+            s.treasury,
+            s.stakers,
+            i < 2 ? 0n : 650n * CHEAP,
+          ];
+        }),
+      );
+      assert.equal(BigInt(body.hostPayment), split(350n * CHEAP).host);
+
+      const two = (await getJson(indexer.url, "/sessions/2")).body;
+      assert.equal(two.status, "Settled");
+      assert.equal(two.closeReason, "Renter");
+      assert.equal(two.closedBy, actors.admin.account.address.toLowerCase());
+      assert.equal(two.signer, sessions.signer.toLowerCase());
+      assert.equal(two.topUps, 1);
+      assert.equal(BigInt(two.deposit), 750n);
+      assert.equal(BigInt(two.paid), 600n);
+      assert.equal(BigInt(two.refund), 150n);
+      assert.ok(two.closeRequestedAt && two.closeAt);
+      assert.ok(BigInt(two.closeAt) - BigInt(two.closeRequestedAt) === 3_600n);
+      assert.deepEqual(
+        two.payments.map((p: PaymentJson) => [p.kind, BigInt(p.hostAmount), BigInt(p.refund)]),
+        [
+          ["pay", split(600n).host, 0n],
+          ["release", 0n, 150n],
+        ],
+      );
+      const three = (await getJson(indexer.url, "/sessions/3")).body;
+      assert.equal(three.status, "Open");
+      assert.equal(BigInt(three.remaining), 10n * DEAR);
+      assert.deepEqual(three.checkpoints, []);
+      assert.deepEqual(three.payments, []);
+      // Jobs 2 and 3 keep their own refunds.
+      assert.equal((await getJson(indexer.url, "/jobs/2")).body.payments.length, 1);
+      assert.equal(BigInt((await getJson(indexer.url, "/jobs/3")).body.refund), 2_000n);
+    });
+
+    it("lists sessions newest first, filtered, with a cursor, and rejects bad parameters", async () => {
+      const ids = async (query: string) => {
+        const { status, body } = await getJson(indexer.url, `/sessions${query}`);
+        assert.equal(status, 200, query);
+        return body.sessions.map((s: { id: string }) => s.id);
+      };
+      assert.deepEqual(await ids(""), ["3", "2", "1"]);
+      assert.deepEqual(await ids(`?host=${actors.cheap.account.address}`), ["1"]);
+      assert.deepEqual(await ids(`?renter=${actors.renter.account.address}`), ["3", "2", "1"]);
+      assert.deepEqual(await ids(`?renter=${actors.cheap.account.address}`), []);
+      assert.deepEqual(await ids(`?model=${MODEL}`), ["3", "2", "1"]);
+      assert.deepEqual(await ids(`?model=${OTHER_ID}`), []);
+      assert.deepEqual(await ids("?status=Open"), ["3"]);
+      assert.deepEqual(await ids("?status=Settled"), ["2", "1"]);
+      assert.deepEqual(await ids(`?token=${chain.stablecoin}`), ["2"]);
+      const first = (await getJson(indexer.url, "/sessions?limit=2")).body;
+      assert.deepEqual(
+        first.sessions.map((s: { id: string }) => s.id),
+        ["3", "2"],
+      );
+      assert.equal(first.nextCursor, "2");
+      const second = (await getJson(indexer.url, `/sessions?limit=2&cursor=${first.nextCursor}`))
+        .body;
+      assert.deepEqual(
+        second.sessions.map((s: { id: string }) => s.id),
+        ["1"],
+      );
+      assert.equal(second.nextCursor, null);
+      for (const [query, parameter] of [
+        ["status=Bogus", "status"],
+        ["renter=0x12", "renter"],
+        ["limit=0", "limit"],
+        ["cursor=abc", "cursor"],
+        ["colour=blue", "query"],
+      ] as const) {
+        const { status, body } = await getJson(indexer.url, `/sessions?${query}`);
+        assert.equal(status, 400, query);
+        assert.equal(body.error.parameter ?? "query", parameter, query);
+      }
+      assert.equal((await getJson(indexer.url, "/sessions/99")).status, 404);
+      assert.equal((await getJson(indexer.url, "/sessions/abc")).status, 400);
+    });
+
+    it("counts sessions per host, model and day, and in the hosts' earnings", async () => {
+      const cheap = (await getJson(indexer.url, `/hosts/${actors.cheap.account.address}`)).body;
+      assert.equal(cheap.sessionsOpened, 1);
+      assert.equal(cheap.sessionsSettled, 1);
+      assert.equal(cheap.sessionsServed, 1);
+      assert.equal(BigInt(cheap.sessionTokensServed), 350n);
+      assert.equal(cheap.performance.sessionServedRate, 1);
+      assert.equal(cheap.reputation.score, cheap.score);
+      const [eth] = cheap.earnings;
+      assert.equal(cheap.earnings.length, 1);
+      assert.equal(eth.token, ETH);
+      assert.equal(eth.jobs, 1);
+      assert.equal(eth.sessions, 1);
+      assert.equal(BigInt(eth.sessionAmount), split(350n * CHEAP).host);
+      assert.equal(BigInt(eth.amount), split(700n * CHEAP).host + split(350n * CHEAP).host);
+      const dear = (await getJson(indexer.url, `/hosts/${actors.dear.account.address}`)).body;
+      assert.equal(dear.sessionsOpened, 2);
+      assert.equal(dear.sessionsSettled, 1);
+      assert.equal(dear.sessionsServed, 1);
+      assert.equal(BigInt(dear.sessionTokensServed), 600n);
+      assert.deepEqual(
+        dear.earnings.map((e: EarningJson) => [e.token, BigInt(e.amount), e.jobs, e.sessions]),
+        [[chain.stablecoin.toLowerCase(), split(600n).host, 0, 1]],
+      );
+      const listed = (await getJson(indexer.url, `/hosts?model=${MODEL}&sort=price`)).body.hosts;
+      assert.deepEqual(
+        listed.map((h: { sessionsServed: number; sessionTokensServed: string }) => [
+          h.sessionsServed,
+          BigInt(h.sessionTokensServed),
+        ]),
+        [
+          [1, 350n],
+          [1, 600n],
+        ],
+      );
+      const model = (await getJson(indexer.url, "/models")).body.models.find(
+        (m: { id: string }) => m.id === MODEL_ID,
+      );
+      assert.equal(model.sessionsOpened, 3);
+      assert.equal(BigInt(model.sessionTokensServed), 950n);
+      const days = (await getJson(indexer.url, "/stats/daily")).body.days;
+      const total = (k: string) =>
+        days.reduce(
+          (s: bigint, d: Record<string, string | number | undefined>) => s + BigInt(d[k] ?? 0),
+          0n,
+        );
+      assert.equal(total("sessionsOpened"), 3n);
+      assert.equal(total("sessionsSettled"), 2n);
+      assert.equal(total("sessionTokens"), 950n);
+    });
+
+    it("serves sessions and their checkpoints through GraphQL and SQL", async () => {
+      const gql = await fetch(`${indexer.url}/graphql`, {
+        method: "POST",
+        headers: { "content-type": "application/json" },
+        body: JSON.stringify({
+          query: `{
+            sessions(where: { status: Settled }, orderBy: "id") {
+              items { id closeReason checkpointCount checkpoints { items { tokens } } payments { items { kind source } } }
+            }
+            payments(where: { source: session, kind: pay }) { totalCount }
+          }`,
+        }),
+      });
+      const { data, errors } = (await gql.json()) as {
+        data: {
+          sessions: {
+            items: {
+              id: string;
+              closeReason: string;
+              checkpointCount: number;
+              checkpoints: { items: { tokens: string }[] };
+              payments: { items: { kind: string; source: string }[] };
+            }[];
+          };
+          payments: { totalCount: number };
+        };
+        errors?: unknown;
+      };
+      assert.equal(errors, undefined, JSON.stringify(errors));
+      assert.deepEqual(
+        data.sessions.items.map((s) => [
+          s.id,
+          s.closeReason,
+          s.checkpointCount,
+          s.checkpoints.items.length,
+          s.payments.items.length,
+        ]),
+        [
+          ["1", "Host", 3, 3, 3],
+          ["2", "Renter", 1, 1, 2],
+        ],
+      );
+      assert.equal(data.payments.totalCount, 3);
+      const client = createClient(`${indexer.url}/sql`);
+      const result = (await client.db.execute(
+        sql`select status, count(*)::int as n, sum(tokens)::text as tokens from session group by status order by status`,
+      )) as unknown as { rows?: unknown[] } | unknown[];
+      const rows = Array.isArray(result) ? result : (result.rows ?? []);
+      assert.deepEqual(rows, [
+        { status: "Open", n: 1, tokens: "0" },
+        { status: "Settled", n: 2, tokens: "950" },
+      ]);
     });
   });
 }

@@ -27,6 +27,9 @@ const EMPTY_DAY = {
   jobsCancelled: 0,
   jobsExpired: 0,
   jobsRefused: 0,
+  sessionsOpened: 0,
+  sessionsSettled: 0,
+  sessionTokens: 0n,
   newHosts: 0,
   activeHosts: 0,
 };

@@ -26,4 +26,10 @@ export function dayOf(timestamp: bigint): string {
   return new Date(Number(timestamp) * 1000).toISOString().slice(0, 10);
 }
 
-export { HOST_STATUS, JOB_STATUS, SETTLEMENT } from "../../../abis/index.ts";
+export {
+  CLOSE_REASON,
+  HOST_STATUS,
+  JOB_STATUS,
+  SESSION_STATUS,
+  SETTLEMENT,
+} from "../../../abis/index.ts";
