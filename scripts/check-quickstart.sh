@@ -1,8 +1,9 @@
 #!/usr/bin/env bash
 # Runs the README's first quick-start command as a new user would, on this checkout:
 # the command is read from README.md (the first ```sh block), started in its own process
-# group, and must bring up the whole marketplace. Then one paid chat completion goes through
-# the renter gateway (a real job: posted, claimed, answered, accepted and paid), Ctrl-C
+# group, and must bring up the whole marketplace. Then two paid chat completions go through
+# the renter gateway on one session (the first opens it with one transaction, the second
+# sends none; the gateway settles it with the host when it stops), Ctrl-C
 # (SIGINT to the whole process group, as a terminal sends it) stops it, and every process it
 # started must have exited and every port it used must be free again.
 # Prints `quickstart: ok` or `quickstart: FAILED: <why>` and exits non-zero on failure.
@@ -46,19 +47,30 @@ until curl -sf "$gateway/health" >/dev/null 2>&1; do
 done
 echo "quickstart: the marketplace is up after $(($(date +%s) - started)) s"
 
-body='{"model":"fabstir-tiny-chat","messages":[{"role":"user","content":"What is a GPU?"}],"max_tokens":16}'
-answer="$(curl -s -m 180 -w '\n%{http_code}' "$gateway/v1/chat/completions" \
-  -H 'content-type: application/json' -d "$body")"
-code="${answer##*$'\n'}"
-answer="${answer%$'\n'*}"
-[ "$code" = "200" ] || fail "the paid request answered HTTP $code: $answer"
+ask() {
+  local body="{\"model\":\"fabstir-tiny-chat\",\"messages\":[{\"role\":\"user\",\"content\":\"$1\"}],\"max_tokens\":16}"
+  local answer code
+  answer="$(curl -s -m 180 -w '\n%{http_code}' "$gateway/v1/chat/completions" \
+    -H 'content-type: application/json' -d "$body")"
+  code="${answer##*$'\n'}"
+  answer="${answer%$'\n'*}"
+  [ "$code" = "200" ] || fail "the paid request answered HTTP $code: $answer"
+  printf '%s' "$answer"
+}
+# Two answers on one session: the first opens it (one transaction), the second sends none.
+first="$(ask "What is a GPU?")"
+second="$(ask "What is a CPU?")"
 node -e '
-  const r = JSON.parse(process.argv[1]);
-  const f = r.fabstir ?? {};
-  if (typeof r.choices?.[0]?.message?.content !== "string") throw new Error("no answer text");
-  if (!f.job_id || !f.payment || BigInt(f.payment.host) <= 0n) throw new Error("the job was not paid: " + JSON.stringify(f));
-  console.log(`quickstart: job ${f.job_id} answered by ${f.host} and paid (host ${f.payment.host} wei)`);
-' "$answer" || fail "the answer is not a paid job: $answer"
+  const [a, b] = process.argv.slice(1).map((t) => JSON.parse(t));
+  for (const r of [a, b]) {
+    const f = r.fabstir ?? {};
+    if (typeof r.choices?.[0]?.message?.content !== "string") throw new Error("no answer text");
+    if (!f.session_id || BigInt(f.cost ?? 0) <= 0n) throw new Error("the answer was not paid for: " + JSON.stringify(f));
+  }
+  if (a.fabstir.session_id !== b.fabstir.session_id) throw new Error("the second answer did not reuse the session");
+  if (a.fabstir.transactions !== 1 || b.fabstir.transactions !== 0) throw new Error("expected 1 then 0 transactions: " + JSON.stringify([a.fabstir, b.fabstir]));
+  console.log(`quickstart: session ${a.fabstir.session_id} with ${a.fabstir.host}: 2 answers, ${b.fabstir.spent} wei signed for, 1 transaction`);
+' "$first" "$second" || fail "the answers are not paid on one session: $first $second"
 
 kill -INT -- "-$pgid" 2>/dev/null
 for _ in $(seq 1 90); do

@@ -27,9 +27,11 @@ import {
   withdrawEarnings,
 } from "../../node/cli/host-commands.ts";
 import { loadNodeConfig } from "../../node/config.ts";
+import { startHttpServer } from "../../protocol/http-server.ts";
 import type { RunResult } from "../../renter/client.ts";
 import { disputeJob, listHosts, runPrompt, showJob } from "../../renter/commands.ts";
 import { JobNotFoundError, NoHostError, RenterUsageError } from "../../renter/errors.ts";
+import { createGatewayApp } from "../../renter/gateway.ts";
 
 const MODEL = LOCAL_DEFAULTS.chatModel;
 // biome-ignore lint/suspicious/noExplicitAny: API JSON, checked field by field
@@ -92,7 +94,9 @@ describe("the local marketplace end to end", () => {
     dir = await mkdtemp(path.join(tmpdir(), "fabstir-e2e-"));
     market = await start(true);
   });
+  const after: (() => Promise<unknown>)[] = [];
   afterAll(async () => {
+    for (const f of after) await f();
     await market?.stop();
     if (market) await rm(market.file.deploymentDir, { recursive: true, force: true });
     if (dir) await rm(dir, { recursive: true, force: true });
@@ -161,9 +165,16 @@ describe("the local marketplace end to end", () => {
     assert.ok((await cacheHits(hostUrl)) > hitsBefore);
   });
 
-  it("through the openai client against the renter gateway: streams, pays and caches", async () => {
+  it("through the openai client against the renter gateway in job mode: streams, pays and caches", async () => {
+    // The default gateway chats on sessions (test/e2e/sessions.test.ts); this one posts a job
+    // per request, as `npm run renter -- gateway --jobs` does.
+    const jobGateway = await startHttpServer(
+      createGatewayApp({ renter: market.renter, mode: "job" }),
+      { port: 0 },
+    );
+    after.push(() => jobGateway.close());
     const client = new OpenAI({
-      baseURL: `${market.file.gatewayUrl}/v1`,
+      baseURL: `${jobGateway.url}/v1`,
       apiKey: "unused",
       maxRetries: 0,
     });
