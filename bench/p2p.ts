@@ -4,21 +4,31 @@
  *   node bench/p2p.ts
  *
  * 1. Streaming overhead: the same greedy generation through the engine directly and through
- *    `/fabstir/inference/1.0.0` over loopback, in alternating pairs to cancel drift. The host
- *    (engine + libp2p node) runs on the main thread, the client node on a worker thread, as
- *    a remote client would: its decoding does not load the host's event loop. Each token is
- *    stamped (process.hrtime, one clock for all threads) where the host's handler gets it
- *    from the engine and where the client receives it: the delay the p2p path adds.
+ *    `/fabstir/inference/1.0.0` over loopback, from two hosts on the same engine: one with the
+ *    node's default token interval (node/serving/coalesce.ts: tokens that come sooner than
+ *    the interval after the last frame go out together in the next one) and one with none
+ *    (a frame carries only the tokens ready when the previous frame is written). The paths
+ *    run in rotating order to cancel drift. The hosts (engine + libp2p nodes) run on the main
+ *    thread, the client node on a worker thread, as a remote client would: its decoding does
+ *    not load the host's event loop. The streaming rate is the tokens after the first over
+ *    the time from the first to `done`, the same for every path; the time to the first token
+ *    (over p2p it adds opening a stream, a multistream-select round trip) is reported apart,
+ *    and so is the end-to-end rate that includes it. Frames and tokens are not one to one:
+ *    each token is stamped (process.hrtime, one clock for all threads) where the host's
+ *    handler gets it from the engine, and matched by its place in the text to the frame that
+ *    brought it to the client: the delay the p2p path adds.
  * 2. Discovery: N local nodes (BENCH_NODES, default 25) on BENCH_WORKERS worker threads
  *    (default 4; each thread an event loop, like separate hosts sharing this machine's
  *    cores), joined through one bootstrap peer; BENCH_HOSTS (default 3) provide a model.
  *    findHosts latency from the other nodes (first host, default, whole query) and a
  *    capability record read.
  *
- * Targets: tokens/s ratio p2p/direct >= 0.98; <= 1 ms added per token at p99; findHosts
+ * Targets: streaming tokens/s ratio p2p/direct >= 0.98; added delay per token at p99 <= the
+ * token interval + 1 ms (a token held for the interval is held on purpose); findHosts
  * <= 200 ms at p99. BENCH_CHAT_MODEL picks the model: a generated model's name (default
- * fabstir-tiny-chat) or a .gguf path; BENCH_THREADS, BENCH_TOKENS, BENCH_RUNS, BENCH_LOOKUPS
- * tune the rest; BENCH_ONLY=streaming or discovery runs one part.
+ * fabstir-tiny-chat) or a .gguf path; BENCH_TOKEN_INTERVAL the paced host's interval (ms);
+ * BENCH_THREADS, BENCH_TOKENS, BENCH_RUNS, BENCH_LOOKUPS tune the rest; BENCH_ONLY=streaming
+ * or discovery runs one part.
  */
 import { mkdir, stat } from "node:fs/promises";
 import path from "node:path";
@@ -32,6 +42,7 @@ import { DEFAULT_MODELS_DIR } from "../node/models/paths.ts";
 import { createDiscovery } from "../node/p2p/discovery.ts";
 import { requestInference, startInferenceServer } from "../node/p2p/inference.ts";
 import type { P2PNode } from "../node/p2p/node.ts";
+import { TOKEN_INTERVAL_MS } from "../node/serving/coalesce.ts";
 import type { RequestHandler } from "../node/serving/types.ts";
 import type { ChatMessage, GenerationEvent } from "../protocol/wire.ts";
 import { fmt, median, percentile, printTable, verdict } from "./lib/stats.ts";
@@ -44,6 +55,7 @@ const NODES = Number(process.env.BENCH_NODES ?? 25);
 const HOSTS = Number(process.env.BENCH_HOSTS ?? 3);
 const WORKERS = Number(process.env.BENCH_WORKERS ?? 4);
 const LOOKUPS = Number(process.env.BENCH_LOOKUPS ?? 100);
+const INTERVAL = Number(process.env.BENCH_TOKEN_INTERVAL ?? TOKEN_INTERVAL_MS);
 const MODEL = chainId("d1");
 
 /** ms on the process-wide monotonic clock (the same in every thread). */
@@ -54,22 +66,55 @@ const messages: ChatMessage[] = [
 const params = { temperature: 0, maxTokens: TOKENS };
 
 interface Run {
+  /** Tokens per second from the first event to `done` (the tokens after the first). */
   tps: number;
+  /** Tokens per second from the request to `done`. */
+  e2e: number;
   /** Time to the first event, ms. */
   ttft: number;
   /** Arrival time of each event at the consumer (clock()). */
   arrivals: number[];
+  /** Where each event ends in the answer's text (`done`: one past the end). */
+  positions: number[];
 }
+
+/** Where an event ends in the answer, given the text before it. */
+const positionAfter = (e: GenerationEvent, before: number) =>
+  e.type === "token" ? before + e.text.length : before + 1;
+
 async function timed(events: AsyncIterable<GenerationEvent>): Promise<Run> {
   const start = clock();
   const arrivals: number[] = [];
+  const positions: number[] = [];
   let tokens = 0;
+  let position = 0;
   for await (const e of events) {
     arrivals.push(clock());
+    position = positionAfter(e, position);
+    positions.push(position);
     if (e.type === "done") tokens = e.usage.completionTokens;
   }
   const end = arrivals.at(-1) ?? clock();
-  return { tps: tokens / ((end - start) / 1000), ttft: (arrivals[0] ?? end) - start, arrivals };
+  const first = arrivals[0] ?? end;
+  return {
+    tps: (tokens - 1) / ((end - first) / 1000),
+    e2e: tokens / ((end - start) / 1000),
+    ttft: first - start,
+    arrivals,
+    positions,
+  };
+}
+
+/** For each event the host sent (time, position), the delay to the arrival that carried it. */
+function delaysOf(sent: { t: number; position: number }[], run: Run): number[] {
+  const out: number[] = [];
+  let j = 0;
+  for (const { t, position } of sent) {
+    while (j < run.positions.length && (run.positions[j] as number) < position) j++;
+    const arrived = run.arrivals[j];
+    if (arrived !== undefined) out.push(arrived - t);
+  }
+  return out;
 }
 
 // ---------------------------------------------------------------------------------------
@@ -202,30 +247,39 @@ async function streamingOverhead() {
   );
 
   /** When the host's handler got each event from the engine, for the request in flight. */
-  let stamps: number[] = [];
+  let stamps: { t: number; position: number }[] = [];
   const handler: RequestHandler = {
     async *serve(request, options) {
+      let position = 0;
       for await (const event of engine.generate({
         messages: request.messages ?? [],
         params: request.params,
         signal: options.signal,
       })) {
-        stamps.push(clock());
+        position = positionAfter(event, position);
+        stamps.push({ t: clock(), position });
         yield event;
       }
     },
     capabilities: () => testCapabilities([{ id: modelId, chainModelId: chainId("b1") }]),
   };
+  // Two hosts on the same engine: the node's default token interval, and none (each frame
+  // carries the tokens that are ready when the previous frame is written).
   const host = await localNode();
-  await startInferenceServer(host, handler);
-  const target = (host.multiaddrs()[0] ?? "").toString();
+  await startInferenceServer(host, handler, { tokenIntervalMs: INTERVAL });
+  const eager = await localNode();
+  await startInferenceServer(eager, handler, { tokenIntervalMs: 0 });
+  const targets = {
+    paced: (host.multiaddrs()[0] ?? "").toString(),
+    eager: (eager.multiaddrs()[0] ?? "").toString(),
+  };
   // The client on a worker thread (default) or on the host's own thread (BENCH_CLIENT=main).
   const inHost = process.env.BENCH_CLIENT === "main";
   const client = inHost ? undefined : spawn();
   const local = inHost ? await localNode() : undefined;
   await client?.call("start", { count: 1 });
   const direct = () => timed(engine.generate({ messages, params }));
-  const overP2P = async () => {
+  const overP2P = async (target: string) => {
     stamps = [];
     const run = local
       ? await timed(requestInference(local, target, { model: modelId, messages, params }))
@@ -233,59 +287,74 @@ async function streamingOverhead() {
     return { run, stamps };
   };
 
-  await direct(); // warm-up, both paths
-  await overP2P();
-  const directRuns: Run[] = [];
-  const p2pRuns: Run[] = [];
-  const delays: number[] = [];
-  const gaps = { direct: [] as number[], p2p: [] as number[] };
-  const gapsOf = (r: Run) => r.arrivals.slice(1, -1).map((t, i) => t - (r.arrivals[i] ?? t));
-  for (let i = 0; i < RUNS; i++) {
-    for (const route of i % 2 === 0 ? ["direct", "p2p"] : ["p2p", "direct"]) {
-      if (route === "direct") directRuns.push(await direct());
-      else {
-        const { run, stamps: sent } = await overP2P();
-        p2pRuns.push(run);
-        run.arrivals.forEach((t, k) => {
-          if (sent[k] !== undefined) delays.push(t - (sent[k] as number));
-        });
-      }
-    }
-  }
-  for (const r of directRuns) gaps.direct.push(...gapsOf(r));
-  for (const r of p2pRuns) gaps.p2p.push(...gapsOf(r));
-  const ratio = median(p2pRuns.map((r, i) => r.tps / (directRuns[i]?.tps ?? Number.NaN)));
-  const tps = (runs: Run[]) => median(runs.map((r) => r.tps));
-  const p99Delay = percentile(delays, 99);
+  type Route = "direct" | keyof typeof targets;
+  const runs: Record<Route, Run[]> = { direct: [], paced: [], eager: [] };
+  const delays: Record<keyof typeof targets, number[]> = { paced: [], eager: [] };
+  const measure = async (route: Route) => {
+    if (route === "direct") return runs.direct.push(await direct());
+    const { run, stamps: sent } = await overP2P(targets[route]);
+    delays[route].push(...delaysOf(sent, run));
+    return runs[route].push(run);
+  };
+  // Warm-up, every path; then the paths in a rotating order, to cancel drift.
+  for (const route of ["direct", "paced", "eager"] as const) await measure(route);
+  for (const route of Object.keys(runs) as Route[]) runs[route].length = 0;
+  delays.paced.length = 0;
+  delays.eager.length = 0;
+  const order: Route[] = ["direct", "paced", "eager"];
+  for (let i = 0; i < RUNS; i++)
+    for (let k = 0; k < order.length; k++) await measure(order[(i + k) % order.length] as Route);
+
+  const ratioOf = (p2pRuns: Run[], f: (r: Run) => number) =>
+    median(p2pRuns.map((r, i) => f(r) / f(runs.direct[i] as Run)));
+  const tps = (list: Run[]) => median(list.map((r) => r.tps));
+  const row = (name: string, list: Run[]) => [
+    name,
+    fmt(tps(list)),
+    fmt(median(list.map((r) => r.e2e))),
+    fmt(median(list.map((r) => r.ttft)), 2),
+    fmt(median(list.map((r) => r.arrivals.length - 1))),
+  ];
   console.log(
-    `\n1. Streaming overhead (${TOKENS} tokens, greedy, ${RUNS} alternating pairs; ${delays.length} events timed; client on ${inHost ? "the host's thread" : "a worker thread"})`,
+    `\n1. Streaming overhead (${TOKENS} tokens, greedy, ${RUNS} rounds of the three paths in rotating order; client on ${inHost ? "the host's thread" : "a worker thread"})`,
   );
   printTable([
-    ["path", "tokens/s (median)", "first token (ms, median)", "inter-token gap p50 / p99 (ms)"],
     [
-      "engine directly (baseline)",
-      fmt(tps(directRuns)),
-      fmt(median(directRuns.map((r) => r.ttft)), 2),
-      `${fmt(median(gaps.direct), 3)} / ${fmt(percentile(gaps.direct, 99), 3)}`,
+      "path",
+      "tokens/s streaming (median)",
+      "tokens/s end to end",
+      "first token (ms, median)",
+      "token events per answer",
     ],
-    [
-      "through /fabstir/inference/1.0.0",
-      fmt(tps(p2pRuns)),
-      fmt(median(p2pRuns.map((r) => r.ttft)), 2),
-      `${fmt(median(gaps.p2p), 3)} / ${fmt(percentile(gaps.p2p, 99), 3)}`,
-    ],
+    row("engine directly (baseline)", runs.direct),
+    row(`/fabstir/inference/1.0.0, token interval ${INTERVAL} ms`, runs.paced),
+    row("/fabstir/inference/1.0.0, token interval 0", runs.eager),
   ]);
-  const added = 1000 / tps(p2pRuns) - 1000 / tps(directRuns);
-  console.log(
-    `   tokens/s ratio p2p/direct, median of pairs: ${fmt(ratio, 3)}: ${verdict(ratio >= 0.98)} (>= 0.98); time added per token ${fmt(added, 3)} ms`,
-  );
-  console.log(
-    `   delay per event, host handler -> client: p50 ${fmt(median(delays), 3)} ms, p99 ${fmt(p99Delay, 3)} ms, max ${fmt(Math.max(...delays), 3)} ms: ${verdict(p99Delay <= 1)} (<= 1 ms at p99)`,
-  );
+  const ttft = (list: Run[]) => median(list.map((r) => r.ttft));
+  for (const [route, label, delayTarget] of [
+    ["paced", `interval ${INTERVAL} ms`, INTERVAL + 1],
+    ["eager", "interval 0", 1],
+  ] as const) {
+    const ratio = ratioOf(runs[route], (r) => r.tps);
+    const p99 = percentile(delays[route], 99);
+    console.log(
+      `   ${label}: streaming tokens/s ratio p2p/direct ${fmt(ratio, 3)}: ${verdict(ratio >= 0.98)} (>= 0.98); time added per token ${fmt(1000 / tps(runs[route]) - 1000 / tps(runs.direct), 3)} ms`,
+    );
+    console.log(
+      `      end to end, with the stream's opening: ratio ${fmt(
+        ratioOf(runs[route], (r) => r.e2e),
+        3,
+      )}; first token ${fmt(ttft(runs[route]) - ttft(runs.direct), 2)} ms later`,
+    );
+    console.log(
+      `      delay per token, host handler -> client (${delays[route].length} timed): p50 ${fmt(median(delays[route]), 3)} ms, p99 ${fmt(p99, 3)} ms, max ${fmt(Math.max(...delays[route]), 3)} ms: ${verdict(p99 <= delayTarget)} (<= ${delayTarget} ms at p99)`,
+    );
+  }
   await client?.call("stop");
   await client?.exit();
   await local?.stop();
   await host.stop();
+  await eager.stop();
   await engine.stop();
   await manager.stop();
 }

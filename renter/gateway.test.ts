@@ -1,8 +1,9 @@
 /**
  * The gateway's error mapping, through Hono's app.request(): each renter error comes back
  * with its HTTP status and OpenAI error type, and anything unexpected is a 500 that says
- * "internal error" and nothing more. The renter here is a stand-in whose `run` fails at once
- * (the paid path itself is tested end to end in test/e2e/marketplace.test.ts).
+ * "internal error" and nothing more, in both modes. The renter here is a stand-in whose session
+ * chat and job `run` fail at once (the paid paths themselves are tested end to end in
+ * test/e2e/sessions.test.ts and test/e2e/marketplace.test.ts).
  */
 import assert from "node:assert/strict";
 import { describe, it } from "vitest";
@@ -18,18 +19,20 @@ import {
 import { createGatewayApp } from "./gateway.ts";
 
 function failingRenter(error: Error): Renter {
-  const stand: Pick<Renter, "address" | "run"> = {
-    address: "0x0000000000000000000000000000000000000001",
-    // biome-ignore lint/correctness/useYield: it fails before its first event, as a real run can
-    run: async function* () {
-      throw error;
-    },
+  // biome-ignore lint/correctness/useYield: it fails before its first event, as a real run can
+  const fail = async function* (): AsyncGenerator<never, never> {
+    throw error;
   };
-  return stand as Renter;
+  const stand = {
+    address: "0x0000000000000000000000000000000000000001",
+    run: fail,
+    sessions: { chat: fail },
+  };
+  return stand as unknown as Renter;
 }
 
-async function ask(error: Error) {
-  const app = createGatewayApp({ renter: failingRenter(error) });
+async function ask(error: Error, mode: "session" | "job" = "session") {
+  const app = createGatewayApp({ renter: failingRenter(error), mode });
   const res = await app.request("/v1/chat/completions", {
     method: "POST",
     headers: { "content-type": "application/json" },
@@ -61,20 +64,23 @@ describe("renter gateway errors", () => {
         null,
       ],
     ];
-    for (const [e, status, type, param] of cases) {
-      const r = await ask(e);
-      assert.equal(r.status, status, e.name);
-      assert.equal(r.error.type, type, e.name);
-      assert.equal(r.error.param, param, e.name);
-      assert.equal(r.error.message, e.message, e.name);
-    }
+    for (const mode of ["session", "job"] as const)
+      for (const [e, status, type, param] of cases) {
+        const r = await ask(e, mode);
+        assert.equal(r.status, status, `${mode}: ${e.name}`);
+        assert.equal(r.error.type, type, `${mode}: ${e.name}`);
+        assert.equal(r.error.param, param, `${mode}: ${e.name}`);
+        assert.equal(r.error.message, e.message, `${mode}: ${e.name}`);
+      }
   });
 
   it("never leaks an internal message on a 500", async () => {
-    const r = await ask(new Error("connect ECONNREFUSED postgres://admin:hunter2@db"));
-    assert.equal(r.status, 500);
-    assert.equal(r.error.message, "internal error");
-    assert.equal(r.error.type, "server_error");
-    assert.doesNotMatch(JSON.stringify(r.error), /hunter2/);
+    for (const mode of ["session", "job"] as const) {
+      const r = await ask(new Error("connect ECONNREFUSED postgres://admin:hunter2@db"), mode);
+      assert.equal(r.status, 500);
+      assert.equal(r.error.message, "internal error");
+      assert.equal(r.error.type, "server_error");
+      assert.doesNotMatch(JSON.stringify(r.error), /hunter2/);
+    }
   });
 });

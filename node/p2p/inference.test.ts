@@ -226,6 +226,38 @@ describe("p2p inference", () => {
     await abandoned.ended;
   });
 
+  it("joins tokens that come faster than the frame interval into fewer frames, text and counts exact", async () => {
+    // 60 tokens about 1 ms apart (setTimeout 0): faster than one frame per 5 ms.
+    const fast = scriptedHandler(60, 0);
+    const host = await localNode();
+    onTestFinished(() => host.stop());
+    await startInferenceServer(host, fast.handler);
+    const request = { ...chat("count"), model: "scripted" };
+    const events = await collect(
+      requestInference(client, (host.multiaddrs()[0] ?? "").toString(), request),
+    );
+    const done = events.at(-1);
+    assert.ok(done?.type === "done");
+    const frames = events.slice(0, -1);
+    assert.equal(frames[0]?.type === "token" && frames[0].text, "t0 ", "the first token alone");
+    assert.ok(frames.length < 30, `${frames.length} token frames for 60 tokens`);
+    assert.equal(frames.map((e) => (e.type === "token" ? e.text : "")).join(""), done.text);
+    assert.equal(done.usage.completionTokens, 60);
+
+    // Without an interval, tokens that come 10 ms apart go out one frame each.
+    const slow = scriptedHandler(5, 10);
+    const paced = await localNode();
+    onTestFinished(() => paced.stop());
+    await startInferenceServer(paced, slow.handler, { tokenIntervalMs: 0 });
+    const one = await collect(
+      requestInference(client, (paced.multiaddrs()[0] ?? "").toString(), request),
+    );
+    assert.deepEqual(
+      one.map((e) => (e.type === "token" ? e.text : e.type)),
+      ["t0 ", "t1 ", "t2 ", "t3 ", "t4 ", "done"],
+    );
+  });
+
   it("stop() lets an in-flight stream finish, refuses new requests, then closes the connection", async () => {
     const slow = scriptedHandler(10, 30);
     const host = await localNode();

@@ -2,10 +2,11 @@
  * The node's inference over libp2p (wire format in protocol.ts). The server side exposes a
  * RequestHandler on `/fabstir/inference/1.0.0` and `/fabstir/capabilities/1.0.0`: it reads
  * one request frame (size-limited, with a deadline), streams the handler's events back as
- * frames with backpressure, maps thrown NodeErrors to error frames, and aborts the
- * handler's signal when the client closes or resets the stream. The client side sends a
- * request to a peer and yields its GenerationEvents, throwing RemoteError on an error frame;
- * breaking out of the iteration or aborting its signal cancels the request on the host.
+ * frames with backpressure (the tokens that are ready together in one frame), maps thrown
+ * NodeErrors to error frames, and aborts the handler's signal when the client closes or
+ * resets the stream. The client side sends a request to a peer and yields its
+ * GenerationEvents, throwing RemoteError on an error frame; breaking out of the iteration or
+ * aborting its signal cancels the request on the host.
  */
 import type { Connection, Stream } from "@libp2p/interface";
 import type { Uint8ArrayList } from "uint8arraylist";
@@ -31,6 +32,7 @@ import {
 } from "../../protocol/p2p.ts";
 import type { Capabilities, GenerationEvent, ServeRequest } from "../../protocol/wire.ts";
 import { InvalidRequestError, NodeError, RequestCancelledError } from "../errors.ts";
+import { coalesceTokens } from "../serving/coalesce.ts";
 import type { RequestHandler } from "../serving/types.ts";
 import { PeerUnreachableError, ProtocolError, RemoteError } from "./errors.ts";
 import type { DialTarget, P2PNode } from "./node.ts";
@@ -42,6 +44,11 @@ export interface InferenceServerOptions {
   maxRequestBytes?: number;
   /** Concurrent inference streams on one connection; default 32. */
   maxStreamsPerConnection?: number;
+  /**
+   * Least time between two token frames while tokens come faster: the tokens in between go
+   * out together in the next frame. Default TOKEN_INTERVAL_MS (node/serving/coalesce.ts).
+   */
+  tokenIntervalMs?: number;
 }
 
 export interface InferenceServer {
@@ -190,20 +197,28 @@ export async function startInferenceServer(
     if (stream.status !== "open" || stream.remoteWriteStatus === "closed") onGone();
     const signal = AbortSignal.any([gone.signal, node.shutdownSignal]);
     const started = performance.now();
+    let frames = 0;
     let tokens = 0;
     active++;
     try {
-      for await (const event of handler.serve(request, { signal, transport: "p2p" })) {
+      // The tokens that are ready together go out in one frame (node/serving/coalesce.ts).
+      const events = coalesceTokens(handler.serve(request, { signal, transport: "p2p" }), {
+        minIntervalMs: options.tokenIntervalMs,
+      });
+      for await (const event of events) {
         if (gone.signal.aborted) break;
-        if (event.type === "token") tokens++;
-        else finished = true;
+        if (event.type === "token") frames++;
+        else {
+          finished = true;
+          tokens = event.usage.completionTokens;
+        }
         await writeFrame(stream, event, gone.signal);
       }
       if (!finished && !gone.signal.aborted)
         throw new Error("the request handler ended without a done event");
     } catch (e) {
       if (gone.signal.aborted) {
-        log.debug({ peer, model: request.model, tokens }, "client went away; request cancelled");
+        log.debug({ peer, model: request.model, frames }, "client went away; request cancelled");
         return;
       }
       finished = true;
@@ -220,7 +235,7 @@ export async function startInferenceServer(
       return;
     }
     log.debug(
-      { peer, model: request.model, tokens, ms: Math.round(performance.now() - started) },
+      { peer, model: request.model, tokens, frames, ms: Math.round(performance.now() - started) },
       "inference request served",
     );
     await closeWrite(stream);

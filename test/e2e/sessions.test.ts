@@ -86,7 +86,10 @@ describe("sessions end to end", () => {
         answers.push({ text, usage: last.usage, fabstir: last.fabstir });
       } else {
         const r = await client.chat.completions.create(request).withResponse();
-        assert.equal(r.response.headers.get("x-fabstir-session"), r.data.fabstir.session_id);
+        assert.equal(
+          r.response.headers.get("x-fabstir-session"),
+          (r.data as Json).fabstir.session_id,
+        );
         answers.push({
           text: r.data.choices[0]?.message.content,
           usage: r.data.usage,
