@@ -20,7 +20,8 @@ import {
   zeroHash,
 } from "viem";
 import { z } from "zod";
-import type { SESSION_STATUS } from "../abis/index.ts";
+import { SESSION_STATUS, sessionManagerAbi } from "../abis/index.ts";
+import type { ChainClient } from "./chain-client.ts";
 import { outputHash } from "./hashing.ts";
 
 export type SessionStatus = (typeof SESSION_STATUS)[number];
@@ -36,6 +37,57 @@ export interface SessionTerms {
   pricePerToken: bigint;
   /** Unix seconds. */
   expiry: bigint;
+}
+
+/** The terms a SessionOpened event carries (its arguments). */
+export function termsOfOpened(a: {
+  renter: Address;
+  host: Address;
+  token: Address;
+  signer: Address;
+  modelId: Hex;
+  pricePerToken: bigint;
+  expiry: bigint;
+}): SessionTerms {
+  return {
+    renter: a.renter,
+    host: a.host,
+    token: a.token,
+    signer: a.signer,
+    modelId: a.modelId,
+    pricePerToken: a.pricePerToken,
+    expiry: a.expiry,
+  };
+}
+
+/** A session's changing state on chain (SessionManager.sessionState). */
+export interface ChainSessionState {
+  status: SessionStatus;
+  deposit: bigint;
+  paid: bigint;
+  tokens: number;
+  /** 0 while open; the end of the host's window once the renter asked to close. */
+  closeAt: number;
+}
+
+export async function readSessionState(
+  chain: Pick<ChainClient, "read">,
+  sessions: Address,
+  id: bigint,
+): Promise<ChainSessionState> {
+  const [status, s] = await chain.read(`sessionState ${id}`, {
+    address: sessions,
+    abi: sessionManagerAbi,
+    functionName: "sessionState",
+    args: [id],
+  });
+  return {
+    status: SESSION_STATUS[status] ?? "None",
+    deposit: s.deposit,
+    paid: s.paid,
+    tokens: s.tokens,
+    closeAt: s.closeAt,
+  };
 }
 
 /** What the renter signs: everything owed so far in the session. */

@@ -7,15 +7,11 @@
 import { sessionManagerAbi } from "../abis/index.ts";
 import { ContractRevertError } from "../protocol/chain-client.ts";
 import type { ChatCompletionBody } from "../protocol/openai.ts";
+import { readSessionState } from "../protocol/sessions.ts";
 import type { Renter, RunEvent, RunResult } from "./client.ts";
 import type { HostListing } from "./discovery.ts";
 import { RenterUsageError, TransactionRefusedError } from "./errors.ts";
-import {
-  readSessionState,
-  readSessionTerms,
-  type SessionAnswer,
-  type SessionEvent,
-} from "./sessions.ts";
+import { readSessionTerms, type SessionAnswer, type SessionEvent } from "./sessions.ts";
 
 export function listHosts(
   renter: Renter,

@@ -33,7 +33,7 @@ import {
   validationErrorObject,
 } from "../protocol/openai.ts";
 import { SESSION_HEADERS } from "../protocol/sessions.ts";
-import { HEADERS } from "../protocol/wire.ts";
+import { type FinishReason, HEADERS } from "../protocol/wire.ts";
 import { errorObject, errorStatus } from "../protocol/wire-errors.ts";
 import type { Renter, RunEvent, RunOptions, RunResult } from "./client.ts";
 import { tokenAddress } from "./discovery.ts";
@@ -180,40 +180,11 @@ export function createGatewayApp(options: GatewayOptions): Hono {
         fabstir: fabstirOf(result),
       });
     }
-    return streamSSE(c, async (sse) => {
-      const send = (data: unknown) => sse.writeSSE({ data: JSON.stringify(data) });
-      try {
-        await send(chatChunk(id, created, body.model, { role: "assistant", content: "" }, null));
-        for (;;) {
-          const n = await run.next();
-          if (n.done) {
-            const r = n.value;
-            await send({
-              ...chatChunk(id, created, body.model, {}, r.finishReason),
-              ...(includeUsage ? {} : { fabstir: fabstirOf(r) }),
-            });
-            if (includeUsage)
-              await send({
-                id,
-                object: "chat.completion.chunk",
-                created,
-                model: body.model,
-                choices: [],
-                usage: usageObject(r.usage),
-                fabstir: fabstirOf(r),
-              });
-            break;
-          }
-          if (n.value.type === "token")
-            await send(chatChunk(id, created, body.model, { content: n.value.text }, null));
-        }
-        await sse.writeSSE({ data: "[DONE]" });
-      } catch (e) {
-        if (e instanceof RenterError) await send(errorBody(e));
-        else {
-          log.error({ err: e instanceof Error ? e.stack : String(e) }, "stream failed");
-          await send(errorObject("internal", "internal error"));
-        }
+    return streamAnswer(c, { id, created, model: body.model, includeUsage }, async (token) => {
+      for (;;) {
+        const n = await run.next();
+        if (n.done) return { ...n.value, fabstir: fabstirOf(n.value) };
+        if (n.value.type === "token") await token(n.value.text);
       }
     });
   });
@@ -251,31 +222,54 @@ export function createGatewayApp(options: GatewayOptions): Hono {
         fabstir: fabstirOfSession(a),
       });
     }
+    return streamAnswer(
+      c,
+      { id, created, model: body.model, includeUsage: o.includeUsage },
+      async (token) => {
+        for (const text of pending) await token(text);
+        while (!next.done) {
+          next = await chat.next();
+          if (!next.done && next.value.type === "token") await token(next.value.text);
+        }
+        return { ...next.value, fabstir: fabstirOfSession(next.value) };
+      },
+    );
+  }
+
+  /**
+   * Streams one answer as OpenAI's chunks: the role, each piece `produce` hands to `token`,
+   * the finish reason, the usage chunk when asked for, [DONE]. The `fabstir` object rides on
+   * the last chunk. An error after the first byte is an error object in the stream.
+   */
+  function streamAnswer(
+    c: Context,
+    m: { id: string; created: number; model: string; includeUsage: boolean },
+    produce: (token: (text: string) => Promise<void>) => Promise<{
+      finishReason: FinishReason;
+      usage: { promptTokens: number; completionTokens: number };
+      fabstir: unknown;
+    }>,
+  ) {
     return streamSSE(c, async (sse) => {
       const send = (data: unknown) => sse.writeSSE({ data: JSON.stringify(data) });
       try {
-        await send(chatChunk(id, created, body.model, { role: "assistant", content: "" }, null));
-        for (const text of pending)
-          await send(chatChunk(id, created, body.model, { content: text }, null));
-        while (!next.done) {
-          next = await chat.next();
-          if (!next.done && next.value.type === "token")
-            await send(chatChunk(id, created, body.model, { content: next.value.text }, null));
-        }
-        const a = next.value;
+        await send(chatChunk(m.id, m.created, m.model, { role: "assistant", content: "" }, null));
+        const r = await produce((text) =>
+          send(chatChunk(m.id, m.created, m.model, { content: text }, null)),
+        );
         await send({
-          ...chatChunk(id, created, body.model, {}, a.finishReason),
-          ...(o.includeUsage ? {} : { fabstir: fabstirOfSession(a) }),
+          ...chatChunk(m.id, m.created, m.model, {}, r.finishReason),
+          ...(m.includeUsage ? {} : { fabstir: r.fabstir }),
         });
-        if (o.includeUsage)
+        if (m.includeUsage)
           await send({
-            id,
+            id: m.id,
             object: "chat.completion.chunk",
-            created,
-            model: body.model,
+            created: m.created,
+            model: m.model,
             choices: [],
-            usage: usageObject(a.usage),
-            fabstir: fabstirOfSession(a),
+            usage: usageObject(r.usage),
+            fabstir: r.fabstir,
           });
         await sse.writeSSE({ data: "[DONE]" });
       } catch (e) {

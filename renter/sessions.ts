@@ -28,7 +28,7 @@ import {
   zeroAddress,
 } from "viem";
 import { generatePrivateKey, privateKeyToAccount } from "viem/accounts";
-import { SESSION_STATUS, sessionManagerAbi } from "../abis/index.ts";
+import { sessionManagerAbi } from "../abis/index.ts";
 import { type ChainClient, ContractRevertError } from "../protocol/chain-client.ts";
 import { type Logger, silentLogger } from "../protocol/logger.ts";
 import { chainModelId } from "../protocol/model-id.ts";
@@ -37,11 +37,12 @@ import {
   emptyReceipt,
   nextReceipt,
   type Receipt,
+  readSessionState,
   receiptToWire,
-  type SessionStatus,
   type SessionTerms,
   type SignedReceipt,
   signReceipt,
+  termsOfOpened,
   termsToWire,
 } from "../protocol/sessions.ts";
 import type { FinishReason } from "../protocol/wire.ts";
@@ -159,35 +160,6 @@ export interface SessionPool {
   stop: () => Promise<void>;
 }
 
-/** The renter tool's view of a session on chain. */
-export interface ChainSessionState {
-  status: SessionStatus;
-  deposit: bigint;
-  paid: bigint;
-  tokens: number;
-  closeAt: number;
-}
-
-export async function readSessionState(
-  chain: ChainClient,
-  sessions: Address,
-  id: bigint,
-): Promise<ChainSessionState> {
-  const [status, s] = await chain.read(`sessionState ${id}`, {
-    address: sessions,
-    abi: sessionManagerAbi,
-    functionName: "sessionState",
-    args: [id],
-  });
-  return {
-    status: SESSION_STATUS[status] ?? "None",
-    deposit: s.deposit,
-    paid: s.paid,
-    tokens: s.tokens,
-    closeAt: s.closeAt,
-  };
-}
-
 /** A session's terms, from its SessionOpened event (the chain stores only their hash). */
 export async function readSessionTerms(
   chain: ChainClient,
@@ -205,16 +177,7 @@ export async function readSessionTerms(
     }),
   );
   if (!e) throw new SessionNotFoundError(`session ${id} does not exist`);
-  const a = e.args as Required<typeof e.args>;
-  return {
-    renter: a.renter,
-    host: a.host,
-    token: a.token,
-    signer: a.signer,
-    modelId: a.modelId,
-    pricePerToken: a.pricePerToken,
-    expiry: a.expiry,
-  };
+  return termsOfOpened(e.args as Required<typeof e.args>);
 }
 
 const utf8Bytes = (s: string) => Buffer.byteLength(s, "utf8");
@@ -318,15 +281,7 @@ export function createSessionPool(o: SessionPoolOptions): SessionPool {
     });
     if (!opened) throw new Error("openSession emitted no SessionOpened");
     const a = opened.args;
-    const terms: SessionTerms = {
-      renter: o.account.address,
-      host: a.host,
-      token: a.token,
-      signer: a.signer,
-      modelId: a.modelId,
-      pricePerToken: a.pricePerToken,
-      expiry: a.expiry,
-    };
+    const terms = termsOfOpened(a);
     const held: HeldSession = {
       id: a.sessionId,
       terms,

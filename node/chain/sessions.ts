@@ -14,18 +14,18 @@
  * latest receipt), and picks up every open session again after a restart.
  */
 import type { Address } from "viem";
-import { SESSION_STATUS, sessionManagerAbi } from "../../abis/index.ts";
+import { sessionManagerAbi } from "../../abis/index.ts";
 import { type ChainClient, ContractRevertError } from "../../protocol/chain-client.ts";
 import { type Logger, silentLogger } from "../../protocol/logger.ts";
 import { chainModelId } from "../../protocol/model-id.ts";
 import {
   EMPTY_DIGEST,
   nextDigest,
+  readSessionState,
   receiptArg,
   receiptFromWire,
   receiptToWire,
   type SessionAuthorization,
-  type SessionStatus,
   type SessionTerms,
   type SignedReceipt,
   signedByRenter,
@@ -83,14 +83,6 @@ export interface HostSessions extends SessionGate {
   counts: () => Record<string, number>;
 }
 
-interface ChainSession {
-  status: SessionStatus;
-  deposit: bigint;
-  paid: bigint;
-  tokens: number;
-  closeAt: number;
-}
-
 const ZERO_TOTALS: SessionTotals = { tokens: 0, amount: "0", digest: EMPTY_DIGEST };
 
 export function createHostSessions(options: SessionManagerOptions): HostSessions {
@@ -123,21 +115,7 @@ export function createHostSessions(options: SessionManagerOptions): HostSessions
     return track(action);
   }
 
-  async function chainSession(id: string): Promise<ChainSession> {
-    const [status, s] = await client.read(`sessionState ${id}`, {
-      address: options.sessions,
-      abi: sessionManagerAbi,
-      functionName: "sessionState",
-      args: [BigInt(id)],
-    });
-    return {
-      status: SESSION_STATUS[status] ?? "None",
-      deposit: s.deposit,
-      paid: s.paid,
-      tokens: s.tokens,
-      closeAt: s.closeAt,
-    };
-  }
+  const chainSession = (id: string) => readSessionState(client, options.sessions, BigInt(id));
 
   const refuse = (
     code: ConstructorParameters<typeof SessionRefusedError>[0],

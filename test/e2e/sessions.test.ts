@@ -17,7 +17,7 @@ import {
   type LocalMarketplace,
   startLocalMarketplace,
 } from "../../local/marketplace.ts";
-import { readSessionState } from "../../renter/sessions.ts";
+import { readSessionState } from "../../protocol/sessions.ts";
 
 const MODEL = LOCAL_DEFAULTS.chatModel;
 // biome-ignore lint/suspicious/noExplicitAny: API JSON, checked field by field
@@ -61,7 +61,7 @@ describe("sessions end to end", () => {
     if (dir) await rm(dir, { recursive: true, force: true });
   });
 
-  it("chats on one session: one transaction to open, none per answer, exact payment and refund", async () => {
+  it("chats on one session: one transaction to open, none per answer, a top-up when low, exact payment and refund", async () => {
     const nonceBefore = await nonce();
     const answers: Json[] = [];
     for (let i = 0; i < 5; i++) {
@@ -105,6 +105,20 @@ describe("sessions end to end", () => {
     );
     // One transaction opened the session; the answers sent none.
     assert.equal(await nonce(), nonceBefore + 1);
+    // An answer the rest of the deposit (20 answers of the first max_tokens) cannot cover
+    // tops the session up first: one more transaction, same session.
+    const remaining = BigInt(answers[4].fabstir.remaining);
+    const big = (await client.chat.completions.create({
+      model: MODEL,
+      messages: [{ role: "user", content: "A longer answer, please." }],
+      max_tokens: 300,
+      temperature: 0,
+    })) as Json;
+    assert.equal(big.fabstir.session_id, answers[0].fabstir.session_id);
+    assert.equal(big.fabstir.transactions, 1);
+    assert.ok(BigInt(big.fabstir.remaining) > remaining - BigInt(big.fabstir.cost));
+    answers.push({ text: big.choices[0].message.content, usage: big.usage, fabstir: big.fabstir });
+    assert.equal(await nonce(), nonceBefore + 2);
     let spent = 0n;
     for (const a of answers) {
       spent += BigInt(a.fabstir.cost);
@@ -126,7 +140,7 @@ describe("sessions end to end", () => {
     const [closed] = await market.renter.sessions.closeAll();
     assert.equal(closed?.how, "host");
     assert.equal(closed?.paid, spent);
-    assert.equal(await nonce(), nonceBefore + 1, "the renter sent no transaction to close");
+    assert.equal(await nonce(), nonceBefore + 2, "the renter sent no transaction to close");
     const state = await readSessionState(
       market.renter.chain,
       market.file.addresses.SessionManager as `0x${string}`,
