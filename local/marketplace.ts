@@ -67,6 +67,12 @@ export interface LocalMarketplaceOptions {
   apiPort?: number;
   gatewayPort?: number;
   hostPort?: number;
+  /**
+   * An operator API key (at least 16 characters) that every host accepts in its
+   * `http.apiKeys`, so a caller can use a host's own API without a job or session (the
+   * benchmarks' baseline); default none, as a host's default is.
+   */
+  hostApiKey?: string;
   logger?: Logger;
   /** One line per step, for people watching. */
   onProgress?: (line: string) => void;
@@ -248,7 +254,7 @@ export async function startLocalMarketplace(
         threads: 1,
         engine: { contextSize: 1024, sequences: 2 },
         cache: { enabled: true },
-        http: { port: httpPort },
+        http: { port: httpPort, ...(options.hostApiKey ? { apiKeys: [options.hostApiKey] } : {}) },
         p2p: {
           listen: ["/ip4/127.0.0.1/tcp/0"],
           bootstrap: bootstrap ? [bootstrap] : [],
