@@ -14,10 +14,11 @@ const CORE = [
   "marketplace/JobMarketplace.sol/JobMarketplace",
   "registry/NodeRegistry.sol/NodeRegistry",
   "token/FABToken.sol/FABToken",
+  "sessions/SessionManager.sol/SessionManager",
 ];
 /** Declared by the contracts themselves (not inherited from OpenZeppelin). */
 const OWN =
-  /^(PaymentEscrow|JobMarketplace|NodeRegistry|FABToken)|^(Job|Host|Model|Price|Stake|Unstake|Funds|Payment|Withdrawn|Fees|FeeSplit|TokenAllowance|Treasury|StakersPool|Marketplace|MinimumStake|UnbondingPeriod|DisputeWindow|Offer)/;
+  /^(PaymentEscrow|JobMarketplace|NodeRegistry|FABToken|SessionManager)|^(Job|Host|Model|Price|Stake|Unstake|Funds|Payment|Withdrawn|Fees|FeeSplit|TokenAllowance|Treasury|StakersPool|Marketplace|Locker|MinimumStake|UnbondingPeriod|DisputeWindow|Offer|Session|CloseWindow)/;
 
 async function testSources(dir: string): Promise<string> {
   const entries = await readdir(dir, { withFileTypes: true, recursive: true });

@@ -1,12 +1,29 @@
 /**
- * Prints the gas of each step of the job lifecycle, each step its own transaction
- * (so all storage it touches is cold), on Hardhat's in-process chain.
+ * Prints the gas of each step of the job lifecycle and of the session lifecycle, each step its
+ * own transaction (so all storage it touches is cold), on Hardhat's in-process chain. Sessions
+ * are measured on a fresh chain of their own, so their first figures start from empty storage.
  * Run: npm run gas
  */
 import { network } from "hardhat";
 import type { Hash } from "viem";
-import { parseEther, stringToHex } from "viem";
-import { deploySystem, jobRequest, MODEL, OUTPUT, registration, USD } from "../fixtures/system.ts";
+import {
+  encodeAbiParameters,
+  getAddress,
+  keccak256,
+  parseEther,
+  parseEventLogs,
+  stringToHex,
+  zeroAddress,
+} from "viem";
+import {
+  DAY,
+  deploySystem,
+  jobRequest,
+  MODEL,
+  OUTPUT,
+  registration,
+  USD,
+} from "../fixtures/system.ts";
 
 const connection = await network.create();
 const sys = await deploySystem(connection);
@@ -151,7 +168,203 @@ rows.push([
   ]);
 }
 
-const width = Math.max(...rows.map(([n]) => n.length));
+// ---------------------------------------------------------------- sessions
+
+const sessionRows: [string, bigint, bigint | undefined][] = [];
+{
+  const chain = await network.create();
+  const ss = await deploySystem(chain);
+  const sGas = async (hash: Promise<Hash>): Promise<bigint> => {
+    const receipt = await ss.publicClient.waitForTransactionReceipt({ hash: await hash });
+    if (receipt.status !== "success") throw new Error("transaction reverted");
+    return receipt.gasUsed;
+  };
+  // deploySystem does not return the SessionManager: it is the escrow's other locker.
+  const lockers = await ss.escrow.getEvents.LockerUpdated({}, { fromBlock: 0n });
+  const sessionsAddress = lockers
+    .map((l) => l.args.locker)
+    .find((a) => a && getAddress(a) !== getAddress(ss.marketplace.address));
+  if (!sessionsAddress) throw new Error("no SessionManager locker on the escrow");
+  const sessions = await chain.viem.getContractAt("SessionManager", sessionsAddress);
+  const ethPrice = parseEther("0.000001");
+  await ss.registry.write.register(
+    [
+      registration({
+        offers: [
+          { modelId: MODEL, token: zeroAddress, pricePerToken: ethPrice },
+          { modelId: MODEL, token: ss.usd.address, pricePerToken: 1n },
+        ],
+      }),
+    ],
+    { account: ss.host.account },
+  );
+  const { renter: sRenter, host: sHost } = ss;
+
+  type Terms = {
+    renter: `0x${string}`;
+    host: `0x${string}`;
+    token: `0x${string}`;
+    signer: `0x${string}`;
+    modelId: `0x${string}`;
+    pricePerToken: bigint;
+    expiry: bigint;
+  };
+  /** Opens a session of 1000 tokens' worth; returns its gas, id and terms (from SessionOpened). */
+  const open = async (token: "eth" | "usd") => {
+    const usdToken = token === "usd";
+    const deposit = usdToken ? 1_000n : 1_000n * ethPrice;
+    const hash = sessions.write.openSession(
+      [
+        {
+          host: sHost.account.address,
+          modelId: MODEL,
+          token: usdToken ? ss.usd.address : zeroAddress,
+          signer: zeroAddress,
+          maxPricePerToken: usdToken ? 1n : ethPrice,
+          deposit,
+          expiry: (await ss.publicClient.getBlock()).timestamp + DAY,
+        },
+      ],
+      { account: sRenter.account, value: usdToken ? 0n : deposit },
+    );
+    const used = await sGas(hash);
+    const { logs } = await ss.publicClient.getTransactionReceipt({ hash: await hash });
+    const [opened] = parseEventLogs({ abi: sessions.abi, eventName: "SessionOpened", logs });
+    if (!opened) throw new Error("no SessionOpened");
+    const {
+      sessionId,
+      renter,
+      host,
+      token: t,
+      signer,
+      modelId,
+      pricePerToken,
+      expiry,
+    } = opened.args;
+    const terms: Terms = { renter, host, token: t, signer, modelId, pricePerToken, expiry };
+    return { used, sessionId, terms };
+  };
+  const chainId = await sRenter.getChainId();
+  /** A receipt for `tokens` at the session's price, signed by the renter (EIP-712). */
+  const signed = async (id: bigint, terms: Terms, tokens: number) => {
+    const receipt = {
+      sessionId: id,
+      tokens,
+      amount: BigInt(tokens) * terms.pricePerToken,
+      digest: keccak256(encodeAbiParameters([{ type: "uint256" }], [BigInt(tokens)])),
+    };
+    const signature = await sRenter.signTypedData({
+      account: sRenter.account,
+      domain: {
+        name: "Fabstir Sessions",
+        version: "1",
+        chainId,
+        verifyingContract: sessions.address,
+      },
+      types: {
+        Receipt: [
+          { name: "sessionId", type: "uint256" },
+          { name: "tokens", type: "uint32" },
+          { name: "amount", type: "uint96" },
+          { name: "digest", type: "bytes32" },
+        ],
+      },
+      primaryType: "Receipt",
+      message: receipt,
+    });
+    return [terms, id, receipt, signature] as const;
+  };
+  const checkpoint = async (id: bigint, terms: Terms, tokens: number) =>
+    sGas(sessions.write.checkpoint(await signed(id, terms, tokens), { account: sHost.account }));
+  const closeWith = async (id: bigint, terms: Terms, tokens: number) =>
+    sGas(sessions.write.closeSession(await signed(id, terms, tokens), { account: sHost.account }));
+  const none = { sessionId: 0n, tokens: 0, amount: 0n, digest: keccak256("0x") };
+
+  // The first session ever: the host's escrow balance, the fee accruals and the renter's
+  // refund balance all go from zero.
+  const firstSession = await open("eth");
+  const cp1 = await checkpoint(firstSession.sessionId, firstSession.terms, 100);
+  const cp2 = await checkpoint(firstSession.sessionId, firstSession.terms, 200);
+  const closeFirst = await closeWith(firstSession.sessionId, firstSession.terms, 300);
+  // A later session: every balance and accrual it touches already holds a value.
+  const steadySession = await open("eth");
+  const topUp = await sGas(
+    sessions.write.topUp([steadySession.terms, steadySession.sessionId, 500n * ethPrice], {
+      account: sRenter.account,
+      value: 500n * ethPrice,
+    }),
+  );
+  const cp3 = await checkpoint(steadySession.sessionId, steadySession.terms, 100);
+  const cp4 = await checkpoint(steadySession.sessionId, steadySession.terms, 200);
+  const closeSteady = await closeWith(steadySession.sessionId, steadySession.terms, 300);
+  const noReceipt = await open("eth");
+  await checkpoint(noReceipt.sessionId, noReceipt.terms, 100);
+  const closeBare = await sGas(
+    sessions.write.closeSession([noReceipt.terms, noReceipt.sessionId, none, "0x"], {
+      account: sHost.account,
+    }),
+  );
+  // The renter asks to close; after the host's window anyone settles.
+  const asked = await open("eth");
+  await checkpoint(asked.sessionId, asked.terms, 100);
+  const requestClose = await sGas(
+    sessions.write.requestClose([asked.terms, asked.sessionId], { account: sRenter.account }),
+  );
+  await chain.networkHelpers.time.increase(Number(await sessions.read.closeWindow()));
+  const settle = await sGas(
+    sessions.write.settle([asked.terms, asked.sessionId], { account: ss.other.account }),
+  );
+  // A session left to expire: settled by anyone after expiry + window.
+  const expired = await open("eth");
+  await checkpoint(expired.sessionId, expired.terms, 100);
+  await chain.networkHelpers.time.increaseTo(
+    expired.terms.expiry + BigInt(await sessions.read.closeWindow()),
+  );
+  const settleExpired = await sGas(
+    sessions.write.settle([expired.terms, expired.sessionId], { account: ss.other.account }),
+  );
+  // ERC-20: the first deposit of the token into the escrow, then a later one.
+  const usdFirst = await open("usd");
+  const usdSteady = await open("usd");
+
+  const OPEN = 150_000n;
+  const CHECKPOINT = 80_000n;
+  const CLOSE = 120_000n;
+  sessionRows.push(
+    ["session open (ETH), first session", firstSession.used, OPEN],
+    ["session open (ETH), steady state", steadySession.used, OPEN],
+    ["session open (ERC-20), first deposit of the token", usdFirst.used, OPEN],
+    ["session open (ERC-20), steady state", usdSteady.used, OPEN],
+    ["session topUp (ETH)", topUp, undefined],
+    ["session checkpoint, first payout ever (host balance, fees from zero)", cp1, CHECKPOINT],
+    ["session checkpoint, the host's second payout", cp2, CHECKPOINT],
+    ["session checkpoint, first of a later session", cp3, CHECKPOINT],
+    ["session checkpoint, steady state", cp4, CHECKPOINT],
+    ["session close with receipt, first refund ever", closeFirst, CLOSE],
+    ["session close with receipt, steady state", closeSteady, CLOSE],
+    ["session close without receipt", closeBare, CLOSE],
+    ["session requestClose (renter)", requestClose, undefined],
+    ["session settle after the close window", settle, CLOSE],
+    ["session settle after expiry", settleExpired, CLOSE],
+  );
+  // A 20-answer session: receipts are signed off-chain after each answer; the chain sees the
+  // open and the host's close with the last receipt (plus any checkpoints on the way).
+  const PER_ANSWER = 15_000n;
+  sessionRows.push(
+    [
+      "gas per answer, 20 answers: (open + close) / 20",
+      (steadySession.used + closeSteady) / 20n,
+      PER_ANSWER,
+    ],
+    [
+      "gas per answer, 20 answers, checkpoint every 10: (open + cp + close) / 20",
+      (steadySession.used + cp4 + closeSteady) / 20n,
+      PER_ANSWER,
+    ],
+  );
+}
+
+const width = Math.max(...[...rows, ...sessionRows].map(([n]) => n.length));
 for (const [n, g] of rows) console.log(`${n.padEnd(width)}  ${g.toString().padStart(8)}`);
 const total = (xs: bigint[]) => xs.reduce((a, b) => a + b, 0n);
 console.log(
@@ -160,4 +373,13 @@ console.log(
 console.log(
   `${"ETH job post->settled, steady state".padEnd(width)}  ${total(steady).toString().padStart(8)}  (target <= 300000)`,
 );
+console.log("");
+let missed = 0;
+for (const [n, g, target] of sessionRows) {
+  const verdict =
+    target === undefined ? "" : `  (target <= ${target}${g > target ? ", MISSED" : ""})`;
+  if (target !== undefined && g > target) missed++;
+  console.log(`${n.padEnd(width)}  ${g.toString().padStart(8)}${verdict}`);
+}
+if (missed > 0) console.log(`\n${missed} session figure(s) above target`);
 void USD;

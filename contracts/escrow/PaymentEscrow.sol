@@ -356,10 +356,17 @@ contract PaymentEscrow is
         stakersAmount = payment - hostAmount - treasuryAmount;
         $.balances[host][token] += hostAmount;
         Fees storage f = $.fees[token];
-        // Cannot overflow: each share is below a deposit (< 2^96) and the sums are bounded by
-        // the token's total supply held by this contract.
-        f.treasury += uint128(treasuryAmount);
-        f.stakers += uint128(stakersAmount);
+        Fees memory current = f;
+        // Each share is below a deposit (< 2^96), so the casts keep it whole; the sums are checked
+        // (bounded by the token's total supply held by this contract in practice).
+        uint128 treasuryFees = current.treasury + uint128(treasuryAmount);
+        uint128 stakersFees = current.stakers + uint128(stakersAmount);
+        // One write of the slot (member by member the compiler reads and writes it twice), packed
+        // as the compiler packs Fees: treasury in the low 128 bits, stakers in the high ones.
+        uint256 word = uint256(treasuryFees) | uint256(stakersFees) << 128;
+        assembly ("memory-safe") {
+            sstore(f.slot, word)
+        }
     }
 
     function _setFeeSplit(PaymentEscrowStorage storage $, uint16 hostBps, uint16 treasuryBps, uint16 stakersBps)

@@ -178,8 +178,7 @@ contract SessionManager is
         SessionState memory s = st;
         if (s.closeAt == SETTLED) revert SessionManagerInvalidState(sessionId, SessionStatus.Settled);
         uint256 increment = _apply(t, sessionId, s, receipt, signature);
-        st.paid = receipt.amount;
-        st.tokens = receipt.tokens;
+        _store(st, s.deposit, receipt.amount, receipt.tokens, s.closeAt);
         emit SessionCheckpointed(sessionId, msg.sender, receipt.tokens, receipt.amount, increment, receipt.digest);
         escrow.pay(sessionId, msg.sender, increment);
     }
@@ -418,15 +417,23 @@ contract SessionManager is
         CloseReason reason
     ) private {
         uint256 refund = uint256(s.deposit) - s.paid;
-        st.paid = s.paid;
-        st.tokens = s.tokens;
-        st.closeAt = SETTLED;
+        _store(st, s.deposit, s.paid, s.tokens, SETTLED);
         emit SessionSettled(sessionId, msg.sender, reason, s.tokens, s.paid, refund);
         if (refund != 0) {
             escrow.release(sessionId, t.host, t.renter, increment);
         } else if (increment != 0) {
             // The last receipt spends the whole deposit: the lock is paid down to zero (closed).
             escrow.pay(sessionId, t.host, increment);
+        }
+    }
+
+    /// @dev Writes a session's whole state slot at once: member by member, the compiler reads and
+    /// writes the slot once per member (about 200 gas a member). The word is packed as the
+    /// compiler packs SessionState: deposit in the lowest 96 bits, then paid, tokens, closeAt.
+    function _store(SessionState storage st, uint96 deposit, uint96 paid, uint32 tokens, uint32 closeAt) private {
+        uint256 word = uint256(deposit) | uint256(paid) << 96 | uint256(tokens) << 192 | uint256(closeAt) << 224;
+        assembly ("memory-safe") {
+            sstore(st.slot, word)
         }
     }
 

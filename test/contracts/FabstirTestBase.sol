@@ -8,6 +8,7 @@ import {IJobMarketplace} from "../../contracts/marketplace/IJobMarketplace.sol";
 import {FabstirProxy} from "../../contracts/proxy/FabstirProxy.sol";
 import {INodeRegistry} from "../../contracts/registry/INodeRegistry.sol";
 import {NodeRegistry} from "../../contracts/registry/NodeRegistry.sol";
+import {SessionManager} from "../../contracts/sessions/SessionManager.sol";
 import {TestStablecoin} from "../../contracts/test/TestStablecoin.sol";
 import {FABToken} from "../../contracts/token/FABToken.sol";
 
@@ -21,6 +22,7 @@ library FabstirDeployer {
         PaymentEscrow escrow;
         NodeRegistry registry;
         JobMarketplace marketplace;
+        SessionManager sessions;
         TestStablecoin usd;
     }
 
@@ -32,9 +34,10 @@ library FabstirDeployer {
         uint256 minimumStake;
         uint64 unbondingPeriod;
         uint32 disputeWindow;
+        uint32 closeWindow;
     }
 
-    /// @dev Deploys the four proxies and the stablecoin; `p.admin` gets every role and the FAB
+    /// @dev Deploys the five proxies and the stablecoin; `p.admin` gets every role and the FAB
     /// supply (as the Ignition module's account 0 does). The wiring is left to the caller.
     function deploy(Params memory p) internal returns (System memory s) {
         FABToken fabImpl = new FABToken();
@@ -77,6 +80,15 @@ library FabstirDeployer {
             )
         );
 
+        SessionManager sessionsImpl = new SessionManager(address(s.registry), address(s.escrow));
+        s.sessions = SessionManager(
+            address(
+                new FabstirProxy(
+                    address(sessionsImpl), abi.encodeCall(SessionManager.initialize, (p.admin, p.closeWindow))
+                )
+            )
+        );
+
         s.usd = new TestStablecoin();
     }
 }
@@ -88,6 +100,7 @@ abstract contract FabstirTestBase is Test {
     uint256 internal constant MIN_STAKE = 1_000 * FAB;
     uint64 internal constant UNBONDING = 7 days;
     uint32 internal constant DISPUTE_WINDOW = 1 days;
+    uint32 internal constant CLOSE_WINDOW = 1 hours;
     uint256 internal constant START_TIME = 1_750_000_000;
     uint16 internal constant BPS = 10_000;
 
@@ -105,6 +118,7 @@ abstract contract FabstirTestBase is Test {
     PaymentEscrow internal escrow;
     NodeRegistry internal registry;
     JobMarketplace internal marketplace;
+    SessionManager internal sessions;
     TestStablecoin internal usd;
 
     /// @dev Deploys and wires the system with the default parameters; `admin` holds every role
@@ -123,17 +137,20 @@ abstract contract FabstirTestBase is Test {
                 fabSupply: fabSupply,
                 minimumStake: MIN_STAKE,
                 unbondingPeriod: UNBONDING,
-                disputeWindow: DISPUTE_WINDOW
+                disputeWindow: DISPUTE_WINDOW,
+                closeWindow: CLOSE_WINDOW
             })
         );
         fab = s.fab;
         escrow = s.escrow;
         registry = s.registry;
         marketplace = s.marketplace;
+        sessions = s.sessions;
         usd = s.usd;
 
         vm.startPrank(admin);
         escrow.setLocker(address(marketplace), true);
+        escrow.setLocker(address(sessions), true);
         registry.setJobMarketplace(address(marketplace));
         escrow.setTokenAllowed(address(usd), true);
         vm.stopPrank();
@@ -142,6 +159,7 @@ abstract contract FabstirTestBase is Test {
         vm.label(address(escrow), "PaymentEscrow");
         vm.label(address(registry), "NodeRegistry");
         vm.label(address(marketplace), "JobMarketplace");
+        vm.label(address(sessions), "SessionManager");
         vm.label(address(usd), "tUSD");
     }
 

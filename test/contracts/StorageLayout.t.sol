@@ -3,6 +3,7 @@ pragma solidity 0.8.30;
 
 import {IJobMarketplace} from "../../contracts/marketplace/IJobMarketplace.sol";
 import {INodeRegistry} from "../../contracts/registry/INodeRegistry.sol";
+import {ISessionManager} from "../../contracts/sessions/ISessionManager.sol";
 import {FabstirTestBase} from "./FabstirTestBase.sol";
 
 /// @notice The ERC-7201 namespace constants hard-coded in the contracts must be the slots the
@@ -36,19 +37,81 @@ contract StorageLayoutTest is FabstirTestBase {
             0x89d6ae10e84318e46560931e52aeafde0e8fd06f9ecbe25b58c516312dd35b00,
             "JobMarketplace"
         );
+        assertEq(
+            _erc7201("fabstir.storage.SessionManager"),
+            0xa460b482b20af2742789f7d80e24fe8aadf57c846b630654f447af12bc346c00,
+            "SessionManager"
+        );
     }
 
-    /// Config { address marketplace; uint16 hostBps; uint16 treasuryBps; uint16 stakersBps } then
-    /// treasury, stakersPool in the next slots.
+    /// Config { uint16 hostBps; uint16 treasuryBps; uint16 stakersBps } then treasury, stakersPool
+    /// in the next slots, and the lockers mapping appended last (base + 7).
+    /// @dev The sessions change (issue 12) removed `marketplace` from Config and keyed `locks` by
+    /// locker: that layout is not upgrade-compatible with the escrow before it, which is fine only
+    /// while no escrow of the old layout holds value anywhere (redeploy, never upgrade in place).
     function test_paymentEscrow_namespaceHoldsConfig() public view {
         bytes32 base = _erc7201("fabstir.storage.PaymentEscrow");
         bytes32 config = vm.load(address(escrow), base);
-        assertEq(address(uint160(uint256(config))), address(marketplace), "marketplace");
-        assertEq(_low(config, 160, 16), 8_500, "hostBps");
-        assertEq(_low(config, 176, 16), 1_000, "treasuryBps");
-        assertEq(_low(config, 192, 16), 500, "stakersBps");
+        assertEq(_low(config, 0, 16), 8_500, "hostBps");
+        assertEq(_low(config, 16, 16), 1_000, "treasuryBps");
+        assertEq(_low(config, 32, 16), 500, "stakersBps");
+        assertEq(_low(config, 48, 208), 0, "nothing else in the config slot");
         assertEq(address(uint160(uint256(vm.load(address(escrow), bytes32(uint256(base) + 1))))), treasury);
         assertEq(address(uint160(uint256(vm.load(address(escrow), bytes32(uint256(base) + 2))))), stakersPool);
+        bytes32 lockerSlot = keccak256(abi.encode(address(marketplace), uint256(base) + 7));
+        assertEq(uint256(vm.load(address(escrow), lockerSlot)), 1, "lockers[marketplace]");
+    }
+
+    /// locks: mapping(locker => mapping(id => Lock)) at base + 4; a Lock is { token; uint96 amount }.
+    function test_paymentEscrow_locksAreKeyedByLocker() public {
+        address renter = makeAddr("renter");
+        address host = makeAddr("host");
+        _fundHost(host, MIN_STAKE);
+        _register(host, MIN_STAKE, 1 gwei, 0);
+        _fundRenter(renter, 1 ether, 0);
+        uint256 jobId = _post(renter, ETH, 1_000, 1 gwei);
+        bytes32 base = _erc7201("fabstir.storage.PaymentEscrow");
+        bytes32 inner = keccak256(abi.encode(address(marketplace), uint256(base) + 4));
+        bytes32 word = vm.load(address(escrow), keccak256(abi.encode(jobId, inner)));
+        assertEq(address(uint160(uint256(word))), ETH, "lock.token");
+        assertEq(_low(word, 160, 96), 1_000 gwei, "lock.amount");
+    }
+
+    /// Config { uint64 nextSessionId; uint32 closeWindow; bool paused } then the terms and states
+    /// mappings (a state is one slot: deposit | paid | tokens | closeAt).
+    function test_sessionManager_namespaceHoldsConfigTermsAndStates() public {
+        bytes32 base = _erc7201("fabstir.storage.SessionManager");
+        assertEq(base, 0xa460b482b20af2742789f7d80e24fe8aadf57c846b630654f447af12bc346c00, "documented constant");
+        bytes32 config = vm.load(address(sessions), base);
+        assertEq(_low(config, 0, 64), 1, "nextSessionId");
+        assertEq(_low(config, 64, 32), CLOSE_WINDOW, "closeWindow");
+        assertEq(_low(config, 96, 8), 0, "paused");
+
+        address renter = makeAddr("renter");
+        address host = makeAddr("host");
+        _fundHost(host, MIN_STAKE);
+        _register(host, MIN_STAKE, 1 gwei, 0);
+        _fundRenter(renter, 1 ether, 0);
+        vm.prank(renter);
+        uint256 id = sessions.openSession{value: 1_000 gwei}(
+            ISessionManager.SessionRequest({
+                host: host,
+                modelId: MODEL,
+                token: ETH,
+                signer: address(0),
+                maxPricePerToken: 1 gwei,
+                deposit: 1_000 gwei,
+                expiry: uint64(block.timestamp + 1 days)
+            })
+        );
+        assertEq(_low(vm.load(address(sessions), base), 0, 64), 2, "nextSessionId after an open");
+        bytes32 terms = vm.load(address(sessions), keccak256(abi.encode(id, uint256(base) + 1)));
+        assertEq(terms, sessions.termsHash(id), "terms[id]");
+        bytes32 st = vm.load(address(sessions), keccak256(abi.encode(id, uint256(base) + 2)));
+        assertEq(_low(st, 0, 96), 1_000 gwei, "state.deposit");
+        assertEq(_low(st, 96, 96), 0, "state.paid");
+        assertEq(_low(st, 192, 32), 0, "state.tokens");
+        assertEq(_low(st, 224, 32), 0, "state.closeAt");
     }
 
     /// { IERC20 fab; uint128 minimumStake; uint64 unbondingPeriod; IActiveJobCounter marketplace; ... }

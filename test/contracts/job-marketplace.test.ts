@@ -117,7 +117,7 @@ describe("JobMarketplace", () => {
       assert.equal(job.offerId, 1);
       assert.equal(modelId, MODEL);
       assert.equal(token, ETH);
-      assert.deepEqual(await sys.escrow.read.lockOf([1n]), [ETH, deposit]);
+      assert.deepEqual(await sys.escrow.read.lockOf([sys.marketplace.address, 1n]), [ETH, deposit]);
       assert.equal(await sys.publicClient.getBalance({ address: sys.escrow.address }), deposit);
       assert.equal(await sys.marketplace.read.nextJobId(), 2n);
       const offer = await sys.marketplace.read.offerOf([1]);
@@ -162,6 +162,7 @@ describe("JobMarketplace", () => {
         1n,
         getAddress(sys.renter.account.address),
         getAddress(sys.usd.address),
+        getAddress(sys.marketplace.address),
         depositOf(r),
       ]);
       assert.equal(
@@ -185,7 +186,10 @@ describe("JobMarketplace", () => {
       await sys.marketplace.write.postJobWithPermit([r, deadline, v, rs, s], {
         account: other.account,
       });
-      assert.deepEqual(await sys.escrow.read.lockOf([1n]), [getAddress(sys.usd.address), deposit]);
+      assert.deepEqual(await sys.escrow.read.lockOf([sys.marketplace.address, 1n]), [
+        getAddress(sys.usd.address),
+        deposit,
+      ]);
       // ETH needs no permit.
       await viem.assertions.revertWithCustomErrorWithArgs(
         sys.marketplace.write.postJobWithPermit([{ ...r, token: ETH }, deadline, v, rs, s], {
@@ -462,6 +466,7 @@ describe("JobMarketplace", () => {
         id,
         getAddress(sys.host.account.address),
         ETH,
+        getAddress(sys.marketplace.address),
         getAddress(sys.renter.account.address),
         hostShare,
         treasuryShare,
@@ -472,7 +477,10 @@ describe("JobMarketplace", () => {
       assert.equal(await sys.escrow.read.balanceOf([sys.host.account.address, ETH]), hostShare);
       assert.equal(await sys.escrow.read.balanceOf([sys.renter.account.address, ETH]), refund);
       assert.deepEqual(await sys.escrow.read.feesOf([ETH]), [treasuryShare, stakersShare]);
-      assert.deepEqual(await sys.escrow.read.lockOf([id]), [zeroAddress, 0n]);
+      assert.deepEqual(await sys.escrow.read.lockOf([sys.marketplace.address, id]), [
+        zeroAddress,
+        0n,
+      ]);
       assert.equal(await sys.marketplace.read.activeJobCount([sys.host.account.address]), 0n);
       assert.equal(
         await sys.publicClient.getBalance({ address: sys.escrow.address }),
@@ -673,6 +681,7 @@ describe("JobMarketplace", () => {
         id,
         getAddress(sys.renter.account.address),
         ETH,
+        getAddress(sys.marketplace.address),
         depositOf(r),
       ]);
       assert.equal(await status(id), Status.Cancelled);
@@ -764,12 +773,13 @@ describe("JobMarketplace", () => {
         id,
         getAddress(renter),
         ETH,
+        getAddress(sys.marketplace.address),
         depositOf(r),
       ]);
       assert.equal(await status(id), Status.Refused);
       assert.equal(await sys.marketplace.read.activeJobCount([sys.host.account.address]), 0n);
       // Pull payment: the deposit moves from the job's lock to the renter's escrow balance.
-      assert.deepEqual(await sys.escrow.read.lockOf([id]), [ETH, 0n]);
+      assert.deepEqual(await sys.escrow.read.lockOf([sys.marketplace.address, id]), [ETH, 0n]);
       assert.equal(await sys.escrow.read.balanceOf([renter, ETH]), depositOf(r));
       assert.equal(await sys.escrow.read.balanceOf([sys.host.account.address, ETH]), 0n);
       assert.deepEqual(await sys.escrow.read.feesOf([ETH]), [0n, 0n]);
@@ -798,6 +808,7 @@ describe("JobMarketplace", () => {
         id,
         getAddress(renter),
         getAddress(sys.usd.address),
+        getAddress(sys.marketplace.address),
         depositOf(r),
       ]);
       assert.equal(await status(id), Status.Refused);

@@ -16,6 +16,8 @@ import {
 const connection = await network.create();
 const { viem, networkHelpers } = connection;
 const HOST_PRICE = parseEther("0.000001");
+/** IPaymentEscrow.FeeKind */
+const FeeKind = { Treasury: 0, Stakers: 1 } as const;
 
 async function withHost() {
   const sys = await deploySystem(connection);
@@ -53,10 +55,13 @@ async function settledEthJob(used = 600) {
   };
 }
 
-/** A separate escrow behind its own proxy whose "marketplace" is the admin EOA, to drive lock/release directly. */
+/**
+ * A separate escrow behind its own proxy whose lockers are two EOAs (the admin and `second`), to
+ * drive lock, topUp, pay, release and refund directly.
+ */
 async function directEscrow() {
-  const [admin, treasury, stakers] = await viem.getWalletClients();
-  if (!admin || !treasury || !stakers) throw new Error("accounts");
+  const [admin, treasury, stakers, , , second] = await viem.getWalletClients();
+  if (!admin || !treasury || !stakers || !second) throw new Error("accounts");
   const impl = await viem.deployContract("PaymentEscrow");
   const data = encodeFunctionData({
     abi: impl.abi,
@@ -65,13 +70,30 @@ async function directEscrow() {
   });
   const proxy = await viem.deployContract("FabstirProxy", [impl.address, data]);
   const escrow = await viem.getContractAt("PaymentEscrow", proxy.address);
-  await escrow.write.setMarketplace([admin.account.address]);
-  return { escrow, admin };
+  await escrow.write.setLocker([admin.account.address, true]);
+  await escrow.write.setLocker([second.account.address, true]);
+  await escrow.write.setTokenAllowed([sys.usd.address, true]);
+  return {
+    escrow,
+    admin,
+    second,
+    locker: getAddress(admin.account.address),
+    secondLocker: getAddress(second.account.address),
+    treasury: getAddress(treasury.account.address),
+    stakers: getAddress(stakers.account.address),
+  };
+}
+
+/** The 85/10/5 split of `payment` as the escrow computes it (dust to the stakers). */
+function split(payment: bigint) {
+  const host = (payment * 8_500n) / 10_000n;
+  const treasury = (payment * 1_000n) / 10_000n;
+  return { host, treasury, stakers: payment - host - treasury };
 }
 
 describe("PaymentEscrow", () => {
-  describe("marketplace-only entry points", () => {
-    it("refuse any caller but the marketplace", async () => {
+  describe("locker entry points", () => {
+    it("lock and topUp refuse any caller that is not an allowed locker", async () => {
       const who = getAddress(sys.other.account.address);
       await viem.assertions.revertWithCustomErrorWithArgs(
         sys.escrow.write.lock([1n, who, ETH, 1n], { account: sys.other.account, value: 1n }),
@@ -80,21 +102,48 @@ describe("PaymentEscrow", () => {
         [who],
       );
       await viem.assertions.revertWithCustomErrorWithArgs(
-        sys.escrow.write.release([1n, who, who, 0n], { account: sys.other.account }),
-        sys.escrow,
-        "PaymentEscrowUnauthorized",
-        [who],
-      );
-      await viem.assertions.revertWithCustomErrorWithArgs(
-        sys.escrow.write.refund([1n, who], { account: sys.other.account }),
+        sys.escrow.write.topUp([1n, who, ETH, 1n], { account: sys.other.account, value: 1n }),
         sys.escrow,
         "PaymentEscrowUnauthorized",
         [who],
       );
     });
 
+    it("pay, release and refund only reach the caller's own locks", async () => {
+      // A job of the marketplace is locked under id 1; another caller's id 1 is a different key.
+      const job = await jobRequest(sys);
+      await sys.marketplace.write.postJob([job], {
+        account: sys.renter.account,
+        value: depositOf(job),
+      });
+      const who = getAddress(sys.other.account.address);
+      await viem.assertions.revertWithCustomErrorWithArgs(
+        sys.escrow.write.pay([1n, who, 1n], { account: sys.other.account }),
+        sys.escrow,
+        "PaymentEscrowNotLocked",
+        [who, 1n],
+      );
+      await viem.assertions.revertWithCustomErrorWithArgs(
+        sys.escrow.write.release([1n, who, who, 0n], { account: sys.other.account }),
+        sys.escrow,
+        "PaymentEscrowNotLocked",
+        [who, 1n],
+      );
+      await viem.assertions.revertWithCustomErrorWithArgs(
+        sys.escrow.write.refund([1n, who], { account: sys.other.account }),
+        sys.escrow,
+        "PaymentEscrowNotLocked",
+        [who, 1n],
+      );
+      assert.deepEqual(await sys.escrow.read.lockOf([sys.marketplace.address, 1n]), [
+        ETH,
+        depositOf(job),
+      ]);
+      assert.deepEqual(await sys.escrow.read.lockOf([who, 1n]), [zeroAddress, 0n]);
+    });
+
     it("validate amounts and lock state", async () => {
-      const { escrow, admin } = await directEscrow();
+      const { escrow, admin, locker } = await directEscrow();
       const payer = admin.account.address;
       await viem.assertions.revertWithCustomErrorWithArgs(
         escrow.write.lock([1n, payer, ETH, 0n]),
@@ -109,40 +158,340 @@ describe("PaymentEscrow", () => {
         "PaymentEscrowInvalidAmount",
         [tooBig],
       );
-      await escrow.write.lock([1n, payer, ETH, 100n], { value: 100n });
+      await viem.assertions.revertWithCustomErrorWithArgs(
+        escrow.write.lock([1n, payer, ETH, 100n], { value: 99n }),
+        escrow,
+        "PaymentEscrowValueMismatch",
+        [100n, 99n],
+      );
+      await viem.assertions.revertWithCustomErrorWithArgs(
+        escrow.write.lock([1n, payer, sys.usd.address, 100n], { value: 1n }),
+        escrow,
+        "PaymentEscrowValueMismatch",
+        [0n, 1n],
+      );
+      await viem.assertions.revertWithCustomErrorWithArgs(
+        escrow.write.lock([1n, payer, sys.fab.address, 100n]),
+        escrow,
+        "PaymentEscrowTokenNotAllowed",
+        [getAddress(sys.fab.address)],
+      );
+      const lock = escrow.write.lock([1n, payer, ETH, 100n], { value: 100n });
+      await viem.assertions.emitWithArgs(lock, escrow, "FundsLocked", [
+        1n,
+        getAddress(payer),
+        ETH,
+        locker,
+        100n,
+      ]);
       await viem.assertions.revertWithCustomErrorWithArgs(
         escrow.write.lock([1n, payer, ETH, 100n], { value: 100n }),
         escrow,
-        "PaymentEscrowJobAlreadyLocked",
-        [1n],
+        "PaymentEscrowAlreadyLocked",
+        [locker, 1n],
       );
       await viem.assertions.revertWithCustomErrorWithArgs(
         escrow.write.release([1n, payer, payer, 101n]),
         escrow,
         "PaymentEscrowPaymentExceedsDeposit",
-        [1n, 101n, 100n],
+        [locker, 1n, 101n, 100n],
       );
       await viem.assertions.revertWithCustomErrorWithArgs(
         escrow.write.release([2n, payer, payer, 0n]),
         escrow,
-        "PaymentEscrowJobNotLocked",
-        [2n],
+        "PaymentEscrowNotLocked",
+        [locker, 2n],
       );
       await viem.assertions.revertWithCustomErrorWithArgs(
         escrow.write.refund([2n, payer]),
         escrow,
-        "PaymentEscrowJobNotLocked",
-        [2n],
+        "PaymentEscrowNotLocked",
+        [locker, 2n],
       );
       // A release of zero refunds everything and moves nothing to fees.
-      await escrow.write.release([1n, payer, payer, 0n]);
+      await viem.assertions.emitWithArgs(
+        escrow.write.release([1n, payer, payer, 0n]),
+        escrow,
+        "PaymentReleased",
+        [1n, getAddress(payer), ETH, locker, getAddress(payer), 0n, 0n, 0n, 100n],
+      );
       assert.equal(await escrow.read.balanceOf([payer, ETH]), 100n);
       assert.deepEqual(await escrow.read.feesOf([ETH]), [0n, 0n]);
       await viem.assertions.revertWithCustomErrorWithArgs(
         escrow.write.release([1n, payer, payer, 0n]),
         escrow,
-        "PaymentEscrowJobNotLocked",
-        [1n],
+        "PaymentEscrowNotLocked",
+        [locker, 1n],
+      );
+    });
+
+    it("refuses an ERC-20 deposit that arrives short (fee-on-transfer)", async () => {
+      const { escrow, admin } = await directEscrow();
+      const fee = await viem.deployContract("FeeOnTransferToken");
+      await fee.write.mint([admin.account.address, 1_000n]);
+      await fee.write.approve([escrow.address, 1_000n]);
+      await escrow.write.setTokenAllowed([fee.address, true]);
+      await viem.assertions.revertWithCustomErrorWithArgs(
+        escrow.write.lock([1n, admin.account.address, fee.address, 1_000n]),
+        escrow,
+        "PaymentEscrowTransferMismatch",
+        [getAddress(fee.address), 1_000n, 990n],
+      );
+    });
+  });
+
+  describe("topUp", () => {
+    it("adds to an existing lock of the same token and emits FundsLocked", async () => {
+      const { escrow, admin, locker } = await directEscrow();
+      const payer = getAddress(admin.account.address);
+      await escrow.write.lock([7n, payer, ETH, 100n], { value: 100n });
+      await viem.assertions.emitWithArgs(
+        escrow.write.topUp([7n, payer, ETH, 50n], { value: 50n }),
+        escrow,
+        "FundsLocked",
+        [7n, payer, ETH, locker, 50n],
+      );
+      assert.deepEqual(await escrow.read.lockOf([locker, 7n]), [ETH, 150n]);
+      assert.equal(await sys.publicClient.getBalance({ address: escrow.address }), 150n);
+      // ERC-20: taken from the payer, as lock takes it.
+      await sys.usd.write.mint([payer, 1_000n]);
+      await sys.usd.write.approve([escrow.address, 1_000n]);
+      await escrow.write.lock([8n, payer, sys.usd.address, 400n]);
+      await escrow.write.topUp([8n, payer, sys.usd.address, 600n]);
+      assert.deepEqual(await escrow.read.lockOf([locker, 8n]), [
+        getAddress(sys.usd.address),
+        1_000n,
+      ]);
+      assert.equal(await sys.usd.read.balanceOf([escrow.address]), 1_000n);
+    });
+
+    it("refuses a missing lock, another token, a wrong value and a total above uint96", async () => {
+      const { escrow, admin, locker } = await directEscrow();
+      const payer = admin.account.address;
+      await viem.assertions.revertWithCustomErrorWithArgs(
+        escrow.write.topUp([7n, payer, ETH, 1n], { value: 1n }),
+        escrow,
+        "PaymentEscrowNotLocked",
+        [locker, 7n],
+      );
+      await escrow.write.lock([7n, payer, ETH, 100n], { value: 100n });
+      await viem.assertions.revertWithCustomErrorWithArgs(
+        escrow.write.topUp([7n, payer, sys.usd.address, 1n]),
+        escrow,
+        "PaymentEscrowTokenMismatch",
+        [7n, ETH, getAddress(sys.usd.address)],
+      );
+      await viem.assertions.revertWithCustomErrorWithArgs(
+        escrow.write.topUp([7n, payer, ETH, 10n], { value: 9n }),
+        escrow,
+        "PaymentEscrowValueMismatch",
+        [10n, 9n],
+      );
+      await viem.assertions.revertWithCustomErrorWithArgs(
+        escrow.write.topUp([7n, payer, ETH, 0n]),
+        escrow,
+        "PaymentEscrowInvalidAmount",
+        [0n],
+      );
+      const overflow = 2n ** 96n - 100n;
+      await viem.assertions.revertWithCustomErrorWithArgs(
+        escrow.write.topUp([7n, payer, ETH, overflow]),
+        escrow,
+        "PaymentEscrowInvalidAmount",
+        [overflow],
+      );
+      assert.deepEqual(await escrow.read.lockOf([locker, 7n]), [ETH, 100n]);
+    });
+  });
+
+  describe("pay", () => {
+    it("pays part of a lock with the fee split and keeps the rest locked", async () => {
+      const { escrow, admin, locker } = await directEscrow();
+      const payer = admin.account.address;
+      const host = getAddress(sys.host.account.address);
+      await escrow.write.lock([3n, payer, ETH, 1_000_000n], { value: 1_000_000n });
+      const payment = 123_457n;
+      const s = split(payment);
+      await viem.assertions.emitWithArgs(
+        escrow.write.pay([3n, host, payment]),
+        escrow,
+        "PaymentReleased",
+        [3n, host, ETH, locker, zeroAddress, s.host, s.treasury, s.stakers, 0n],
+      );
+      assert.deepEqual(await escrow.read.lockOf([locker, 3n]), [ETH, 1_000_000n - payment]);
+      assert.equal(await escrow.read.balanceOf([host, ETH]), s.host);
+      assert.deepEqual(await escrow.read.feesOf([ETH]), [s.treasury, s.stakers]);
+      assert.equal(s.host + s.treasury + s.stakers, payment);
+      // A second payment comes out of what is left.
+      await escrow.write.pay([3n, host, 1_000n]);
+      assert.deepEqual(await escrow.read.lockOf([locker, 3n]), [
+        ETH,
+        1_000_000n - payment - 1_000n,
+      ]);
+    });
+
+    it("refuses zero and more than the lock; paid down to zero the lock is closed", async () => {
+      const { escrow, admin, locker } = await directEscrow();
+      const payer = admin.account.address;
+      const host = sys.host.account.address;
+      await escrow.write.lock([3n, payer, ETH, 100n], { value: 100n });
+      await viem.assertions.revertWithCustomErrorWithArgs(
+        escrow.write.pay([3n, host, 0n]),
+        escrow,
+        "PaymentEscrowPaymentExceedsDeposit",
+        [locker, 3n, 0n, 100n],
+      );
+      await viem.assertions.revertWithCustomErrorWithArgs(
+        escrow.write.pay([3n, host, 101n]),
+        escrow,
+        "PaymentEscrowPaymentExceedsDeposit",
+        [locker, 3n, 101n, 100n],
+      );
+      await escrow.write.pay([3n, host, 60n]);
+      await escrow.write.pay([3n, host, 40n]);
+      assert.deepEqual(await escrow.read.lockOf([locker, 3n]), [ETH, 0n]);
+      for (const write of [
+        () => escrow.write.pay([3n, host, 1n]),
+        () => escrow.write.release([3n, host, payer, 0n]),
+        () => escrow.write.refund([3n, payer]),
+        () => escrow.write.topUp([3n, payer, ETH, 1n], { value: 1n }),
+      ]) {
+        await viem.assertions.revertWithCustomErrorWithArgs(
+          write(),
+          escrow,
+          "PaymentEscrowNotLocked",
+          [locker, 3n],
+        );
+      }
+      // A closed id can be locked again.
+      await escrow.write.lock([3n, payer, ETH, 5n], { value: 5n });
+      assert.deepEqual(await escrow.read.lockOf([locker, 3n]), [ETH, 5n]);
+      // Everything paid is accounted for: host + fees + the new lock.
+      const [tf, sf] = await escrow.read.feesOf([ETH]);
+      assert.equal((await escrow.read.balanceOf([host, ETH])) + tf + sf + 5n, 105n);
+      assert.equal(await sys.publicClient.getBalance({ address: escrow.address }), 105n);
+    });
+  });
+
+  describe("lockers", () => {
+    it("keeps each locker's ids apart: job 1 of the marketplace and id 1 of another locker coexist", async () => {
+      const job = await jobRequest(sys);
+      await sys.marketplace.write.postJob([job], {
+        account: sys.renter.account,
+        value: depositOf(job),
+      });
+      const other = getAddress(sys.other.account.address);
+      await viem.assertions.emitWithArgs(
+        sys.escrow.write.setLocker([other, true]),
+        sys.escrow,
+        "LockerUpdated",
+        [other, true],
+      );
+      assert.equal(await sys.escrow.read.isLocker([other]), true);
+      assert.equal(await sys.escrow.read.isLocker([sys.marketplace.address]), true);
+      await sys.escrow.write.lock([1n, other, ETH, 42n], {
+        account: sys.other.account,
+        value: 42n,
+      });
+      assert.deepEqual(await sys.escrow.read.lockOf([sys.marketplace.address, 1n]), [
+        ETH,
+        depositOf(job),
+      ]);
+      assert.deepEqual(await sys.escrow.read.lockOf([other, 1n]), [ETH, 42n]);
+      // Refunding the other locker's id 1 leaves the marketplace's job 1 locked, and back.
+      await viem.assertions.emitWithArgs(
+        sys.escrow.write.refund([1n, other], { account: sys.other.account }),
+        sys.escrow,
+        "FundsRefunded",
+        [1n, other, ETH, other, 42n],
+      );
+      assert.deepEqual(await sys.escrow.read.lockOf([sys.marketplace.address, 1n]), [
+        ETH,
+        depositOf(job),
+      ]);
+      await sys.escrow.write.lock([1n, other, ETH, 7n], { account: sys.other.account, value: 7n });
+      await sys.marketplace.write.cancelJob([1n], { account: sys.renter.account });
+      assert.deepEqual(await sys.escrow.read.lockOf([sys.marketplace.address, 1n]), [
+        zeroAddress,
+        0n,
+      ]);
+      assert.deepEqual(await sys.escrow.read.lockOf([other, 1n]), [ETH, 7n]);
+      assert.equal(
+        await sys.publicClient.getBalance({ address: sys.escrow.address }),
+        depositOf(job) + 42n + 7n,
+      );
+    });
+
+    it("a retired locker settles, pays and refunds its locks but cannot lock or top up", async () => {
+      const { escrow, admin, second, locker, secondLocker } = await directEscrow();
+      const payer = admin.account.address;
+      const host = getAddress(sys.host.account.address);
+      const renter = getAddress(sys.renter.account.address);
+      for (const id of [1n, 2n, 3n]) {
+        await escrow.write.lock([id, payer, ETH, 100n], { value: 100n });
+      }
+      await escrow.write.lock([1n, payer, ETH, 100n], { value: 100n, account: second.account });
+      await viem.assertions.emitWithArgs(
+        escrow.write.setLocker([locker, false]),
+        escrow,
+        "LockerUpdated",
+        [locker, false],
+      );
+      assert.equal(await escrow.read.isLocker([locker]), false);
+      await viem.assertions.revertWithCustomErrorWithArgs(
+        escrow.write.lock([4n, payer, ETH, 1n], { value: 1n }),
+        escrow,
+        "PaymentEscrowUnauthorized",
+        [locker],
+      );
+      await viem.assertions.revertWithCustomErrorWithArgs(
+        escrow.write.topUp([1n, payer, ETH, 1n], { value: 1n }),
+        escrow,
+        "PaymentEscrowUnauthorized",
+        [locker],
+      );
+      await escrow.write.pay([1n, host, 10n]);
+      assert.deepEqual(split(30n), { host: 25n, treasury: 3n, stakers: 2n });
+      await viem.assertions.emitWithArgs(
+        escrow.write.release([1n, host, renter, 30n]),
+        escrow,
+        "PaymentReleased",
+        [1n, host, ETH, locker, renter, 25n, 3n, 2n, 60n],
+      );
+      await viem.assertions.emitWithArgs(
+        escrow.write.refund([2n, renter]),
+        escrow,
+        "FundsRefunded",
+        [2n, renter, ETH, locker, 100n],
+      );
+      await escrow.write.pay([3n, host, 100n]);
+      for (const id of [1n, 2n, 3n]) {
+        assert.equal((await escrow.read.lockOf([locker, id]))[1], 0n);
+      }
+      assert.equal(await escrow.read.balanceOf([renter, ETH]), 160n);
+      // The other locker is untouched and still active.
+      assert.deepEqual(await escrow.read.lockOf([secondLocker, 1n]), [ETH, 100n]);
+      await escrow.write.topUp([1n, payer, ETH, 1n], { value: 1n, account: second.account });
+      assert.deepEqual(await escrow.read.lockOf([secondLocker, 1n]), [ETH, 101n]);
+      // Allowed again, it locks again.
+      await escrow.write.setLocker([locker, true]);
+      await escrow.write.lock([4n, payer, ETH, 1n], { value: 1n });
+    });
+
+    it("only the admin sets lockers, never the zero address", async () => {
+      await viem.assertions.revertWithCustomError(
+        sys.escrow.write.setLocker([zeroAddress, true]),
+        sys.escrow,
+        "PaymentEscrowZeroAddress",
+      );
+      const role = await sys.escrow.read.DEFAULT_ADMIN_ROLE();
+      await viem.assertions.revertWithCustomErrorWithArgs(
+        sys.escrow.write.setLocker([sys.other.account.address, true], {
+          account: sys.other.account,
+        }),
+        sys.escrow,
+        "AccessControlUnauthorizedAccount",
+        [getAddress(sys.other.account.address), role],
       );
     });
   });
@@ -224,21 +573,78 @@ describe("PaymentEscrow", () => {
   });
 
   describe("fees", () => {
-    it("collects treasury and stakers fees to their addresses, callable by anyone", async () => {
+    it("collects treasury and stakers fees each on its own, to their addresses, callable by anyone", async () => {
       const job = await settledEthJob();
-      const stakersPool = sys.other.account.address;
+      const stakersPool = getAddress(sys.other.account.address);
       await sys.escrow.write.setStakersPool([stakersPool]);
-      const treasury = await sys.escrow.read.treasury();
+      const treasury = getAddress(await sys.escrow.read.treasury());
+      const treasuryBefore = await sys.publicClient.getBalance({ address: treasury });
       await viem.assertions.emitWithArgs(
-        sys.escrow.write.collectFees([ETH], { account: sys.host2.account }),
+        sys.escrow.write.collectFees([ETH, FeeKind.Treasury], { account: sys.host2.account }),
         sys.escrow,
         "FeesCollected",
-        [ETH, getAddress(treasury), job.treasury, getAddress(stakersPool), job.stakers],
+        [ETH, FeeKind.Treasury, treasury, job.treasury],
+      );
+      assert.equal(
+        await sys.publicClient.getBalance({ address: treasury }),
+        treasuryBefore + job.treasury,
+      );
+      assert.deepEqual(await sys.escrow.read.feesOf([ETH]), [0n, job.stakers]);
+      await viem.assertions.balancesHaveChanged(
+        sys.escrow.write.collectFees([ETH, FeeKind.Stakers], { account: sys.host2.account }),
+        [
+          { address: stakersPool, amount: job.stakers },
+          { address: sys.escrow.address, amount: -job.stakers },
+        ],
       );
       assert.deepEqual(await sys.escrow.read.feesOf([ETH]), [0n, 0n]);
       assert.equal(
         await sys.publicClient.getBalance({ address: sys.escrow.address }),
         job.host + job.refund,
+      );
+      // Nothing left: collecting again sends nothing and says so.
+      await viem.assertions.emitWithArgs(
+        sys.escrow.write.collectFees([ETH, FeeKind.Stakers]),
+        sys.escrow,
+        "FeesCollected",
+        [ETH, FeeKind.Stakers, stakersPool, 0n],
+      );
+    });
+
+    it("a treasury that refuses ETH does not block the stakers' share", async () => {
+      const job = await settledEthJob();
+      const rejecting = await viem.deployContract("RejectingReceiver");
+      await sys.escrow.write.setTreasury([rejecting.address]);
+      const stakersPool = getAddress(sys.other.account.address);
+      await sys.escrow.write.setStakersPool([stakersPool]);
+      await viem.assertions.revertWithCustomErrorWithArgs(
+        sys.escrow.write.collectFees([ETH, FeeKind.Treasury]),
+        sys.escrow,
+        "PaymentEscrowNativeTransferFailed",
+        [getAddress(rejecting.address), job.treasury],
+      );
+      assert.deepEqual(await sys.escrow.read.feesOf([ETH]), [job.treasury, job.stakers]);
+      await viem.assertions.balancesHaveChanged(
+        sys.escrow.write.collectFees([ETH, FeeKind.Stakers]),
+        [{ address: stakersPool, amount: job.stakers }],
+      );
+      // The treasury's share waits for a treasury that can take it.
+      assert.deepEqual(await sys.escrow.read.feesOf([ETH]), [job.treasury, 0n]);
+      await sys.escrow.write.setTreasury([sys.host2.account.address]);
+      await viem.assertions.balancesHaveChanged(
+        sys.escrow.write.collectFees([ETH, FeeKind.Treasury]),
+        [{ address: sys.host2.account.address, amount: job.treasury }],
+      );
+      assert.deepEqual(await sys.escrow.read.feesOf([ETH]), [0n, 0n]);
+    });
+
+    it("refuses to collect while paused", async () => {
+      await settledEthJob();
+      await sys.escrow.write.pause();
+      await viem.assertions.revertWithCustomError(
+        sys.escrow.write.collectFees([ETH, FeeKind.Treasury]),
+        sys.escrow,
+        "EnforcedPause",
       );
     });
 
@@ -253,7 +659,8 @@ describe("PaymentEscrow", () => {
       assert.equal(stakersFees, 50n);
       await sys.escrow.write.setTreasury([sys.host2.account.address]);
       await sys.escrow.write.setStakersPool([sys.other.account.address]);
-      await sys.escrow.write.collectFees([sys.usd.address]);
+      await sys.escrow.write.collectFees([sys.usd.address, FeeKind.Treasury]);
+      await sys.escrow.write.collectFees([sys.usd.address, FeeKind.Stakers]);
       assert.equal(await sys.usd.read.balanceOf([sys.host2.account.address]), 100n);
       assert.equal(await sys.usd.read.balanceOf([sys.other.account.address]), 50n);
     });
@@ -318,7 +725,7 @@ describe("PaymentEscrow", () => {
       );
     });
 
-    it("updates treasury, stakers pool and marketplace with events, refusing the zero address", async () => {
+    it("updates treasury and stakers pool with events, refusing the zero address", async () => {
       const next = getAddress(sys.other.account.address);
       const treasury = await sys.escrow.read.treasury();
       await viem.assertions.emitWithArgs(
@@ -334,18 +741,9 @@ describe("PaymentEscrow", () => {
         "StakersPoolUpdated",
         [getAddress(pool), next],
       );
-      await viem.assertions.emitWithArgs(
-        sys.escrow.write.setMarketplace([next]),
-        sys.escrow,
-        "MarketplaceUpdated",
-        [getAddress(sys.marketplace.address), next],
-      );
-      assert.equal(getAddress(await sys.escrow.read.marketplace()), next);
-      for (const write of [
-        sys.escrow.write.setTreasury,
-        sys.escrow.write.setStakersPool,
-        sys.escrow.write.setMarketplace,
-      ]) {
+      assert.equal(getAddress(await sys.escrow.read.treasury()), next);
+      assert.equal(getAddress(await sys.escrow.read.stakersPool()), next);
+      for (const write of [sys.escrow.write.setTreasury, sys.escrow.write.setStakersPool]) {
         await viem.assertions.revertWithCustomError(
           write([zeroAddress]),
           sys.escrow,

@@ -31,6 +31,13 @@ import {
   signPermit,
   UNBONDING,
 } from "../../fixtures/system.ts";
+import {
+  openSession,
+  receiptFor,
+  sessionManagerOf,
+  sessionRequest,
+  signReceipt,
+} from "./session-helpers.ts";
 
 const UPGRADER_ROLE = keccak256(stringToHex("UPGRADER_ROLE"));
 const SLASHER_ROLE = keccak256(stringToHex("SLASHER_ROLE"));
@@ -39,7 +46,7 @@ const ARBITER_ROLE = keccak256(stringToHex("ARBITER_ROLE"));
 const INITIALIZABLE_SLOT = erc7201("openzeppelin.storage.Initializable");
 const PRICE = 1_000_000_000_000n;
 
-/** The UUPS and AccessControl surface the four core contracts have in common. */
+/** The UUPS and AccessControl surface the five core contracts have in common. */
 const UUPS_ABI = parseAbi([
   "function upgradeToAndCall(address newImplementation, bytes data) payable",
   "function proxiableUUID() view returns (bytes32)",
@@ -66,10 +73,12 @@ function slotPlus(slot: Hex, n: bigint): Hex {
 /**
  * The system with state in every contract: two hosts (one with stake unbonding), a settled
  * ETH job (escrow balances and fees), a claimed tUSD job and a posted ETH job (both locked),
+ * an ETH session paid up to a receipt (locked under the SessionManager) and a settled one,
  * FAB votes, allowances and a used permit nonce, and extra roles.
  */
 async function populated(connection: NetworkConnection) {
-  const sys = await deploySystem(connection);
+  const deployed = await deploySystem(connection);
+  const sys = { ...deployed, sessions: await sessionManagerOf(connection, deployed) };
   const wallets = await connection.viem.getWalletClients();
   const spender = wallets[5];
   if (!spender) throw new Error("need 6 accounts");
@@ -96,6 +105,22 @@ async function populated(connection: NetworkConnection) {
 
   const posted = await postJob(sys, { maxTokens: 10 });
 
+  const sessionReq = await sessionRequest(sys, {
+    maxPricePerToken: PRICE,
+    deposit: 1_000n * PRICE,
+  });
+  const live = await openSession(sys, sessionReq);
+  const paid = receiptFor(live.sessionId, live.terms, 100);
+  await sys.sessions.write.checkpoint(
+    [live.terms, live.sessionId, paid, await signReceipt(renter, sys.sessions.address, paid)],
+    { account: host.account },
+  );
+  const closed = await openSession(sys, sessionReq);
+  await sys.sessions.write.closeSession(
+    [closed.terms, closed.sessionId, receiptFor(closed.sessionId, closed.terms, 0), "0x"],
+    { account: host.account },
+  );
+
   await fab.write.delegate([host.account.address], { account: host.account });
   await fab.write.approve([spender.account.address, 77n], { account: host2.account });
   const deadline = (await sys.publicClient.getBlock()).timestamp + 3_600n;
@@ -114,6 +139,8 @@ async function populated(connection: NetworkConnection) {
     ...sys,
     spender,
     jobs: { settled: settled.jobId, claimed: claimed.jobId, posted: posted.jobId },
+    live,
+    closed,
   };
 }
 
@@ -171,16 +198,38 @@ async function registryState(f: Populated) {
 async function escrowState(f: Populated) {
   const e = f.escrow;
   return {
-    locks: await Promise.all(Object.values(f.jobs).map((id) => e.read.lockOf([id]))),
+    locks: await Promise.all(
+      Object.values(f.jobs).map((id) => e.read.lockOf([f.marketplace.address, id])),
+    ),
+    sessionLock: await e.read.lockOf([f.sessions.address, f.live.sessionId]),
     balances: [
       await e.read.balanceOf([f.host.account.address, ETH]),
       await e.read.balanceOf([f.renter.account.address, ETH]),
     ],
     fees: await e.read.feesOf([ETH]),
     feeSplit: await e.read.feeSplit(),
-    addresses: [await e.read.marketplace(), await e.read.treasury(), await e.read.stakersPool()],
+    lockers: [
+      await e.read.isLocker([f.marketplace.address]),
+      await e.read.isLocker([f.sessions.address]),
+    ],
+    addresses: [await e.read.treasury(), await e.read.stakersPool()],
     usdAllowed: await e.read.isTokenAllowed([f.usd.address]),
     paused: await e.read.paused(),
+  };
+}
+
+async function sessionsState(f: Populated) {
+  const m = f.sessions;
+  const ids = [f.live.sessionId, f.closed.sessionId];
+  return {
+    states: await Promise.all(ids.map((id) => m.read.sessionState([id]))),
+    terms: await Promise.all(ids.map((id) => m.read.termsHash([id]))),
+    nextSessionId: await m.read.nextSessionId(),
+    closeWindow: await m.read.closeWindow(),
+    paused: await m.read.paused(),
+    domainSeparator: await m.read.domainSeparator(),
+    immutables: [await m.read.registry(), await m.read.escrow()],
+    upgrader: await m.read.hasRole([UPGRADER_ROLE, f.admin.account.address]),
   };
 }
 
@@ -216,7 +265,7 @@ describe("UUPS upgrades", async () => {
     });
   }
 
-  /** The four proxies, how to build a fresh implementation of each, and an encoded initialize call. */
+  /** The five proxies, how to build a fresh implementation of each, and an encoded initialize call. */
   async function targets(f: Populated) {
     return [
       {
@@ -259,6 +308,18 @@ describe("UUPS upgrades", async () => {
           abi: f.marketplace.abi,
           functionName: "initialize",
           args: [f.admin.account.address, 1],
+        }),
+      },
+      {
+        name: "SessionManager",
+        proxy: uups(f, f.sessions.address),
+        newImpl: async () =>
+          (await viem.deployContract("SessionManager", [f.registry.address, f.escrow.address]))
+            .address,
+        reinit: encodeFunctionData({
+          abi: f.sessions.abi,
+          functionName: "initialize",
+          args: [f.admin.account.address, 3_600],
         }),
       },
     ] as const;
@@ -446,16 +507,25 @@ describe("UUPS upgrades", async () => {
       assert.equal(low(config >> 64n, 4n), 3n); // next offer id: (MODEL, ETH) and (MODEL, tUSD) registered
       assert.equal(low(config >> 96n, 4n), DISPUTE_WINDOW);
 
-      // PaymentEscrowStorage: config (marketplace | hostBps | treasuryBps | stakersBps) | treasury | stakersPool
+      // PaymentEscrowStorage: config (hostBps | treasuryBps | stakersBps) | treasury | stakersPool
       const esc = erc7201("fabstir.storage.PaymentEscrow");
       assert.equal(esc, "0xa69f861d9f8b0d887c0bced1b78600ea650ddbc02812b60b2ec1d49d430ac200");
       const escConfig = await word(f.escrow.address, esc);
-      assert.equal(low(escConfig, 20n), hexToBigInt(f.marketplace.address));
-      assert.equal(low(escConfig >> 160n, 2n), 8_500n);
+      assert.equal(low(escConfig, 2n), 8_500n);
+      assert.equal(low(escConfig >> 16n, 2n), 1_000n);
+      assert.equal(low(escConfig >> 32n, 2n), 500n);
       assert.equal(
         await word(f.escrow.address, slotPlus(esc, 1n)),
         hexToBigInt(f.admin.account.address),
       );
+
+      // SessionManagerStorage.config: nextSessionId | closeWindow | paused
+      const ses = erc7201("fabstir.storage.SessionManager");
+      assert.equal(ses, "0xa460b482b20af2742789f7d80e24fe8aadf57c846b630654f447af12bc346c00");
+      const sesConfig = await word(f.sessions.address, ses);
+      assert.equal(low(sesConfig, 8n), await f.sessions.read.nextSessionId());
+      assert.equal(low(sesConfig >> 64n, 4n), 3_600n);
+      assert.equal(low(sesConfig >> 96n, 1n), 0n);
 
       // FABToken: OpenZeppelin's ERC20 namespace (balances | allowances | totalSupply | name | symbol)
       const erc20 = erc7201("openzeppelin.storage.ERC20");
@@ -629,6 +699,8 @@ describe("UUPS upgrades", async () => {
       assert.deepEqual(await escrowState(f), f.before);
       // sanity: the snapshot holds real state
       assert.deepEqual(f.before.locks[1], [getAddress(f.usd.address), 10_000n]);
+      assert.deepEqual(f.before.sessionLock, [ETH, 900n * PRICE]);
+      assert.deepEqual(f.before.lockers, [true, true]);
       assert.ok((f.before.balances[0] ?? 0n) > 0n);
     });
 
@@ -643,11 +715,72 @@ describe("UUPS upgrades", async () => {
         ],
       );
       assert.equal(await f.escrow.read.balanceOf([f.host.account.address, ETH]), 0n);
-      await f.escrow.write.collectFees([ETH], { account: f.other.account });
+      await f.escrow.write.collectFees([ETH, 0], { account: f.other.account });
+      await f.escrow.write.collectFees([ETH, 1], { account: f.other.account });
       assert.deepEqual(await f.escrow.read.feesOf([ETH]), [0n, 0n]);
       // locks still release through the marketplace
       await f.marketplace.write.cancelJob([f.jobs.posted], { account: f.renter.account });
-      assert.deepEqual(await f.escrow.read.lockOf([f.jobs.posted]), [zeroAddress, 0n]);
+      assert.deepEqual(await f.escrow.read.lockOf([f.marketplace.address, f.jobs.posted]), [
+        zeroAddress,
+        0n,
+      ]);
+    });
+  });
+
+  // ---------------------------------------------------------------- SessionManager
+
+  describe("SessionManager", () => {
+    async function upgradedSessions(connection: NetworkConnection) {
+      const f = await populated(connection);
+      const before = await sessionsState(f);
+      const impl = await connection.viem.deployContract("SessionManager", [
+        f.registry.address,
+        f.escrow.address,
+      ]);
+      await f.sessions.write.upgradeToAndCall([impl.address, "0x"]);
+      return { ...f, before, impl };
+    }
+
+    it("keeps sessions, terms, counters, the close window, the domain and roles", async () => {
+      const f = await loadFixture(upgradedSessions);
+      assert.equal(await implementationOf(f, f.sessions.address), getAddress(f.impl.address));
+      assert.deepEqual(await sessionsState(f), f.before);
+      // sanity: the snapshot holds real state
+      const [live, closed] = f.before.states;
+      assert.deepEqual([live?.[0], live?.[1].paid, live?.[1].tokens], [1, 100n * PRICE, 100]);
+      assert.equal(closed?.[0], 3);
+    });
+
+    it("keeps working after the upgrade: a receipt signed before it is still paid, the session closes", async () => {
+      const f = await loadFixture(upgradedSessions);
+      const { sessionId, terms } = f.live;
+      const later = receiptFor(sessionId, terms, 250);
+      const signature = await signReceipt(f.renter, f.sessions.address, later);
+      await f.sessions.write.closeSession([terms, sessionId, later, signature], {
+        account: f.host.account,
+      });
+      const [status, state] = await f.sessions.read.sessionState([sessionId]);
+      assert.deepEqual([status, state.paid], [3, 250n * PRICE]);
+      assert.deepEqual(await f.escrow.read.lockOf([f.sessions.address, sessionId]), [
+        zeroAddress,
+        0n,
+      ]);
+    });
+
+    it("upgradeToAndCall can run a call in the upgrade transaction (setCloseWindow)", async () => {
+      const f = await loadFixture(populated);
+      const impl = await viem.deployContract("SessionManager", [
+        f.registry.address,
+        f.escrow.address,
+      ]);
+      const data = encodeFunctionData({
+        abi: f.sessions.abi,
+        functionName: "setCloseWindow",
+        args: [600],
+      });
+      const hash = await f.sessions.write.upgradeToAndCall([impl.address, data]);
+      await a.emitWithArgs(hash, f.sessions, "CloseWindowUpdated", [3_600, 600]);
+      assert.equal(await f.sessions.read.closeWindow(), 600);
     });
   });
 
