@@ -54,7 +54,9 @@ export default buildModule("Fabstir", (m) => {
   );
   const marketplace = m.contractAt("JobMarketplace", marketplaceProxy, { id: "JobMarketplace" });
 
-  const sessionsImpl = m.contract("SessionManager", [registry, escrow], { id: "SessionManagerImpl" });
+  const sessionsImpl = m.contract("SessionManager", [registry, escrow], {
+    id: "SessionManagerImpl",
+  });
   const sessionsProxy = m.contract(
     "FabstirProxy",
     [sessionsImpl, m.encodeFunctionCall(sessionsImpl, "initialize", [admin, closeWindow])],
