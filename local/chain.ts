@@ -26,7 +26,8 @@ export async function startHardhatNode(
   const proc = startProcess(
     path.join(BIN, "hardhat"),
     ["node", "--hostname", "127.0.0.1", "--port", String(port)],
-    { cwd: ROOT, env },
+    // Its own process group: Ctrl-C stops the other parts first, and they settle sessions on it.
+    { cwd: ROOT, env, detached: true },
   );
   const client = createPublicClient({ chain: hardhat, transport: http(url, { retryCount: 0 }) });
   await waitFor("the hardhat node", async () => {

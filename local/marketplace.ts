@@ -315,8 +315,21 @@ export async function startLocalMarketplace(
       port: gatewayPort,
     });
     stops.push(() => gateway.close());
-    // Runs before the gateway and the hosts stop: each host settles its session on chain.
-    stops.push(() => renter.sessions.stop());
+    // Runs before the gateway and the hosts stop: each host settles its session on chain. A
+    // chain or host that is already gone must not hold the shutdown: at most 30 s.
+    stops.push(async () => {
+      const held = renter.sessions.held().length;
+      const closed = await Promise.race([
+        renter.sessions.stop(),
+        new Promise<undefined>((r) => setTimeout(() => r(undefined), 30_000).unref()),
+      ]);
+      if (held > 0)
+        progress(
+          closed
+            ? `${closed.filter((c) => c.how === "host").length} of ${held} gateway sessions settled by their hosts`
+            : `the gateway's ${held} sessions were not settled within 30 s (their hosts close them when idle)`,
+        );
+    });
 
     const file: MarketplaceFile = {
       chainId: 31337,

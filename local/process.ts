@@ -67,10 +67,20 @@ export interface Proc {
 export function startProcess(
   cmd: string,
   args: string[],
-  opts: { cwd: string; env?: NodeJS.ProcessEnv },
+  opts: {
+    cwd: string;
+    env?: NodeJS.ProcessEnv;
+    /**
+     * Run it in its own process group, so a Ctrl-C in the terminal (SIGINT to the whole
+     * foreground group) does not reach it and the parent stops it in its own time (the chain
+     * must outlive the parts that settle on it at shutdown). It is killed when the parent exits.
+     */
+    detached?: boolean;
+  },
 ): Proc {
   const child = spawn(cmd, args, {
     cwd: opts.cwd,
+    detached: opts.detached ?? false,
     // Logs are matched by tests: ask for plain text, and strip colour codes anyway
     // (some CI environments force colour on, which broke a log match once).
     env: { ...process.env, NO_COLOR: "1", FORCE_COLOR: "0", ...opts.env },
@@ -85,6 +95,14 @@ export function startProcess(
   const exited = new Promise<number | null>((resolve) =>
     child.once("exit", (code) => resolve(code)),
   );
+  if (opts.detached) {
+    // Outside the terminal's group nothing else would stop it if the parent died first.
+    const killOnExit = () => {
+      if (child.exitCode === null && child.signalCode === null) child.kill("SIGKILL");
+    };
+    process.once("exit", killOnExit);
+    void exited.then(() => process.off("exit", killOnExit));
+  }
   return {
     child,
     output: () => stripAnsi(out),

@@ -157,7 +157,7 @@ export interface SessionPool {
   /** Closes every session (shutdown). */
   closeAll: () => Promise<SessionClosed[]>;
   /** Stops the idle timer and closes every session. */
-  stop: () => Promise<void>;
+  stop: () => Promise<SessionClosed[]>;
 }
 
 /** A session's terms, from its SessionOpened event (the chain stores only their hash). */
@@ -586,7 +586,7 @@ export function createSessionPool(o: SessionPoolOptions): SessionPool {
     closeAll,
     stop: async () => {
       clearInterval(timer);
-      await closeAll();
+      return closeAll();
     },
   };
 }

@@ -23,6 +23,8 @@ fail() {
   echo "---- last lines of the quick start's output ($log) ----"
   tail -n 60 "$log"
   [ -n "${pgid:-}" ] && kill -KILL -- "-$pgid" 2>/dev/null
+  # The local chain runs in its own process group (it outlives the rest at shutdown).
+  pkill -KILL -f "hardhat node --hostname 127.0.0.1 --port 8545" 2>/dev/null
   exit 1
 }
 
@@ -85,4 +87,6 @@ for p in "${ports[@]}"; do
   (exec 3<>"/dev/tcp/127.0.0.1/$p") 2>/dev/null && fail "port $p is still open after Ctrl-C"
 done
 grep -q "stopped" "$log" || fail "the marketplace did not report a clean stop"
+grep -q "1 of 1 gateway sessions settled by their hosts" "$log" ||
+  fail "the gateway's session was not settled by its host at Ctrl-C"
 echo "quickstart: ok (Ctrl-C stopped every process and freed every port)"
