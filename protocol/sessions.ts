@@ -123,7 +123,8 @@ export interface SessionDomain {
   sessions: Address;
 }
 
-function domain(d: SessionDomain) {
+/** The EIP-712 domain of receipts for the SessionManager at `d.sessions` on `d.chainId`. */
+export function sessionDomain(d: SessionDomain) {
   return {
     name: "Fabstir Sessions",
     version: "1",
@@ -188,7 +189,7 @@ export async function signReceipt(
   receipt: Receipt,
 ): Promise<SignedReceipt> {
   const signature = await account.signTypedData({
-    domain: domain(d),
+    domain: sessionDomain(d),
     types: RECEIPT_TYPES,
     primaryType: "Receipt",
     message: receipt,
@@ -203,7 +204,7 @@ export async function recoverReceiptSigner(
 ): Promise<Address | undefined> {
   try {
     return await recoverTypedDataAddress({
-      domain: domain(d),
+      domain: sessionDomain(d),
       types: RECEIPT_TYPES,
       primaryType: "Receipt",
       message: receiptMessage(receipt),
@@ -231,7 +232,7 @@ export async function signedByRenter(
 /** The EIP-712 digest of a receipt (what SessionManager.receiptDigest returns). */
 export function receiptDigest(d: SessionDomain, receipt: Receipt): Hex {
   return hashTypedData({
-    domain: domain(d),
+    domain: sessionDomain(d),
     types: RECEIPT_TYPES,
     primaryType: "Receipt",
     message: receiptMessage(receipt),

@@ -6,24 +6,10 @@
  */
 import { network } from "hardhat";
 import type { Hash } from "viem";
-import {
-  encodeAbiParameters,
-  getAddress,
-  keccak256,
-  parseEther,
-  parseEventLogs,
-  stringToHex,
-  zeroAddress,
-} from "viem";
-import {
-  DAY,
-  deploySystem,
-  jobRequest,
-  MODEL,
-  OUTPUT,
-  registration,
-  USD,
-} from "../fixtures/system.ts";
+import { keccak256, parseEther, stringToHex, zeroAddress } from "viem";
+import { openSession, receiptFor, sessionRequest, signReceipt } from "../fixtures/sessions.ts";
+import { deploySystem, jobRequest, MODEL, OUTPUT, registration, USD } from "../fixtures/system.ts";
+import type { SessionTerms } from "../protocol/sessions.ts";
 
 const connection = await network.create();
 const sys = await deploySystem(connection);
@@ -174,18 +160,12 @@ const sessionRows: [string, bigint, bigint | undefined][] = [];
 {
   const chain = await network.create();
   const ss = await deploySystem(chain);
-  const sGas = async (hash: Promise<Hash>): Promise<bigint> => {
+  const sGas = async (hash: Hash | Promise<Hash>): Promise<bigint> => {
     const receipt = await ss.publicClient.waitForTransactionReceipt({ hash: await hash });
     if (receipt.status !== "success") throw new Error("transaction reverted");
     return receipt.gasUsed;
   };
-  // deploySystem does not return the SessionManager: it is the escrow's other locker.
-  const lockers = await ss.escrow.getEvents.LockerUpdated({}, { fromBlock: 0n });
-  const sessionsAddress = lockers
-    .map((l) => l.args.locker)
-    .find((a) => a && getAddress(a) !== getAddress(ss.marketplace.address));
-  if (!sessionsAddress) throw new Error("no SessionManager locker on the escrow");
-  const sessions = await chain.viem.getContractAt("SessionManager", sessionsAddress);
+  const { sessions } = ss;
   const ethPrice = parseEther("0.000001");
   await ss.registry.write.register(
     [
@@ -200,83 +180,25 @@ const sessionRows: [string, bigint, bigint | undefined][] = [];
   );
   const { renter: sRenter, host: sHost } = ss;
 
-  type Terms = {
-    renter: `0x${string}`;
-    host: `0x${string}`;
-    token: `0x${string}`;
-    signer: `0x${string}`;
-    modelId: `0x${string}`;
-    pricePerToken: bigint;
-    expiry: bigint;
-  };
   /** Opens a session of 1000 tokens' worth; returns its gas, id and terms (from SessionOpened). */
   const open = async (token: "eth" | "usd") => {
-    const usdToken = token === "usd";
-    const deposit = usdToken ? 1_000n : 1_000n * ethPrice;
-    const hash = sessions.write.openSession(
-      [
-        {
-          host: sHost.account.address,
-          modelId: MODEL,
-          token: usdToken ? ss.usd.address : zeroAddress,
-          signer: zeroAddress,
-          maxPricePerToken: usdToken ? 1n : ethPrice,
-          deposit,
-          expiry: (await ss.publicClient.getBlock()).timestamp + DAY,
-        },
-      ],
-      { account: sRenter.account, value: usdToken ? 0n : deposit },
+    const request = await sessionRequest(
+      ss,
+      token === "usd"
+        ? { token: ss.usd.address, maxPricePerToken: 1n, deposit: 1_000n }
+        : { maxPricePerToken: ethPrice, deposit: 1_000n * ethPrice },
     );
-    const used = await sGas(hash);
-    const { logs } = await ss.publicClient.getTransactionReceipt({ hash: await hash });
-    const [opened] = parseEventLogs({ abi: sessions.abi, eventName: "SessionOpened", logs });
-    if (!opened) throw new Error("no SessionOpened");
-    const {
-      sessionId,
-      renter,
-      host,
-      token: t,
-      signer,
-      modelId,
-      pricePerToken,
-      expiry,
-    } = opened.args;
-    const terms: Terms = { renter, host, token: t, signer, modelId, pricePerToken, expiry };
-    return { used, sessionId, terms };
+    const { sessionId, terms, hash } = await openSession(ss, request);
+    return { used: await sGas(hash), sessionId, terms };
   };
-  const chainId = await sRenter.getChainId();
   /** A receipt for `tokens` at the session's price, signed by the renter (EIP-712). */
-  const signed = async (id: bigint, terms: Terms, tokens: number) => {
-    const receipt = {
-      sessionId: id,
-      tokens,
-      amount: BigInt(tokens) * terms.pricePerToken,
-      digest: keccak256(encodeAbiParameters([{ type: "uint256" }], [BigInt(tokens)])),
-    };
-    const signature = await sRenter.signTypedData({
-      account: sRenter.account,
-      domain: {
-        name: "Fabstir Sessions",
-        version: "1",
-        chainId,
-        verifyingContract: sessions.address,
-      },
-      types: {
-        Receipt: [
-          { name: "sessionId", type: "uint256" },
-          { name: "tokens", type: "uint32" },
-          { name: "amount", type: "uint96" },
-          { name: "digest", type: "bytes32" },
-        ],
-      },
-      primaryType: "Receipt",
-      message: receipt,
-    });
-    return [terms, id, receipt, signature] as const;
+  const signed = async (id: bigint, terms: SessionTerms, tokens: number) => {
+    const receipt = receiptFor(id, terms, tokens);
+    return [terms, id, receipt, await signReceipt(sRenter, sessions.address, receipt)] as const;
   };
-  const checkpoint = async (id: bigint, terms: Terms, tokens: number) =>
+  const checkpoint = async (id: bigint, terms: SessionTerms, tokens: number) =>
     sGas(sessions.write.checkpoint(await signed(id, terms, tokens), { account: sHost.account }));
-  const closeWith = async (id: bigint, terms: Terms, tokens: number) =>
+  const closeWith = async (id: bigint, terms: SessionTerms, tokens: number) =>
     sGas(sessions.write.closeSession(await signed(id, terms, tokens), { account: sHost.account }));
   const none = { sessionId: 0n, tokens: 0, amount: 0n, digest: keccak256("0x") };
 

@@ -12,31 +12,34 @@ import {
   zeroHash,
 } from "viem";
 import {
+  CloseReason,
+  openedIn,
+  openSession,
+  receiptFor,
+  type SessionRequest,
+  SessionStatus,
+  sessionRequest,
+  signReceipt,
+  type Wallet,
+} from "../../fixtures/sessions.ts";
+import {
+  deploySystem,
   ETH,
   MODEL,
   OTHER_MODEL,
   offerKey,
   registration,
+  type System,
   signPermit,
 } from "../../fixtures/system.ts";
 import {
-  CloseReason,
-  deploySessionSystem,
-  hashTerms,
+  EMPTY_DIGEST,
   nextDigest,
-  openedIn,
-  openSession,
   RECEIPT_TYPES,
   type Receipt,
-  receiptFor,
-  type SessionRequest,
-  SessionStatus,
-  type SessionSystem,
   type SessionTerms,
-  sessionRequest,
-  signReceipt,
-  type Wallet,
-} from "./session-helpers.ts";
+  termsHash,
+} from "../../protocol/sessions.ts";
 
 const HOST_PRICE = parseEther("0.000001");
 const USD_PRICE = 2n;
@@ -51,7 +54,7 @@ const a = viem.assertions;
 
 /** The system with one registered host selling MODEL for ETH and tUSD, and a gateway key. */
 async function withHost() {
-  const sys = await deploySessionSystem(connection);
+  const sys = await deploySystem(connection);
   const offers = [
     { modelId: MODEL, token: ETH, pricePerToken: HOST_PRICE },
     { modelId: MODEL, token: sys.usd.address, pricePerToken: USD_PRICE },
@@ -62,7 +65,7 @@ async function withHost() {
   return { ...sys, gateway };
 }
 
-let sys: SessionSystem & { gateway: Wallet };
+let sys: System & { gateway: Wallet };
 beforeEach(async () => {
   sys = await networkHelpers.loadFixture(withHost);
 });
@@ -144,8 +147,8 @@ describe("SessionManager", () => {
       ]);
       const { terms } = await openedIn(sys, await hash);
       assert.equal(terms.pricePerToken, HOST_PRICE, "the host's price, not the renter's maximum");
-      assert.equal(await sys.sessions.read.termsHash([1n]), hashTerms(terms));
-      assert.equal(await sys.sessions.read.hashTerms([terms]), hashTerms(terms));
+      assert.equal(await sys.sessions.read.termsHash([1n]), termsHash(terms));
+      assert.equal(await sys.sessions.read.hashTerms([terms]), termsHash(terms));
       assert.deepEqual(await state(1n), {
         status: SessionStatus.Open,
         deposit: DEPOSIT,
@@ -511,7 +514,7 @@ describe("SessionManager", () => {
     it("pays the host the increment of a renter-signed receipt through the escrow, keeping the session open", async () => {
       const s = await open();
       const first = receiptFor(s.sessionId, s.terms, 100);
-      first.digest = nextDigest(zeroHash, keccak256(stringToHex("answer 1")));
+      first.digest = nextDigest(EMPTY_DIGEST, "answer 1");
       const tx = sys.sessions.write.checkpoint(
         [s.terms, s.sessionId, first, await sign(sys.renter, first)],
         { account: sys.host.account },

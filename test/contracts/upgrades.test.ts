@@ -16,6 +16,7 @@ import {
   toHex,
   zeroAddress,
 } from "viem";
+import { openSession, receiptFor, sessionRequest, signReceipt } from "../../fixtures/sessions.ts";
 import {
   DISPUTE_WINDOW,
   deploySystem,
@@ -31,13 +32,6 @@ import {
   signPermit,
   UNBONDING,
 } from "../../fixtures/system.ts";
-import {
-  openSession,
-  receiptFor,
-  sessionManagerOf,
-  sessionRequest,
-  signReceipt,
-} from "./session-helpers.ts";
 
 const UPGRADER_ROLE = keccak256(stringToHex("UPGRADER_ROLE"));
 const SLASHER_ROLE = keccak256(stringToHex("SLASHER_ROLE"));
@@ -77,8 +71,7 @@ function slotPlus(slot: Hex, n: bigint): Hex {
  * FAB votes, allowances and a used permit nonce, and extra roles.
  */
 async function populated(connection: NetworkConnection) {
-  const deployed = await deploySystem(connection);
-  const sys = { ...deployed, sessions: await sessionManagerOf(connection, deployed) };
+  const sys = await deploySystem(connection);
   const wallets = await connection.viem.getWalletClients();
   const spender = wallets[5];
   if (!spender) throw new Error("need 6 accounts");
