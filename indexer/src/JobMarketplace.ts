@@ -2,7 +2,7 @@
 import type { Context } from "ponder:registry";
 import { job, jobStatusChange, model, offer } from "ponder:schema";
 import { jobMarketplaceAbi } from "../../abis/index.ts";
-import { bumpDaily, markActive, updateHost } from "./lib/host-stats.ts";
+import { bumpDaily, bumpModel, markActive, updateHost } from "./lib/host-stats.ts";
 import { indexContract } from "./lib/index-contract.ts";
 import { bytes32ToText, eventId, JOB_STATUS, SETTLEMENT } from "./lib/values.ts";
 
@@ -68,18 +68,7 @@ indexContract("JobMarketplace", jobMarketplaceAbi, {
       blockNumber: event.block.number,
       txHash: event.transaction.hash,
     });
-    await context.db
-      .insert(model)
-      .values({
-        id: a.modelId,
-        name: bytes32ToText(a.modelId),
-        hostCount: 0,
-        jobsPosted: 1,
-        tokensServed: 0n,
-        sessionsOpened: 0,
-        sessionTokensServed: 0n,
-      })
-      .onConflictDoUpdate((m) => ({ jobsPosted: m.jobsPosted + 1 }));
+    await bumpModel(context.db, a.modelId, (m) => ({ jobsPosted: m.jobsPosted + 1 }));
     await bumpDaily(context.db, at, (d) => ({ jobsPosted: d.jobsPosted + 1 }));
   },
   JobClaimed: async ({ event, context }) => {

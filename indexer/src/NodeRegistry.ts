@@ -3,7 +3,7 @@ import type { Context } from "ponder:registry";
 import { host, hostModel, hostOffer, model, registryConfig } from "ponder:schema";
 import { nodeRegistryAbi } from "../../abis/index.ts";
 import { reputation } from "../../protocol/reputation.ts";
-import { bumpDaily, updateHost } from "./lib/host-stats.ts";
+import { bumpDaily, bumpModel, updateHost } from "./lib/host-stats.ts";
 import { indexContract } from "./lib/index-contract.ts";
 import { bytes32ToText, HOST_STATUS } from "./lib/values.ts";
 
@@ -118,18 +118,7 @@ indexContract("NodeRegistry", nodeRegistryAbi, {
   ModelAdded: async ({ event, context }) => {
     const { host: address, modelId: id } = event.args;
     const at = event.block.timestamp;
-    await context.db
-      .insert(model)
-      .values({
-        id,
-        name: bytes32ToText(id),
-        hostCount: 1,
-        jobsPosted: 0,
-        tokensServed: 0n,
-        sessionsOpened: 0,
-        sessionTokensServed: 0n,
-      })
-      .onConflictDoUpdate((m) => ({ hostCount: m.hostCount + 1 }));
+    await bumpModel(context.db, id, (m) => ({ hostCount: m.hostCount + 1 }));
     // A re-added model starts without a context length, as in the registry.
     await context.db
       .insert(hostModel)

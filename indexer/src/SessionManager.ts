@@ -6,9 +6,9 @@
  */
 import { model, session, sessionCheckpoint } from "ponder:schema";
 import { sessionManagerAbi } from "../../abis/index.ts";
-import { bumpDaily, markActive, updateHost } from "./lib/host-stats.ts";
+import { bumpDaily, bumpModel, markActive, updateHost } from "./lib/host-stats.ts";
 import { indexContract } from "./lib/index-contract.ts";
-import { bytes32ToText, CLOSE_REASON, eventId } from "./lib/values.ts";
+import { CLOSE_REASON, eventId } from "./lib/values.ts";
 
 indexContract("SessionManager", sessionManagerAbi, {
   SessionOpened: async ({ event, context }) => {
@@ -37,18 +37,7 @@ indexContract("SessionManager", sessionManagerAbi, {
       updatedAt: at,
     });
     await updateHost(context.db, a.host, at, (h) => ({ sessionsOpened: h.sessionsOpened + 1 }));
-    await context.db
-      .insert(model)
-      .values({
-        id: a.modelId,
-        name: bytes32ToText(a.modelId),
-        hostCount: 0,
-        jobsPosted: 0,
-        tokensServed: 0n,
-        sessionsOpened: 1,
-        sessionTokensServed: 0n,
-      })
-      .onConflictDoUpdate((m) => ({ sessionsOpened: m.sessionsOpened + 1 }));
+    await bumpModel(context.db, a.modelId, (m) => ({ sessionsOpened: m.sessionsOpened + 1 }));
     await bumpDaily(context.db, at, (d) => ({ sessionsOpened: d.sessionsOpened + 1 }));
   },
   SessionToppedUp: async ({ event, context }) => {

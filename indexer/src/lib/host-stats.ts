@@ -1,8 +1,8 @@
 /** Writes to a host's row that also refresh its reputation score. */
 import type { Context } from "ponder:registry";
-import { dailyHostActivity, dailyStats, host } from "ponder:schema";
+import { dailyHostActivity, dailyStats, host, model } from "ponder:schema";
 import { reputation } from "../../../protocol/reputation.ts";
-import { dayOf } from "./values.ts";
+import { bytes32ToText, dayOf } from "./values.ts";
 
 type Db = Context["db"];
 type HostRow = typeof host.$inferSelect;
@@ -55,4 +55,27 @@ export async function markActive(db: Db, address: `0x${string}`, at: bigint): Pr
   if (seen) return;
   await db.insert(dailyHostActivity).values({ day, host: address });
   await bumpDaily(db, at, (d) => ({ activeHosts: d.activeHosts + 1 }));
+}
+
+type ModelRow = typeof model.$inferSelect;
+
+/** Applies `change` to a model's counters, creating its row (all zero) on first sight. */
+export async function bumpModel(
+  db: Db,
+  id: `0x${string}`,
+  change: (row: ModelRow) => Partial<ModelRow>,
+): Promise<void> {
+  const fresh: ModelRow = {
+    id,
+    name: bytes32ToText(id),
+    hostCount: 0,
+    jobsPosted: 0,
+    tokensServed: 0n,
+    sessionsOpened: 0,
+    sessionTokensServed: 0n,
+  };
+  await db
+    .insert(model)
+    .values({ ...fresh, ...change(fresh) })
+    .onConflictDoUpdate(change);
 }
