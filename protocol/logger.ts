@@ -6,11 +6,20 @@ import { pino } from "pino";
 
 export type Logger = pino.Logger;
 
-export function createLogger(options: { level?: string; name?: string } = {}): Logger {
-  return pino({
-    name: options.name ?? "fabstir",
-    level: options.level ?? process.env.FABSTIR_LOG_LEVEL ?? "info",
-  });
+/**
+ * `stderr: true` for command-line tools whose stdout is their result (`--json` output must stay
+ * one JSON document that a script can parse); services log to stdout.
+ */
+export function createLogger(
+  options: { level?: string; name?: string; stderr?: boolean } = {},
+): Logger {
+  return pino(
+    {
+      name: options.name ?? "fabstir",
+      level: options.level ?? process.env.FABSTIR_LOG_LEVEL ?? "info",
+    },
+    options.stderr ? pino.destination(2) : undefined,
+  );
 }
 
 /** A logger that writes nothing (tests, benchmarks). */

@@ -109,6 +109,7 @@ try {
   const settings = resolveRenterSettings(values);
   const logger = createLogger({
     name: "fabstir-renter",
+    stderr: true,
     level: process.env.FABSTIR_LOG_LEVEL ?? "warn",
   });
   const renter = createRenter({ ...settings, account: renterAccount(settings), logger });

@@ -114,6 +114,14 @@ export function createHostSessions(options: SessionManagerOptions): HostSessions
     busy.set(id, action);
     return track(action);
   }
+  /** Like `exclusive`, but waits for the action in progress (a checkpoint, say) and then runs. */
+  async function queued<T>(id: string, fn: () => Promise<T>): Promise<T> {
+    for (;;) {
+      const running = busy.get(id);
+      if (!running) return exclusive(id, fn) as Promise<T>;
+      await running.catch(() => undefined);
+    }
+  }
 
   const chainSession = (id: string) => readSessionState(client, options.sessions, BigInt(id));
 
@@ -379,7 +387,9 @@ export function createHostSessions(options: SessionManagerOptions): HostSessions
       receipt,
       (await chainSession(sessionId)).deposit,
     );
-    const result = await exclusive(sessionId, async () => {
+    // A checkpoint or close already under way is waited for, not reported as busy: the
+    // renter's close then runs on what it left (or finds the session settled).
+    return queued(sessionId, async () => {
       const current = store.get(sessionId) as SessionRecord;
       const chain = await chainSession(sessionId);
       if (chain.status === "Settled") {
@@ -391,15 +401,10 @@ export function createHostSessions(options: SessionManagerOptions): HostSessions
         await store.save();
         return { paid: chain.paid, tokens: chain.tokens };
       }
+      if (current.status === "done")
+        throw refuse("session_closed", sessionId, "the session is already closed");
       return closeOnChain(current, "renter");
     });
-    if (!result)
-      throw refuse(
-        "session_busy",
-        sessionId,
-        "the session is being checkpointed or closed: try again",
-      );
-    return result;
   }
 
   async function syncOne(r: SessionRecord, t: number) {
