@@ -11,6 +11,7 @@ import {
   jobMarketplaceAbi,
   nodeRegistryAbi,
   paymentEscrowAbi,
+  reputationSystemAbi,
   sessionManagerAbi,
 } from "./abis/index.ts";
 import { loadDeployment } from "./protocol/deployment.ts";
@@ -45,5 +46,6 @@ export default createConfig({
     JobMarketplace: { abi: jobMarketplaceAbi, ...at(addresses.JobMarketplace) },
     PaymentEscrow: { abi: paymentEscrowAbi, ...at(addresses.PaymentEscrow) },
     SessionManager: { abi: sessionManagerAbi, ...at(addresses.SessionManager) },
+    ReputationSystem: { abi: reputationSystemAbi, ...at(addresses.ReputationSystem) },
   },
 });

@@ -4,10 +4,18 @@ import {
   CLOSE_REASON,
   HOST_STATUS,
   JOB_STATUS,
+  OFFENCE,
   SESSION_STATUS,
   SETTLEMENT,
+  WORK,
 } from "../abis/enums.ts";
-import { dailyQuery, hostsQuery, sessionsQuery } from "./params.ts";
+import {
+  DISPUTE_OUTCOMES,
+  dailyQuery,
+  disputesQuery,
+  hostsQuery,
+  sessionsQuery,
+} from "./params.ts";
 
 function queryParameters(schema: z.ZodObject) {
   const json = z.toJSONSchema(schema, { io: "input" }) as {
@@ -65,11 +73,33 @@ const contextLength = {
   description:
     "tokens per request (prompt and output) the host advertises for the model; null when it advertises none",
 };
+const score = {
+  type: "integer",
+  minimum: 0,
+  maximum: 1000,
+  description:
+    "the ReputationSystem's score as last emitted (at scoreAt; it decays toward 500 on chain between events): what renters' minimum scores are checked against",
+};
+const scoreAt = { type: "string", description: "unix seconds of the event that set score" };
+const indexerScore = {
+  type: "integer",
+  description: "the indexer's own score from its counters (protocol/reputation.ts)",
+};
+const ratingAverage = {
+  type: ["number", "null"],
+  description: "stars (1-5) averaged over the ratings, weighted by what each renter paid",
+};
 const hostSummary = {
   type: "object",
   properties: {
     address: { type: "string" },
-    score: { type: "integer", minimum: 0, maximum: 1000 },
+    score,
+    scoreAt,
+    indexerScore,
+    offences: { type: "integer", description: "offences recorded on chain (each slashed)" },
+    slashed: { ...amount, description: "FAB slashed from the host's stake" },
+    ratingCount: { type: "integer" },
+    ratingAverage,
     stake: amount,
     pricePerToken: {
       ...nullableAmount,
@@ -80,10 +110,89 @@ const hostSummary = {
     sessionTokensServed,
   },
 };
+const outcome = {
+  enum: DISPUTE_OUTCOMES,
+  description:
+    "Open until settled; HostWon: the arbiter paid the host at least half; HostLost: less (an offence, slashed); Unarbitrated: nobody resolved it by the deadline and the default applied (host paid, bond returned)",
+};
+const dispute = {
+  type: "object",
+  properties: {
+    jobId: { type: "string" },
+    renter: { type: "string" },
+    host: { type: "string" },
+    token: { type: "string" },
+    reasonText: { type: "string" },
+    bond: { ...amount, description: "the renter's bond, in the job's token" },
+    arbitrationDeadline: { type: "string" },
+    outcome,
+    hostBps: { type: ["integer", "null"] },
+    bondToHost: nullableAmount,
+    bondRefund: nullableAmount,
+    slashed: { ...nullableAmount, description: "FAB slashed from the host for losing it" },
+  },
+};
+const ratingItem = {
+  type: "object",
+  properties: {
+    kind: { enum: WORK },
+    jobId: { type: ["string", "null"] },
+    sessionId: { type: ["string", "null"] },
+    renter: { type: "string" },
+    stars: { type: "integer", minimum: 1, maximum: 5 },
+    weight: { ...amount, description: "what the renter paid, in the token's rating units" },
+    score: { type: "integer", description: "the host's score after the rating" },
+  },
+};
+const offenceItem = {
+  type: "object",
+  properties: {
+    offence: { enum: OFFENCE },
+    wronged: { type: ["string", "null"] },
+    ref: { type: "string" },
+    jobId: { type: ["string", "null"] },
+    slashed: { ...amount, description: "FAB taken from the host's stake" },
+    compensation: { ...amount, description: "the part of it paid to the wronged party" },
+    count: { type: "integer", description: "the host's offences so far, this one included" },
+    score: { type: "integer", description: "the host's score after the offence" },
+  },
+};
+const record = {
+  type: "object",
+  description: "the on-chain reputation record: lifetime counts from the ReputationSystem's events",
+  properties: {
+    score,
+    scoreAt,
+    jobs: { type: "integer" },
+    sessions: { type: "integer" },
+    tokens: amount,
+    meanJobSeconds: { type: ["number", "null"] },
+    disputesWon: { type: "integer" },
+    disputesLost: { type: "integer" },
+    abandoned: { type: "integer", description: "claims abandoned (expired after a claim)" },
+    challengesLost: { type: "integer" },
+    offences: { type: "integer" },
+    slashed: { ...amount, description: "FAB slashed for offences" },
+    compensation: amount,
+    slashFailures: { type: "integer" },
+    ratings: {
+      type: "object",
+      properties: {
+        count: { type: "integer" },
+        average: ratingAverage,
+        plainAverage: { type: ["number", "null"] },
+        weight: amount,
+      },
+    },
+  },
+};
 const hostDetail = {
   type: "object",
   properties: {
     address: { type: "string" },
+    score,
+    scoreAt,
+    indexerScore,
     status: { enum: HOST_STATUS },
     eligible: { type: "boolean" },
     jobsClaimed: { type: "integer" },
@@ -98,6 +207,10 @@ const hostDetail = {
       type: "array",
       items: { type: "object", properties: { modelId: { type: "string" }, contextLength } },
     },
+    record,
+    ratings: { type: "array", items: ratingItem, description: "the latest 20, newest first" },
+    offences: { type: "array", items: offenceItem, description: "the latest 20, newest first" },
+    disputes: { type: "array", items: dispute, description: "the latest 20, newest first" },
   },
 };
 const payments = {
@@ -105,7 +218,11 @@ const payments = {
   items: {
     type: "object",
     properties: {
-      source: { enum: ["job", "session"] },
+      source: {
+        enum: ["job", "session", "bond"],
+        description:
+          "whose lock: a job's, a session's, or a dispute bond's (jobId: the disputed job)",
+      },
       kind: {
         enum: ["release", "refund", "pay"],
         description:
@@ -123,6 +240,7 @@ const job = {
     id: { type: "string" },
     status,
     settlement: { enum: [...SETTLEMENT, null] },
+    minScore: { type: "integer", description: "the least on-chain score a claiming host needed" },
     refusalReason: {
       type: ["string", "null"],
       description: "the host's reason code when the job was refused, e.g. prompt_too_long",
@@ -134,6 +252,13 @@ const job = {
       items: { type: "object", properties: { status, at: { type: "string" } } },
     },
     payments,
+    dispute: {
+      ...dispute,
+      type: ["object", "null"],
+      properties: { ...dispute.properties, bondPayments: payments },
+    },
+    rating: { ...ratingItem, type: ["object", "null"] },
+    offences: { type: "array", items: offenceItem },
   },
 };
 const sessionSummary = {
@@ -204,7 +329,7 @@ export const openapi = {
     "/hosts/{address}": {
       get: {
         summary:
-          "One host: profile, models with context lengths, offers, earnings, session counters, performance and reputation components",
+          "One host: profile, models with context lengths, offers, earnings, session counters, performance, the indexer's reputation components, and its on-chain record with its latest ratings, offences and disputes",
         parameters: [{ name: "address", in: "path", required: true, schema: { type: "string" } }],
         responses: { "200": ok("The host", hostDetail), "400": error, "404": error },
       },
@@ -217,9 +342,26 @@ export const openapi = {
     },
     "/jobs/{id}": {
       get: {
-        summary: "A job with its status history and payments",
+        summary:
+          "A job with its status history, payments, dispute (with the bond's movements), rating and offences",
         parameters: [{ name: "id", in: "path", required: true, schema: { type: "string" } }],
         responses: { "200": ok("The job", job), "400": error, "404": error },
+      },
+    },
+    "/disputes": {
+      get: {
+        summary: "Job disputes, newest first, filtered by host, renter and outcome",
+        parameters: queryParameters(disputesQuery),
+        responses: {
+          "200": ok("A page of disputes and nextCursor", {
+            type: "object",
+            properties: {
+              disputes: { type: "array", items: dispute },
+              nextCursor: { type: ["string", "null"] },
+            },
+          }),
+          "400": error,
+        },
       },
     },
     "/sessions": {

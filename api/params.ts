@@ -78,6 +78,24 @@ export const sessionsQuery = z
   })
   .strict();
 
+/** The outcomes of a dispute, as indexer/ponder.schema.ts's disputeOutcome (not a contract enum). */
+export const DISPUTE_OUTCOMES = ["Open", "HostWon", "HostLost", "Unarbitrated"] as const;
+
+/** GET /disputes: filters, newest first; `cursor` is the `nextCursor` of the previous page. */
+export const disputesQuery = z
+  .object({
+    host: address.optional(),
+    renter: address.optional(),
+    outcome: z.enum(DISPUTE_OUTCOMES).optional(),
+    limit: z.coerce.number().int().min(1).max(100).default(20),
+    cursor: z
+      .string()
+      .regex(/^\d{1,78}$/, "expected a nextCursor of this endpoint")
+      .transform((s) => BigInt(s))
+      .optional(),
+  })
+  .strict();
+
 /** Parses `input` with `schema` or throws an InvalidParameterError naming the parameter. */
 export function parse<S extends z.ZodType>(schema: S, input: unknown): z.output<S> {
   const result = schema.safeParse(input);

@@ -215,6 +215,7 @@ async function main(): Promise<void> {
             maxPricePerToken: 1_000_000_000_000n,
             deadline: block.timestamp + 30n * 86_400n,
             host: zeroAddress,
+            minScore: 0,
           },
         ],
       });

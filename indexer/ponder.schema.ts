@@ -1,7 +1,8 @@
 /**
  * The indexed marketplace: an append-only event log for analysts plus derived state
- * (hosts, offers, models, jobs with their status history, sessions with their checkpoints,
- * payments, per-host performance, daily stats). Every table is written only by the handlers in src/;
+ * (hosts, offers, models, jobs with their status history and disputes, sessions with their
+ * checkpoints, payments, per-host performance, the on-chain reputation record with its
+ * ratings and offences, daily stats). Every table is written only by the handlers in src/;
  * the API reads it and never writes.
  *
  * Amounts are token base units (bigint); `token` is the payment token address,
@@ -12,8 +13,10 @@ import {
   CLOSE_REASON,
   HOST_STATUS,
   JOB_STATUS,
+  OFFENCE,
   SESSION_STATUS,
   SETTLEMENT,
+  WORK,
 } from "../abis/enums.ts";
 
 /**
@@ -26,14 +29,35 @@ export const hostStatus = onchainEnum("host_status", HOST_STATUS);
 export const settlement = onchainEnum("settlement", SETTLEMENT);
 export const sessionStatus = onchainEnum("session_status", SESSION_STATUS);
 export const closeReason = onchainEnum("close_reason", CLOSE_REASON);
+/** IReputationSystem.Offence (the type is not named "offence": the table of that name has its row type). */
+export const offenceKind = onchainEnum("offence_kind", OFFENCE);
+/** IReputationSystem.Work: what a renter paid for and may rate. */
+export const workKind = onchainEnum("work_kind", WORK);
+/**
+ * How a dispute ended, from JobSettled (not a contract enum): Open until settled; HostWon when
+ * the arbiter paid the host at least half (the ReputationSystem records DisputeWon), HostLost
+ * below half (an offence, slashed), Unarbitrated when no arbiter acted by the deadline and the
+ * documented default applied (settleDispute: the host paid in full, the renter's bond returned,
+ * neither side recorded as losing).
+ */
+export const disputeOutcome = onchainEnum("dispute_outcome", [
+  "Open",
+  "HostWon",
+  "HostLost",
+  "Unarbitrated",
+]);
 /**
  * What an escrow movement was, after the escrow function that made it: a release (the lock
  * closed, split between host, fees and the renter's refund), a whole refund, or a pay (part of
  * a lock paid out to the host and fees, no refund: a session checkpoint).
  */
 export const paymentKind = onchainEnum("payment_kind", ["release", "refund", "pay"]);
-/** Whose lock an escrow movement was: the JobMarketplace's (a job) or the SessionManager's (a session). */
-export const paymentSource = onchainEnum("payment_source", ["job", "session"]);
+/**
+ * Whose lock an escrow movement was: the JobMarketplace's for a job, the JobMarketplace's for a
+ * dispute bond (escrow id = job id | 2^255; the row's `jobId` is the disputed job's), or the
+ * SessionManager's (a session).
+ */
+export const paymentSource = onchainEnum("payment_source", ["job", "session", "bond"]);
 
 /** One row per contract event, in chain order. */
 export const eventLog = onchainTable(
@@ -89,8 +113,14 @@ export const host = onchainTable(
     sessionsSettled: t.integer().notNull(),
     sessionsServed: t.integer().notNull(), // settled sessions in which the host was paid
     sessionTokensServed: t.bigint().notNull(), // tokens of the receipts the host was paid for
-    // reputation (see indexer/src/lib/reputation.ts), recomputed on every host event
+    // The ReputationSystem's score (0-1000) as last emitted for the host (500, neutral, from
+    // registration until its first reputation event); it decays toward 500 on chain between
+    // events, so `scoreAt` says when it was exact. The record behind it is host_reputation.
     score: t.integer().notNull(),
+    scoreAt: t.bigint().notNull(),
+    // The indexer's own score from the counters above (protocol/reputation.ts), recomputed on
+    // every host event: kept beside the on-chain one, which is what contracts and discovery use.
+    indexerScore: t.integer().notNull(),
   }),
   (t) => ({
     byStatus: index().on(t.status),
@@ -107,6 +137,33 @@ export const registryConfig = onchainTable("registry_config", (t) => ({
   minimumStake: t.bigint().notNull(),
   unbondingPeriod: t.bigint().notNull(), // seconds
   jobMarketplace: t.hex(),
+  claimsPerMinimumStake: t.integer(), // null until governed: the registry's default (8) applies
+  updatedAt: t.bigint().notNull(),
+}));
+
+/** The JobMarketplace's parameters (one row, id "JobMarketplace"), all seconds but the bond. */
+export const marketplaceConfig = onchainTable("marketplace_config", (t) => ({
+  id: t.text().primaryKey(),
+  disputeWindow: t.integer(),
+  claimTimeout: t.integer(), // a claim older than this can be taken back (expired) by anyone
+  arbitrationWindow: t.integer(), // time an arbiter has before the default outcome applies
+  disputeBondBps: t.integer(), // the renter's bond as a share of the disputed payment
+  reputation: t.hex(), // the ReputationSystem it records into
+  updatedAt: t.bigint().notNull(),
+}));
+
+/** The ReputationSystem's parameters (one row, id "ReputationSystem"). */
+export const reputationConfig = onchainTable("reputation_config", (t) => ({
+  id: t.text().primaryKey(),
+  halfLife: t.integer(), // seconds
+  abandonedBps: t.integer(), // stake slashed per offence before escalation
+  disputeLostBps: t.integer(),
+  challengeLostBps: t.integer(),
+  maxSlashBps: t.integer(), // cap per incident
+  compensationBps: t.integer(), // the wronged party's share of a slash
+  discountMinScore: t.integer(), // hosts scoring at least this...
+  discountBps: t.integer(), // ...do not pay this share of the treasury's fee
+  treasury: t.hex(),
   updatedAt: t.bigint().notNull(),
 }));
 
@@ -157,11 +214,12 @@ export const model = onchainTable("model", (t) => ({
   sessionTokensServed: t.bigint().notNull(),
 }));
 
-/** The marketplace's (model, token) catalog. */
+/** The marketplace's (model, token, minimum score) catalog. */
 export const offer = onchainTable("offer", (t) => ({
   id: t.integer().primaryKey(),
   modelId: t.hex().notNull(),
   token: t.hex().notNull(),
+  minScore: t.integer().notNull(),
 }));
 
 export const job = onchainTable(
@@ -182,6 +240,7 @@ export const job = onchainTable(
     tokensUsed: t.integer(),
     status: jobStatus("status").notNull(),
     deadline: t.bigint().notNull(),
+    minScore: t.integer().notNull(), // the least on-chain score a claiming host needed (0: none)
     disputeEndsAt: t.bigint(),
     settlement: settlement("settlement"),
     refusalReason: t.text(), // the host's reason code (e.g. prompt_too_long) when Refused
@@ -354,11 +413,158 @@ export const dailyHostActivity = onchainTable(
   (t) => ({ pk: primaryKey({ columns: [t.day, t.host] }) }),
 );
 
-export const hostRelations = relations(host, ({ many }) => ({
+/**
+ * A job's dispute (one at most): the renter's bond (in the job's token, locked in the escrow
+ * under its own id), the arbiter's deadline, and how it ended (see disputeOutcome).
+ */
+export const dispute = onchainTable(
+  "dispute",
+  (t) => ({
+    jobId: t.bigint().primaryKey(),
+    renter: t.hex().notNull(),
+    host: t.hex().notNull(),
+    token: t.hex().notNull(),
+    reason: t.hex().notNull(), // bytes32 as sent
+    reasonText: t.text().notNull(), // decoded when it is text, else the hex
+    bond: t.bigint().notNull(), // 0 when the bond was set to 0
+    arbitrationDeadline: t.bigint().notNull(),
+    outcome: disputeOutcome("outcome").notNull(),
+    hostBps: t.integer(), // the host's share of the payment (and of the bond) once settled
+    bondToHost: t.bigint(), // the host's part of the bond, after fees
+    bondRefund: t.bigint(), // what of the bond went back to the renter
+    slashed: t.bigint(), // FAB slashed from the host for losing it (HostLost)
+    openedAt: t.bigint().notNull(),
+    settledAt: t.bigint(),
+    blockNumber: t.bigint().notNull(),
+    txHash: t.hex().notNull(),
+  }),
+  (t) => ({
+    byHost: index().on(t.host),
+    byRenter: index().on(t.renter),
+    byOutcome: index().on(t.outcome),
+  }),
+);
+
+/**
+ * A host's on-chain reputation record, from the ReputationSystem's events: the score as last
+ * emitted and lifetime counts (the contract also keeps decayed figures, which its
+ * `reputationOf` view returns; these counts are not decayed).
+ */
+export const hostReputation = onchainTable("host_reputation", (t) => ({
+  host: t.hex().primaryKey(),
+  score: t.integer().notNull(), // as last emitted (also host.score)
+  scoreAt: t.bigint().notNull(),
+  jobs: t.integer().notNull(), // jobs completed (WorkRecorded Job)
+  sessions: t.integer().notNull(), // sessions settled with a payment (WorkRecorded Session)
+  tokens: t.bigint().notNull(), // output tokens of that work
+  jobSecondsTotal: t.bigint().notNull(), // claim to completion, summed over the jobs
+  disputesWon: t.integer().notNull(),
+  abandoned: t.integer().notNull(), // offences by kind
+  disputesLost: t.integer().notNull(),
+  challengesLost: t.integer().notNull(),
+  offences: t.integer().notNull(), // all kinds
+  slashed: t.bigint().notNull(), // FAB taken for offences (compensation included)
+  compensation: t.bigint().notNull(), // the part of it paid to the wronged parties
+  slashFailures: t.integer().notNull(), // slashes the registry refused (the offence still counted)
+  ratings: t.integer().notNull(),
+  starsTotal: t.integer().notNull(), // sum of stars (1-5) over the ratings
+  ratingWeight: t.bigint().notNull(), // sum of the ratings' weights (what their renters paid, in rating units)
+  weightedStars: t.bigint().notNull(), // sum of weight x stars
+  updatedAt: t.bigint().notNull(),
+}));
+
+/** A renter's rating of a settled job or session (one each), weighted by what it paid. */
+export const rating = onchainTable(
+  "rating",
+  (t) => ({
+    id: t.text().primaryKey(), // event id
+    kind: workKind("kind").notNull(),
+    jobId: t.bigint(), // exactly one of jobId and sessionId is set, by kind
+    sessionId: t.bigint(),
+    host: t.hex().notNull(),
+    renter: t.hex().notNull(),
+    stars: t.integer().notNull(),
+    weight: t.bigint().notNull(),
+    score: t.integer().notNull(), // the host's score after it
+    at: t.bigint().notNull(),
+    blockNumber: t.bigint().notNull(),
+    txHash: t.hex().notNull(),
+  }),
+  (t) => ({
+    byHost: index().on(t.host),
+    byJob: index().on(t.jobId),
+    bySession: index().on(t.sessionId),
+  }),
+);
+
+/**
+ * An offence recorded against a host (OffenceRecorded) and its slash: `slashed` FAB taken from
+ * its stake, `compensation` of it paid to `wronged` (the renter, or a challenger), the rest to
+ * the treasury. `ref` names the job (abandoned claim, lost dispute; then `jobId` is set) or
+ * the challenge.
+ */
+export const offence = onchainTable(
+  "offence",
+  (t) => ({
+    id: t.text().primaryKey(), // event id
+    offence: offenceKind("offence").notNull(),
+    host: t.hex().notNull(),
+    wronged: t.hex(), // null when nobody is compensated
+    ref: t.hex().notNull(),
+    jobId: t.bigint(),
+    slashed: t.bigint().notNull(),
+    compensation: t.bigint().notNull(),
+    count: t.integer().notNull(), // the host's lifetime offences, this one included (escalation)
+    score: t.integer().notNull(), // the host's score after it
+    at: t.bigint().notNull(),
+    blockNumber: t.bigint().notNull(),
+    txHash: t.hex().notNull(),
+  }),
+  (t) => ({
+    byHost: index().on(t.host),
+    byJob: index().on(t.jobId),
+  }),
+);
+
+/** A slash the registry refused (SlashFailed): the offence still counts, the stake was not taken. */
+export const slashFailure = onchainTable(
+  "slash_failure",
+  (t) => ({
+    id: t.text().primaryKey(), // event id
+    host: t.hex().notNull(),
+    amount: t.bigint().notNull(),
+    reason: t.hex().notNull(), // the registry's revert data
+    at: t.bigint().notNull(),
+    txHash: t.hex().notNull(),
+  }),
+  (t) => ({ byHost: index().on(t.host) }),
+);
+
+export const hostRelations = relations(host, ({ one, many }) => ({
   offers: many(hostOffer),
   models: many(hostModel),
   earnings: many(hostEarning),
   sessions: many(session),
+  record: one(hostReputation, { fields: [host.address], references: [hostReputation.host] }),
+  ratings: many(rating),
+  offences: many(offence),
+  disputes: many(dispute),
+}));
+export const hostReputationRelations = relations(hostReputation, ({ one }) => ({
+  hostRow: one(host, { fields: [hostReputation.host], references: [host.address] }),
+}));
+export const ratingRelations = relations(rating, ({ one }) => ({
+  hostRow: one(host, { fields: [rating.host], references: [host.address] }),
+  jobRow: one(job, { fields: [rating.jobId], references: [job.id] }),
+  sessionRow: one(session, { fields: [rating.sessionId], references: [session.id] }),
+}));
+export const offenceRelations = relations(offence, ({ one }) => ({
+  hostRow: one(host, { fields: [offence.host], references: [host.address] }),
+  jobRow: one(job, { fields: [offence.jobId], references: [job.id] }),
+}));
+export const disputeRelations = relations(dispute, ({ one }) => ({
+  hostRow: one(host, { fields: [dispute.host], references: [host.address] }),
+  jobRow: one(job, { fields: [dispute.jobId], references: [job.id] }),
 }));
 export const hostModelRelations = relations(hostModel, ({ one }) => ({
   hostRow: one(host, { fields: [hostModel.host], references: [host.address] }),
@@ -369,9 +575,12 @@ export const hostOfferRelations = relations(hostOffer, ({ one }) => ({
 export const hostEarningRelations = relations(hostEarning, ({ one }) => ({
   hostRow: one(host, { fields: [hostEarning.host], references: [host.address] }),
 }));
-export const jobRelations = relations(job, ({ many }) => ({
+export const jobRelations = relations(job, ({ one, many }) => ({
   history: many(jobStatusChange),
   payments: many(payment),
+  dispute: one(dispute, { fields: [job.id], references: [dispute.jobId] }),
+  ratings: many(rating),
+  offences: many(offence),
 }));
 export const jobStatusChangeRelations = relations(jobStatusChange, ({ one }) => ({
   jobRow: one(job, { fields: [jobStatusChange.jobId], references: [job.id] }),
@@ -384,6 +593,7 @@ export const sessionRelations = relations(session, ({ one, many }) => ({
   hostRow: one(host, { fields: [session.host], references: [host.address] }),
   checkpoints: many(sessionCheckpoint),
   payments: many(payment),
+  ratings: many(rating),
 }));
 export const sessionCheckpointRelations = relations(sessionCheckpoint, ({ one }) => ({
   sessionRow: one(session, { fields: [sessionCheckpoint.sessionId], references: [session.id] }),

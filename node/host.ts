@@ -128,6 +128,8 @@ export async function startHostNode(
         metrics,
         logger,
         maxBodyBytes: config.http.maxBodyBytes,
+        // Teacher-forced spot-checks for renters (POST /v1/verify; docs/trust.md).
+        verifier: (id) => service.engine(id),
         closeSession: config.chain
           ? (id, receipt) => {
               if (!chain) throw new Error("the chain is not connected yet");

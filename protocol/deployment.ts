@@ -15,6 +15,8 @@ export const CONTRACT_NAMES = [
   "JobMarketplace",
   "PaymentEscrow",
   "SessionManager",
+  "ReputationSystem",
+  "ProofSystem",
 ] as const;
 export type ContractName = (typeof CONTRACT_NAMES)[number];
 
@@ -30,6 +32,8 @@ const ENV_KEYS: Record<ContractName, string> = {
   JobMarketplace: "FABSTIR_JOB_MARKETPLACE_ADDRESS",
   PaymentEscrow: "FABSTIR_PAYMENT_ESCROW_ADDRESS",
   SessionManager: "FABSTIR_SESSION_MANAGER_ADDRESS",
+  ReputationSystem: "FABSTIR_REPUTATION_SYSTEM_ADDRESS",
+  ProofSystem: "FABSTIR_PROOF_SYSTEM_ADDRESS",
 };
 
 /** No deployment is known for the chain: a configuration the program cannot run with. */

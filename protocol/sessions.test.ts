@@ -1,9 +1,9 @@
 /** Session receipts: the digest chain, signatures bound to session, chain and contract, and the wire form. */
 import assert from "node:assert/strict";
-import { keccak256, zeroAddress } from "viem";
+import { keccak256, stringToHex, zeroAddress } from "viem";
 import { generatePrivateKey, privateKeyToAccount } from "viem/accounts";
 import { describe, it } from "vitest";
-import { outputHash } from "./hashing.ts";
+import { outputHash, requestHash } from "./hashing.ts";
 import {
   EMPTY_DIGEST,
   emptyReceipt,
@@ -36,24 +36,35 @@ const terms: SessionTerms = {
   expiry: 2_000_000_000n,
 };
 
+/** A request hash for receipts whose request does not matter to the test. */
+const Q = keccak256(stringToHex("a request"));
+
 describe("session receipts", () => {
-  it("chains the answers' output hashes: order and every text matter", () => {
-    const a = nextDigest(nextDigest(EMPTY_DIGEST, "one"), "two");
-    assert.equal(a, nextDigest(nextDigest(EMPTY_DIGEST, "one"), "two"));
-    assert.notEqual(a, nextDigest(nextDigest(EMPTY_DIGEST, "two"), "one"));
-    assert.notEqual(a, nextDigest(nextDigest(EMPTY_DIGEST, "one"), "two!"));
-    assert.notEqual(nextDigest(EMPTY_DIGEST, "one"), outputHash("one"));
+  it("chains the requests and answers: order, every request and every text matter", () => {
+    const q1 = requestHash({ messages: [{ role: "user", content: "one?" }] });
+    const q2 = requestHash({ messages: [{ role: "user", content: "two?" }] });
+    const a = nextDigest(nextDigest(EMPTY_DIGEST, q1, "one"), q2, "two");
+    assert.equal(a, nextDigest(nextDigest(EMPTY_DIGEST, q1, "one"), q2, "two"));
+    assert.notEqual(a, nextDigest(nextDigest(EMPTY_DIGEST, q2, "two"), q1, "one"));
+    assert.notEqual(a, nextDigest(nextDigest(EMPTY_DIGEST, q1, "one"), q2, "two!"));
+    // The same answer to another request is another digest: an answer is pinned to its prompt.
+    assert.notEqual(a, nextDigest(nextDigest(EMPTY_DIGEST, q1, "one"), q1, "two"));
+    assert.notEqual(nextDigest(EMPTY_DIGEST, q1, "one"), outputHash("one"));
   });
 
   it("accumulates tokens and amount at the session's price", () => {
-    const r1 = nextReceipt(emptyReceipt(7n), { tokens: 3, text: "abc" }, terms.pricePerToken);
-    const r2 = nextReceipt(r1, { tokens: 5, text: "defgh" }, terms.pricePerToken);
+    const r1 = nextReceipt(
+      emptyReceipt(7n),
+      { tokens: 3, text: "abc", request: Q },
+      terms.pricePerToken,
+    );
+    const r2 = nextReceipt(r1, { tokens: 5, text: "defgh", request: Q }, terms.pricePerToken);
     assert.deepEqual([r2.sessionId, r2.tokens, r2.amount], [7n, 8, 8_000n]);
-    assert.equal(r2.digest, nextDigest(nextDigest(EMPTY_DIGEST, "abc"), "defgh"));
+    assert.equal(r2.digest, nextDigest(nextDigest(EMPTY_DIGEST, Q, "abc"), Q, "defgh"));
   });
 
   it("accepts the renter's and the named signer's signatures, nobody else's", async () => {
-    const r = nextReceipt(emptyReceipt(1n), { tokens: 2, text: "hi" }, 10n);
+    const r = nextReceipt(emptyReceipt(1n), { tokens: 2, text: "hi", request: Q }, 10n);
     assert.ok(await signedByRenter(domain, terms, await signReceipt(renter, domain, r)));
     assert.ok(await signedByRenter(domain, terms, await signReceipt(signer, domain, r)));
     assert.ok(!(await signedByRenter(domain, terms, await signReceipt(stranger, domain, r))));
@@ -63,7 +74,7 @@ describe("session receipts", () => {
   });
 
   it("binds a signature to its session, amount, chain and contract", async () => {
-    const r = nextReceipt(emptyReceipt(1n), { tokens: 2, text: "hi" }, 10n);
+    const r = nextReceipt(emptyReceipt(1n), { tokens: 2, text: "hi", request: Q }, 10n);
     const s = await signReceipt(renter, domain, r);
     for (const [d, receipt] of [
       [domain, { ...s, sessionId: 2n }],
@@ -88,7 +99,7 @@ describe("session receipts", () => {
     const receipt = await signReceipt(
       renter,
       domain,
-      nextReceipt(emptyReceipt(9n), { tokens: 1, text: "x" }, 5n),
+      nextReceipt(emptyReceipt(9n), { tokens: 1, text: "x", request: Q }, 5n),
     );
     const auth = { sessionId: "9", terms: termsToWire(terms), receipt: receiptToWire(receipt) };
     const headers = sessionHeaders(auth);

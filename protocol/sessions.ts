@@ -156,10 +156,19 @@ export function termsHash(terms: SessionTerms): Hex {
 /** The digest before any answer. */
 export const EMPTY_DIGEST: Hex = zeroHash;
 
-/** The running digest after one more answer whose text is `text`. */
-export function nextDigest(previous: Hex, text: string): Hex {
+/**
+ * The running digest after one more answer: d(n) = keccak256(abi.encode(d(n-1), requestHash(n),
+ * outputHash(n))). Binding each answer to its request (protocol/hashing.ts requestHash of the
+ * request the host served) means a receipt the host presents on chain commits both sides to
+ * what was asked and what was answered: the evidence of an output challenge can be checked
+ * against it, and a renter cannot pin an honest answer on another prompt (docs/trust.md).
+ */
+export function nextDigest(previous: Hex, request: Hex, text: string): Hex {
   return keccak256(
-    encodeAbiParameters([{ type: "bytes32" }, { type: "bytes32" }], [previous, outputHash(text)]),
+    encodeAbiParameters(
+      [{ type: "bytes32" }, { type: "bytes32" }, { type: "bytes32" }],
+      [previous, request, outputHash(text)],
+    ),
   );
 }
 
@@ -168,17 +177,20 @@ export function emptyReceipt(sessionId: bigint): Receipt {
   return { sessionId, tokens: 0, amount: 0n, digest: EMPTY_DIGEST };
 }
 
-/** The receipt after one more answer of `tokens` tokens and text `text` at `pricePerToken`. */
+/**
+ * The receipt after one more answer of `tokens` tokens and text `text`, asked by the request
+ * whose requestHash is `request`, at `pricePerToken`.
+ */
 export function nextReceipt(
   previous: Receipt,
-  answer: { tokens: number; text: string },
+  answer: { tokens: number; text: string; request: Hex },
   pricePerToken: bigint,
 ): Receipt {
   return {
     sessionId: previous.sessionId,
     tokens: previous.tokens + answer.tokens,
     amount: previous.amount + BigInt(answer.tokens) * pricePerToken,
-    digest: nextDigest(previous.digest, answer.text),
+    digest: nextDigest(previous.digest, answer.request, answer.text),
   };
 }
 

@@ -28,6 +28,9 @@ export const JOB_REFUSALS = {
   /** The renter's own request cannot be served by the model (its prompt and max_tokens do
    * not fit the context): the host hands the job back on chain and the renter is refunded. */
   context_length_exceeded: "context_length_exceeded",
+  /** The renter did not ask for its claimed job in time: the host hands it back (refund) before
+   * the marketplace's claim timeout would count it as an abandoned claim. */
+  renter_absent: "renter_absent",
 } as const;
 export type JobRefusal = keyof typeof JOB_REFUSALS;
 

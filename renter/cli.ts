@@ -7,6 +7,7 @@
  *   npm run renter -- job 3
  *   npm run renter -- accept 3
  *   npm run renter -- dispute 3 --reason "wrong answer"
+ *   npm run renter -- rate job 3 --stars 5
  *   npm run renter -- gateway [--port 8787]
  *
  * The marketplace and key come from flags, the environment or the local marketplace
@@ -48,11 +49,17 @@ commands:
                                  once the host's window has passed)
   job <id>
   accept <id>
-  dispute <id> --reason TEXT
+  dispute <id> --reason TEXT     locks the dispute bond (a share of the payment, returned
+                                 by the arbiter if you are right)
+  expire <id>                    take back a job its host claimed and did not complete in time
+  rate job|session <id> --stars 1..5
+                                 rate your settled job or session once (weighted by its price)
   gateway [--port 8787] [--bind 127.0.0.1] [--jobs]
                                  (default: sessions; --jobs: one job per request)
 
-common: --json  --rpc URL  --api URL  --marketplace FILE`;
+common: --json  --rpc URL  --api URL  --marketplace FILE
+        --min-score N            only hosts with an on-chain score of at least N (0-1000);
+                                 the contracts enforce it`;
 
 const { values, positionals } = parseArgs({
   allowPositionals: true,
@@ -77,6 +84,8 @@ const { values, positionals } = parseArgs({
     job: { type: "boolean", default: false },
     jobs: { type: "boolean", default: false },
     reason: { type: "string" },
+    stars: { type: "string" },
+    "min-score": { type: "string" },
     help: { type: "boolean", short: "h", default: false },
   },
 });
@@ -112,7 +121,15 @@ try {
     stderr: true,
     level: process.env.FABSTIR_LOG_LEVEL ?? "warn",
   });
-  const renter = createRenter({ ...settings, account: renterAccount(settings), logger });
+  const minScore = int("min-score", values["min-score"]);
+  if (minScore !== undefined && minScore > 1000)
+    throw new RenterUsageError("--min-score is 0 to 1000");
+  const renter = createRenter({
+    ...settings,
+    account: renterAccount(settings),
+    logger,
+    minScore,
+  });
 
   switch (command) {
     case "hosts": {
@@ -270,7 +287,32 @@ try {
     case "dispute": {
       if (!values.reason) throw new RenterUsageError("dispute needs --reason");
       const r = await disputeJob(renter, parseJobId(arg), values.reason);
-      out.result(r, () => `disputed in ${r.tx}`);
+      out.result(
+        r,
+        () =>
+          `disputed in ${r.tx}; bond ${formatUnits18(r.bond)} locked until the arbiter resolves it or its deadline passes`,
+      );
+      break;
+    }
+    case "expire": {
+      const id = parseJobId(arg);
+      const r = await renter.expire(id);
+      out.result({ jobId: id, ...r }, () => `job ${id} taken back and refunded in ${r.tx}`);
+      break;
+    }
+    case "rate": {
+      const kind = arg === "job" || arg === "session" ? arg : undefined;
+      const raw = positionals[2];
+      if (!kind || !raw) throw new RenterUsageError("usage: rate job|session <id> --stars 1..5");
+      const id = kind === "job" ? parseJobId(raw) : parseSessionId(raw);
+      const stars = int("stars", values.stars);
+      if (stars === undefined) throw new RenterUsageError("rate needs --stars 1..5");
+      const r = await renter.rate(kind, id, stars);
+      out.result(
+        { kind, id, stars, ...r },
+        () =>
+          `rated ${kind} ${id} ${stars}/5 (weight ${r.weight}); host ${r.host ?? "?"} now scores ${r.score ?? "?"}`,
+      );
       break;
     }
     case "gateway": {

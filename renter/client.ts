@@ -11,7 +11,7 @@
  * trusts the indexer for money; neither does the renter: job state is read from the chain.
  */
 import { erc20Abi, type PrivateKeyAccount, parseEventLogs, stringToHex, zeroAddress } from "viem";
-import { jobMarketplaceAbi, paymentEscrowAbi } from "../abis/index.ts";
+import { jobMarketplaceAbi, paymentEscrowAbi, reputationSystemAbi } from "../abis/index.ts";
 import {
   type ChainClient,
   ContractRevertError,
@@ -41,12 +41,14 @@ import {
   TransactionRefusedError,
 } from "./errors.ts";
 import { checkWithHost, streamFromHost } from "./host-stream.ts";
-import { createSessionPool, type SessionPool } from "./sessions.ts";
+import { createSessionPool, readSessionTerms, type SessionPool } from "./sessions.ts";
 
 export interface RenterAddresses {
   JobMarketplace: `0x${string}`;
   PaymentEscrow: `0x${string}`;
   SessionManager: `0x${string}`;
+  /** Ratings (rate); without it the renter cannot rate. */
+  ReputationSystem?: `0x${string}`;
 }
 
 export interface RenterOptions {
@@ -65,6 +67,11 @@ export interface RenterOptions {
   completionTimeoutMs?: number;
   /** Sessions: answers a deposit pays for, lifetime, idle close (renter/sessions.ts). */
   sessions?: { answers?: number; ttlSec?: number; idleCloseMs?: number };
+  /**
+   * The least on-chain reputation score (0-1000) a host must have, for jobs and sessions: hosts
+   * below it are not chosen, and the contracts refuse them (0, the default: any host).
+   */
+  minScore?: number;
 }
 
 export interface RunOptions {
@@ -81,6 +88,8 @@ export interface RunOptions {
   ttlSec?: number;
   /** Accept (pay) once the host's completion matches the answer; default true. */
   accept?: boolean;
+  /** The least on-chain score a host must have; default the renter's `minScore`. */
+  minScore?: number;
   signal?: AbortSignal;
 }
 
@@ -156,7 +165,8 @@ export interface Renter {
    * A job as the chain has it (protocol/jobs.ts: the ABI's getJob shape with its status by
    * label). `pricePerToken` is the renter's maximum until a host claims, the host's price
    * after; `timeout` is the deadline while Posted or Claimed, the end of the dispute window
-   * once Completed.
+   * once Completed, the arbitration deadline once Disputed. While Claimed, `tokensUsed` is the
+   * claim's time (unix seconds).
    */
   job: (id: bigint) => Promise<Job>;
   /** The host's completion as its JobCompleted event states it, if it completed. */
@@ -164,8 +174,25 @@ export interface Renter {
     id: bigint,
   ) => Promise<{ outputHash: `0x${string}`; tokensUsed: bigint } | undefined>;
   accept: (id: bigint) => Promise<{ tx: `0x${string}`; payment: Payment }>;
-  dispute: (id: bigint, reason: string) => Promise<{ tx: `0x${string}` }>;
+  /** Disputes a completed job, locking the dispute bond (`bond`, in `token`). */
+  dispute: (
+    id: bigint,
+    reason: string,
+  ) => Promise<{ tx: `0x${string}`; bond: bigint; token: `0x${string}` }>;
   cancel: (id: bigint) => Promise<{ tx: `0x${string}` }>;
+  /** Takes back a claimed job its host did not complete or hand back in time (refund). */
+  expire: (id: bigint) => Promise<{ tx: `0x${string}` }>;
+  /** Rates a settled job or session of this renter once (1-5 stars, weighted by its price). */
+  rate: (
+    kind: "job" | "session",
+    id: bigint,
+    stars: number,
+  ) => Promise<{
+    tx: `0x${string}`;
+    host: `0x${string}` | undefined;
+    weight: bigint;
+    score: number | undefined;
+  }>;
 }
 
 const sleep = (ms: number) => new Promise((r) => setTimeout(r, ms));
@@ -238,11 +265,15 @@ export function createRenter(options: RenterOptions): Renter {
     model: string,
     by: "price" | "score",
     token?: string,
+    minScore = options.minScore ?? 0,
   ): Promise<ReachableHost> {
     const hosts = await discovery.hosts({ model, sort: by, token, limit: 20 });
     // A host reachable over HTTP, and (for "score") one that actually offers the model.
-    const best = hosts.find(reachable);
-    if (!best) throw new NoHostError(`no eligible host serves ${model} for ${token ?? "ETH"}`);
+    const best = hosts.filter(reachable).find((h) => h.score >= minScore);
+    if (!best)
+      throw new NoHostError(
+        `no eligible host serves ${model} for ${token ?? "ETH"}${minScore > 0 ? ` with a score of at least ${minScore}` : ""}`,
+      );
     return best;
   }
 
@@ -264,7 +295,7 @@ export function createRenter(options: RenterOptions): Renter {
 
   /** Sends one of the renter's JobMarketplace transactions for job `id`. */
   function jobTx(
-    functionName: "acceptJob" | "cancelJob" | "disputeJob",
+    functionName: "acceptJob" | "cancelJob" | "expireJob",
     id: bigint,
     extra: readonly unknown[] = [],
   ) {
@@ -299,7 +330,7 @@ export function createRenter(options: RenterOptions): Renter {
     const token = tokenAddress(opts.token);
     const host = opts.host
       ? await hostByAddress(opts.host, body.model, token)
-      : await chooseHost(body.model, opts.by ?? "price", opts.token);
+      : await chooseHost(body.model, opts.by ?? "price", opts.token, opts.minScore);
     yield { type: "host", host };
     if (asked !== undefined && host.contextLength !== null && asked >= host.contextLength)
       throw new InvalidRequestError(
@@ -327,6 +358,7 @@ export function createRenter(options: RenterOptions): Renter {
       maxPricePerToken: price,
       deadline: now + BigInt(opts.ttlSec ?? RENTER_DEFAULTS.ttlSec),
       host: host.address,
+      minScore: opts.minScore ?? options.minScore ?? 0,
     };
     if (token !== zeroAddress) await approve(token, deposit);
     const posted = await send("postJob", undefined, {
@@ -483,11 +515,67 @@ export function createRenter(options: RenterOptions): Renter {
     return { tx: (await jobTx("cancelJob", id)).transactionHash };
   }
 
+  /**
+   * Disputes a completed job: locks the dispute bond (a share of the job's payment, in its
+   * token) that the arbiter returns if the renter is right (see docs/trust.md).
+   */
   async function dispute(id: bigint, reason: string) {
     if (Buffer.byteLength(reason) > 32)
       throw new RenterUsageError("a dispute reason is at most 32 bytes (it is stored as bytes32)");
-    const r = await jobTx("disputeJob", id, [stringToHex(reason, { size: 32 })]);
-    return { tx: r.transactionHash };
+    const j = await job(id);
+    const bond = await chain.read("disputeBondOf", {
+      address: marketplace,
+      abi: jobMarketplaceAbi,
+      functionName: "disputeBondOf",
+      args: [id],
+    });
+    if (bond > 0n) {
+      await ensureFunds(j.token, bond);
+      if (j.token !== zeroAddress) await approve(j.token, bond);
+    }
+    const r = await send("disputeJob", id, {
+      address: marketplace,
+      abi: jobMarketplaceAbi,
+      functionName: "disputeJob",
+      args: [id, stringToHex(reason, { size: 32 })],
+      value: j.token === zeroAddress ? bond : 0n,
+    });
+    return { tx: r.transactionHash, bond, token: j.token };
+  }
+
+  /** Takes back a job its host claimed and neither completed nor handed back in time. */
+  async function expire(id: bigint) {
+    await job(id);
+    return { tx: (await jobTx("expireJob", id)).transactionHash };
+  }
+
+  /** Rates a settled job or session of this renter, once: 1 to 5 stars. */
+  async function rate(kind: "job" | "session", id: bigint, stars: number) {
+    const reputation = options.addresses.ReputationSystem;
+    if (!reputation) throw new RenterUsageError("no ReputationSystem address is known");
+    if (!Number.isInteger(stars) || stars < 1 || stars > 5)
+      throw new RenterUsageError(`stars are 1 to 5, got ${stars}`);
+    const r =
+      kind === "job"
+        ? await send("rateJob", id, {
+            address: reputation,
+            abi: reputationSystemAbi,
+            functionName: "rateJob",
+            args: [id, stars],
+          })
+        : await send("rateSession", undefined, {
+            address: reputation,
+            abi: reputationSystemAbi,
+            functionName: "rateSession",
+            args: [await readSessionTerms(chain, options.addresses.SessionManager, id), id, stars],
+          });
+    const [rated] = parseEventLogs({ abi: reputationSystemAbi, eventName: "Rated", logs: r.logs });
+    return {
+      tx: r.transactionHash,
+      host: rated?.args.host,
+      weight: rated?.args.weight ?? 0n,
+      score: rated?.args.score,
+    };
   }
 
   const sessions = createSessionPool({
@@ -497,8 +585,11 @@ export function createRenter(options: RenterOptions): Renter {
     sessions: options.addresses.SessionManager,
     escrow,
     hosts: async (model, token) =>
-      (await discovery.hosts({ model, sort: "price", token, limit: 20 })).filter(reachable),
+      (await discovery.hosts({ model, sort: "price", token, limit: 20 }))
+        .filter(reachable)
+        .filter((h) => h.score >= (options.minScore ?? 0)),
     ensureFunds,
+    minScore: options.minScore,
     ...options.sessions,
     logger: options.logger,
   });
@@ -516,6 +607,8 @@ export function createRenter(options: RenterOptions): Renter {
     accept,
     dispute,
     cancel,
+    expire,
+    rate,
   };
 }
 

@@ -31,6 +31,7 @@ export const marketplaceFileSchema = z.object({
     JobMarketplace: hex,
     PaymentEscrow: hex,
     SessionManager: hex.optional(),
+    ReputationSystem: hex.optional(),
     TestStablecoin: hex.optional(),
   }),
   renter: z.object({ address: hex, privateKey: hex }),
@@ -56,6 +57,7 @@ export interface RenterSettings {
     JobMarketplace: `0x${string}`;
     PaymentEscrow: `0x${string}`;
     SessionManager: `0x${string}`;
+    ReputationSystem: `0x${string}`;
   };
   privateKey: `0x${string}`;
 }
@@ -97,6 +99,7 @@ export function resolveRenterSettings(
       JobMarketplace: addresses.JobMarketplace,
       PaymentEscrow: addresses.PaymentEscrow,
       SessionManager: addresses.SessionManager,
+      ReputationSystem: addresses.ReputationSystem,
     },
     privateKey,
   };

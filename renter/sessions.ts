@@ -30,9 +30,10 @@ import {
 import { generatePrivateKey, privateKeyToAccount } from "viem/accounts";
 import { sessionManagerAbi } from "../abis/index.ts";
 import { type ChainClient, ContractRevertError } from "../protocol/chain-client.ts";
+import { requestHash } from "../protocol/hashing.ts";
 import { type Logger, silentLogger } from "../protocol/logger.ts";
 import { chainModelId } from "../protocol/model-id.ts";
-import type { ChatCompletionBody } from "../protocol/openai.ts";
+import { type ChatCompletionBody, chatToServeRequest } from "../protocol/openai.ts";
 import {
   emptyReceipt,
   nextReceipt,
@@ -83,6 +84,8 @@ export interface SessionPoolOptions {
   answers?: number;
   ttlSec?: number;
   idleCloseMs?: number;
+  /** The least on-chain reputation score the host must have when a session opens (0: any). */
+  minScore?: number;
   logger?: Logger;
 }
 
@@ -270,6 +273,7 @@ export function createSessionPool(o: SessionPoolOptions): SessionPool {
           maxPricePerToken: maxPrice ?? price,
           deposit,
           expiry,
+          minScore: o.minScore ?? 0,
         },
       ],
       value: token === zeroAddress ? deposit : 0n,
@@ -366,7 +370,11 @@ export function createSessionPool(o: SessionPoolOptions): SessionPool {
         `host ${s.host.address} reports ${tokens} tokens for ${pieces} streamed pieces and ${bytes} bytes (max_tokens ${maxTokens})`,
       );
     const base: Receipt = s.receipt ?? emptyReceipt(s.id);
-    const next = nextReceipt(base, { tokens, text: done.text }, s.terms.pricePerToken);
+    const next = nextReceipt(
+      base,
+      { tokens, text: done.text, request: requestHash(chatToServeRequest(request)) },
+      s.terms.pricePerToken,
+    );
     const signer = signers.get(s.id);
     if (!signer) throw new SessionNotFoundError(`no signer for session ${s.id}`);
     const receipt = await signReceipt(signer, domain, next);

@@ -18,6 +18,8 @@ const CONTRACTS = [
   "marketplace/JobMarketplace.sol/JobMarketplace",
   "escrow/PaymentEscrow.sol/PaymentEscrow",
   "sessions/SessionManager.sol/SessionManager",
+  "reputation/ReputationSystem.sol/ReputationSystem",
+  "proofs/ProofSystem.sol/ProofSystem",
   "proxy/FabstirProxy.sol/FabstirProxy",
   "test/TestStablecoin.sol/TestStablecoin",
 ] as const;
@@ -28,6 +30,8 @@ const ENUM_SOURCES = [
   "registry/INodeRegistry.sol",
   "sessions/ISessionManager.sol",
   "escrow/IPaymentEscrow.sol",
+  "reputation/IReputationSystem.sol",
+  "proofs/IProofSystem.sol",
 ] as const;
 
 /** FABToken -> fabTokenAbi, JobMarketplace -> jobMarketplaceAbi. */
@@ -58,7 +62,12 @@ for (const source of ENUM_SOURCES) {
       .filter(Boolean);
     // JobStatus -> JOB_STATUS: labels by the enum's uint8 value.
     const constant = (name ?? "").replace(/([a-z])([A-Z])/g, "$1_$2").toUpperCase();
-    enums.push(`export const ${constant} = ${JSON.stringify(labels)} as const;`);
+    const line = `export const ${constant} = ${JSON.stringify(labels)} as const;`;
+    // Two interfaces may declare the same enum (Work: Job, Session): one constant if identical.
+    const same = enums.find((e) => e.startsWith(`export const ${constant} = `));
+    if (same === line) continue;
+    if (same) throw new Error(`enum ${name} differs between interfaces: rename one (${source})`);
+    enums.push(line);
   }
 }
 await writeFile(

@@ -11,7 +11,16 @@ import path from "node:path";
 
 const ROOT = path.resolve(import.meta.dirname, "..");
 const OUT = path.join(ROOT, "docs", "contract-reference.md");
-const FOLDERS = ["registry", "marketplace", "escrow", "token", "proxy"];
+const FOLDERS = [
+  "registry",
+  "marketplace",
+  "escrow",
+  "sessions",
+  "reputation",
+  "proofs",
+  "token",
+  "proxy",
+];
 
 interface Item {
   kind: string;

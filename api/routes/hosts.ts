@@ -1,7 +1,21 @@
-/** GET /hosts (discovery with filters, sorting and cursor pagination) and GET /hosts/:address. */
+/**
+ * GET /hosts (discovery with filters, sorting and cursor pagination) and GET /hosts/:address.
+ * `score` is the ReputationSystem's (as last emitted): the score renters' minimum scores are
+ * checked against on chain; `indexerScore` is the indexer's own from its counters.
+ */
 
 import { db } from "ponder:api";
-import { host, hostEarning, hostModel, hostOffer, registryConfig } from "ponder:schema";
+import {
+  dispute,
+  host,
+  hostEarning,
+  hostModel,
+  hostOffer,
+  hostReputation,
+  offence,
+  rating,
+  registryConfig,
+} from "ponder:schema";
 import { Hono } from "hono";
 import { and, asc, desc, eq, gt, ilike, lt, lte, sql } from "ponder";
 
@@ -11,6 +25,7 @@ import { reputation } from "../../protocol/reputation.ts";
 import { eligibleHost, REGISTRY_CONFIG_ID } from "../eligibility.ts";
 import { InvalidParameterError, NotFoundError } from "../errors.ts";
 import { address, hostsQuery, parse } from "../params.ts";
+import { emptyRecord, ratingAverage, recordOf } from "../record.ts";
 import { json } from "../serialize.ts";
 
 type Sort = "price" | "score" | "recent";
@@ -37,6 +52,9 @@ function decodeCursor(raw: string, sort: Sort): Cursor {
     );
   }
 }
+
+/** How many of a host's latest ratings, offences and disputes its page lists. */
+const RECENT = 20;
 
 export const hosts = new Hono();
 
@@ -83,7 +101,16 @@ hosts.get("/", async (c) => {
     jobsCompleted: host.jobsCompleted,
     sessionsServed: host.sessionsServed,
     sessionTokensServed: host.sessionTokensServed,
+    scoreAt: host.scoreAt,
+    indexerScore: host.indexerScore,
+    slashed: host.slashed,
+    offences: sql<number>`coalesce(${hostReputation.offences}, 0)`.mapWith(Number),
+    ratingCount: sql<number>`coalesce(${hostReputation.ratings}, 0)`.mapWith(Number),
+    ratingWeight: hostReputation.ratingWeight,
+    weightedStars: hostReputation.weightedStars,
+    starsTotal: hostReputation.starsTotal,
   };
+  const withRecord = eq(hostReputation.host, host.address);
   // With a model: its price in the token and the context length the host advertises for it
   // (null when it advertises none). Without one, both are null.
   const base = q.model
@@ -107,6 +134,7 @@ hosts.get("/", async (c) => {
           hostModel,
           and(eq(hostModel.host, host.address), eq(hostModel.modelId, hostOffer.modelId)),
         )
+        .leftJoin(hostReputation, withRecord)
     : db
         .select({
           ...columns,
@@ -114,13 +142,23 @@ hosts.get("/", async (c) => {
           contextLength: sql<number | null>`null`,
         })
         .from(host)
-        .innerJoin(registryConfig, eligibleHost);
+        .innerJoin(registryConfig, eligibleHost)
+        .leftJoin(hostReputation, withRecord);
   const rows = await base
     .where(and(...where))
     .orderBy(order, asc(host.address))
     .limit(q.limit + 1);
 
-  const page = rows.slice(0, q.limit);
+  // The rating sums stay internal: each host shows its count and weighted average stars.
+  const page = rows.slice(0, q.limit).map(({ ratingWeight, weightedStars, starsTotal, ...h }) => ({
+    ...h,
+    ratingAverage: ratingAverage({
+      ratings: h.ratingCount,
+      ratingWeight: ratingWeight ?? 0n,
+      weightedStars: weightedStars ?? 0n,
+      starsTotal: starsTotal ?? 0,
+    }),
+  }));
   const last = page.at(-1);
   const nextKey = last
     ? q.sort === "price"
@@ -136,20 +174,35 @@ hosts.get("/", async (c) => {
 
 hosts.get("/:address", async (c) => {
   const addr = parse(address, c.req.param("address"));
-  const [[row], models, offers, earnings] = await Promise.all([
-    db
-      .select({ host, minimumStake: registryConfig.minimumStake })
-      .from(host)
-      .leftJoin(registryConfig, eq(registryConfig.id, REGISTRY_CONFIG_ID))
-      .where(eq(host.address, addr)),
-    db
-      .select({ modelId: hostModel.modelId, contextLength: hostModel.contextLength })
-      .from(hostModel)
-      .where(eq(hostModel.host, addr))
-      .orderBy(asc(hostModel.modelId)),
-    db.select().from(hostOffer).where(eq(hostOffer.host, addr)),
-    db.select().from(hostEarning).where(eq(hostEarning.host, addr)),
-  ]);
+  const [[row], models, offers, earnings, [record], ratings, offences, disputes] =
+    await Promise.all([
+      db
+        .select({ host, minimumStake: registryConfig.minimumStake })
+        .from(host)
+        .leftJoin(registryConfig, eq(registryConfig.id, REGISTRY_CONFIG_ID))
+        .where(eq(host.address, addr)),
+      db
+        .select({ modelId: hostModel.modelId, contextLength: hostModel.contextLength })
+        .from(hostModel)
+        .where(eq(hostModel.host, addr))
+        .orderBy(asc(hostModel.modelId)),
+      db.select().from(hostOffer).where(eq(hostOffer.host, addr)),
+      db.select().from(hostEarning).where(eq(hostEarning.host, addr)),
+      db.select().from(hostReputation).where(eq(hostReputation.host, addr)),
+      db.select().from(rating).where(eq(rating.host, addr)).orderBy(desc(rating.id)).limit(RECENT),
+      db
+        .select()
+        .from(offence)
+        .where(eq(offence.host, addr))
+        .orderBy(desc(offence.id))
+        .limit(RECENT),
+      db
+        .select()
+        .from(dispute)
+        .where(eq(dispute.host, addr))
+        .orderBy(desc(dispute.jobId))
+        .limit(RECENT),
+    ]);
   if (!row) throw new NotFoundError(`host ${addr}`);
   const minimumStake = row.minimumStake ?? 0n;
   const h = row.host;
@@ -170,6 +223,13 @@ hosts.get("/:address", async (c) => {
     offers,
     earnings,
     performance: { completionRate, meanCompletionSeconds, sessionServedRate },
+    // The indexer's own score with its components (protocol/reputation.ts); `score` is the chain's.
     reputation: rep,
+    // The on-chain record (ReputationSystem events): counts, slashes, ratings; and the latest
+    // ratings, offences and disputes themselves, newest first.
+    record: recordOf(record ?? emptyRecord(addr, h.score, h.scoreAt)),
+    ratings,
+    offences,
+    disputes,
   });
 });

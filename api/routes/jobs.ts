@@ -1,28 +1,49 @@
-/** GET /jobs/:id: a job with its status history and escrow movements. */
+/**
+ * GET /jobs/:id: a job with its status history, its escrow movements, its dispute (with the
+ * bond's movements), its rating and the offences recorded for it. A dispute bond is a lock of
+ * its own in the escrow: its movements are under `dispute.bondPayments`, never the job's.
+ */
 
 import { db } from "ponder:api";
-import { job, jobStatusChange, payment } from "ponder:schema";
+import { dispute, job, jobStatusChange, offence, payment, rating } from "ponder:schema";
 import { Hono } from "hono";
-import { asc, eq } from "ponder";
+import { and, asc, eq } from "ponder";
 import { NotFoundError } from "../errors.ts";
 import { jobIdParam, parse } from "../params.ts";
 import { json } from "../serialize.ts";
 
 export const jobs = new Hono();
 
-jobs.get("/:id", async (c) => {
-  const id = parse(jobIdParam, c.req.param("id"));
-  const row = await db.query.job.findFirst({ where: eq(job.id, id) });
-  if (!row) throw new NotFoundError(`job ${id}`);
-  const history = await db
-    .select()
-    .from(jobStatusChange)
-    .where(eq(jobStatusChange.jobId, id))
-    .orderBy(asc(jobStatusChange.id));
-  const payments = await db
+const paymentsOf = (id: bigint, source: "job" | "bond") =>
+  db
     .select()
     .from(payment)
-    .where(eq(payment.jobId, id))
+    .where(and(eq(payment.source, source), eq(payment.jobId, id)))
     .orderBy(asc(payment.id));
-  return json(c, { ...row, history, payments });
+
+jobs.get("/:id", async (c) => {
+  const id = parse(jobIdParam, c.req.param("id"));
+  const [[row], history, payments, [disputeRow], bondPayments, ratings, offences] =
+    await Promise.all([
+      db.select().from(job).where(eq(job.id, id)),
+      db
+        .select()
+        .from(jobStatusChange)
+        .where(eq(jobStatusChange.jobId, id))
+        .orderBy(asc(jobStatusChange.id)),
+      paymentsOf(id, "job"),
+      db.select().from(dispute).where(eq(dispute.jobId, id)),
+      paymentsOf(id, "bond"),
+      db.select().from(rating).where(eq(rating.jobId, id)),
+      db.select().from(offence).where(eq(offence.jobId, id)).orderBy(asc(offence.id)),
+    ]);
+  if (!row) throw new NotFoundError(`job ${id}`);
+  return json(c, {
+    ...row,
+    history,
+    payments,
+    dispute: disputeRow ? { ...disputeRow, bondPayments } : null,
+    rating: ratings[0] ?? null,
+    offences,
+  });
 });

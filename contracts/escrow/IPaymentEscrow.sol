@@ -39,6 +39,7 @@ interface IPaymentEscrow {
     /// @notice `locker` may (or may no longer) make new locks. A retired locker still settles
     /// the locks it made.
     event LockerUpdated(address indexed locker, bool allowed);
+    event FeeDiscountsUpdated(address indexed previous, address indexed current);
 
     /// @notice The two fee recipients; each one's share is collected on its own.
     enum FeeKind {

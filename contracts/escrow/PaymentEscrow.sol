@@ -10,6 +10,11 @@ import {SafeERC20} from "@openzeppelin/contracts/token/ERC20/utils/SafeERC20.sol
 import {ReentrancyGuardTransient} from "@openzeppelin/contracts/utils/ReentrancyGuardTransient.sol";
 import {IPaymentEscrow} from "./IPaymentEscrow.sol";
 
+/// @dev What the escrow asks about a host's fee discount (the ReputationSystem answers).
+interface IFeeDiscounts {
+    function feeDiscountBps(address host) external view returns (uint16);
+}
+
 /// @title PaymentEscrow
 /// @notice Holds renters' deposits and pays hosts, the protocol treasury and the stakers when
 /// a locker (the JobMarketplace for jobs, the SessionManager for sessions) settles. Every
@@ -41,12 +46,16 @@ contract PaymentEscrow is
     uint16 public constant MIN_HOST_BPS = 7_000;
     /// @notice The treasury's and the stakers' shares can each never be set above this.
     uint16 public constant MAX_FEE_BPS = 2_000;
+    /// @notice A host's fee discount never waives more than this share of the treasury's fee.
+    uint16 public constant MAX_FEE_DISCOUNT_BPS = 5_000;
 
     /// @dev The fee split, read once per payment: one slot.
     struct Config {
         uint16 hostBps;
         uint16 treasuryBps;
         uint16 stakersBps;
+        // Appended inside the slot's free bytes (upgrade-safe): address(0) until set.
+        IFeeDiscounts feeDiscounts;
     }
 
     /// @dev A deposit. uint96 holds 7.9e28 wei: far above any deposit.
@@ -245,6 +254,20 @@ contract PaymentEscrow is
         emit TokenAllowanceUpdated(token, allowed);
     }
 
+    /// @notice Sets the contract asked for a host's protocol-fee discount on each payment (the
+    /// ReputationSystem), or address(0) for none. The discount (at most MAX_FEE_DISCOUNT_BPS of
+    /// the treasury's share) goes to the host; the stakers' share never changes.
+    function setFeeDiscounts(address discounts) external onlyRole(DEFAULT_ADMIN_ROLE) {
+        Config storage c = _s().config;
+        emit FeeDiscountsUpdated(address(c.feeDiscounts), discounts);
+        c.feeDiscounts = IFeeDiscounts(discounts);
+    }
+
+    /// @notice The contract asked for fee discounts (address(0): none).
+    function feeDiscounts() external view returns (address) {
+        return address(_s().config.feeDiscounts);
+    }
+
     /// @notice Sets the protocol treasury that receives treasury fees.
     function setTreasury(address treasury) external onlyRole(DEFAULT_ADMIN_ROLE) {
         if (treasury == address(0)) revert PaymentEscrowZeroAddress();
@@ -352,6 +375,19 @@ contract PaymentEscrow is
         Config memory c = $.config;
         hostAmount = payment * c.hostBps / BPS;
         treasuryAmount = payment * c.treasuryBps / BPS;
+        if (address(c.feeDiscounts) != address(0)) {
+            // A failing, gas-hungry or malformed discounter never blocks a payment: no discount then.
+            (bool ok, bytes memory ret) = address(c.feeDiscounts).staticcall{gas: 100_000}(
+                abi.encodeCall(IFeeDiscounts.feeDiscountBps, (host))
+            );
+            if (ok && ret.length == 32) {
+                uint256 discount = abi.decode(ret, (uint256));
+                if (discount > MAX_FEE_DISCOUNT_BPS) discount = MAX_FEE_DISCOUNT_BPS;
+                uint256 waived = treasuryAmount * discount / BPS;
+                treasuryAmount -= waived;
+                hostAmount += waived;
+            }
+        }
         // Rounding dust goes to the stakers so the three shares always sum to `payment`.
         stakersAmount = payment - hostAmount - treasuryAmount;
         $.balances[host][token] += hostAmount;

@@ -8,6 +8,7 @@ import {IERC20Permit} from "@openzeppelin/contracts/token/ERC20/extensions/IERC2
 import {ReentrancyGuardTransient} from "@openzeppelin/contracts/utils/ReentrancyGuardTransient.sol";
 import {IPaymentEscrow} from "../escrow/IPaymentEscrow.sol";
 import {IActiveJobCounter, INodeRegistry} from "../registry/INodeRegistry.sol";
+import {IReputationSystem} from "../reputation/IReputationSystem.sol";
 import {IJobMarketplace} from "./IJobMarketplace.sol";
 
 /// @title JobMarketplace
@@ -15,8 +16,11 @@ import {IJobMarketplace} from "./IJobMarketplace.sol";
 /// PaymentEscrow in the same transaction; an eligible host claims it, serves it off
 /// chain and completes it with the output digest and the tokens used; the renter
 /// accepts (paid at once) or, after the dispute window, anyone releases the
-/// payment; a dispute inside the window goes to an arbiter. A host that cannot serve
-/// the renter's request refuses the claimed job, which refunds the renter at once.
+/// payment; a dispute inside the window locks a bond from the renter and goes to an
+/// arbiter, and ends by a deadline (then a documented default applies). A host that cannot
+/// serve the renter's request refuses the claimed job, which refunds the renter at once; a
+/// host that claims and does nothing loses the job after the claim timeout (refunded, recorded
+/// as an abandoned claim and slashed). Open claims per host are bounded by its stake.
 /// @dev Storage is laid out for gas: a job is two slots (its model and token are a
 /// 32-bit id in an offer catalog written once per pair), the registry and escrow are
 /// immutables (both are proxies whose addresses never change), the pause flag
@@ -38,6 +42,13 @@ contract JobMarketplace is
     uint16 public constant BPS = 10_000;
     uint32 public constant MAX_DISPUTE_WINDOW = 30 days;
     uint64 public constant MAX_JOB_DURATION = 30 days;
+    uint32 public constant MIN_CLAIM_TIMEOUT = 1 minutes;
+    uint32 public constant MAX_CLAIM_TIMEOUT = 7 days;
+    uint32 public constant MIN_ARBITRATION_WINDOW = 1 hours;
+    uint32 public constant MAX_ARBITRATION_WINDOW = 30 days;
+    uint16 public constant MAX_DISPUTE_BOND_BPS = 5_000;
+    /// @dev Escrow ids of dispute bonds: the job id with the top bit set (job ids are < 2^64).
+    uint256 private constant BOND_ID = 1 << 255;
 
     /// @custom:oz-upgrades-unsafe-allow state-variable-immutable
     INodeRegistry public immutable registry;
@@ -50,6 +61,10 @@ contract JobMarketplace is
         uint32 nextOfferId;
         uint32 disputeWindow;
         bool paused;
+        // Appended inside the slot's free bytes (upgrade-safe): zero on an upgraded proxy until set.
+        uint32 claimTimeout;
+        uint32 arbitrationWindow;
+        uint16 disputeBondBps;
     }
 
     /// @custom:storage-location erc7201:fabstir.storage.JobMarketplace
@@ -59,6 +74,8 @@ contract JobMarketplace is
         mapping(address host => uint256 activePlusOne) activeJobs;
         mapping(bytes32 offerKey => uint32 offerId) offerIds;
         mapping(uint32 offerId => Offer) offers;
+        // Appended (upgrade-safe).
+        IReputationSystem reputation;
     }
 
     // keccak256(abi.encode(uint256(keccak256("fabstir.storage.JobMarketplace")) - 1)) & ~bytes32(uint256(0xff))
@@ -83,6 +100,8 @@ contract JobMarketplace is
     /// @notice Initializes the proxy.
     /// @param admin receives DEFAULT_ADMIN_ROLE, PAUSER_ROLE, UPGRADER_ROLE and ARBITER_ROLE.
     /// @param initialDisputeWindow seconds after completion during which the renter may dispute.
+    /// The claim timeout starts at 1 hour, the arbitration window at 7 days and the dispute bond
+    /// at 10% of the disputed payment; each is governed (setClaimTimeout, ...).
     function initialize(address admin, uint32 initialDisputeWindow) external initializer {
         if (admin == address(0)) revert JobMarketplaceZeroAddress();
         __AccessControl_init();
@@ -94,6 +113,9 @@ contract JobMarketplace is
         c.nextJobId = 1;
         c.nextOfferId = 1;
         _setDisputeWindow(c, initialDisputeWindow);
+        _setClaimTimeout(c, 1 hours);
+        _setArbitrationWindow(c, 7 days);
+        _setDisputeBond(c, 1_000);
     }
 
     // ---------------------------------------------------------------- renter
@@ -136,15 +158,26 @@ contract JobMarketplace is
         _settle(jobId, job, Settlement.Accepted, BPS);
     }
 
-    /// @notice Disputes a completed job inside the dispute window; an arbiter resolves it.
+    /// @notice Disputes a completed job inside the dispute window, locking a bond in the job's
+    /// token (disputeBondOf: the bond share of the job's payment; send it as msg.value for ETH, or
+    /// approve the escrow for an ERC-20). An arbiter resolves the dispute before the arbitration
+    /// deadline; after it anyone applies the default (settleDispute).
     /// @param reason digest of the renter's evidence.
-    function disputeJob(uint256 jobId, bytes32 reason) external {
-        Job storage job = _s().jobs[jobId];
+    function disputeJob(uint256 jobId, bytes32 reason) external payable nonReentrant {
+        JobMarketplaceStorage storage $ = _s();
+        Job storage job = $.jobs[jobId];
         if (job.renter != msg.sender) revert JobMarketplaceNotRenter(jobId, msg.sender);
         if (job.status != JobStatus.Completed) revert JobMarketplaceInvalidState(jobId, job.status);
         if (block.timestamp > job.timeout) revert JobMarketplaceDisputeWindowClosed(jobId, job.timeout);
+        Config memory c = $.config;
+        uint256 bond = _bondFor(job, c);
+        // Cannot overflow uint32 before 2106 (window <= 30 days).
+        uint32 deadline = uint32(block.timestamp) + _arbitrationWindow(c);
         job.status = JobStatus.Disputed;
-        emit JobDisputed(jobId, msg.sender, reason);
+        job.timeout = deadline;
+        emit JobDisputed(jobId, msg.sender, reason, bond, deadline);
+        if (bond != 0) escrow.lock{value: msg.value}(jobId | BOND_ID, msg.sender, $.offers[job.offerId].token, bond);
+        else if (msg.value != 0) revert JobMarketplaceInvalidRequest("value");
     }
 
     // ---------------------------------------------------------------- host
@@ -161,22 +194,32 @@ contract JobMarketplace is
         address chosen = job.host;
         if (chosen != address(0) && chosen != msg.sender) revert JobMarketplaceNotHost(jobId, msg.sender);
         if (job.renter == msg.sender) revert JobMarketplaceSelfDealing(jobId);
-        uint64 price = registry.checkEligible(msg.sender, $.offers[job.offerId].key);
+        Offer storage offer = $.offers[job.offerId];
+        (uint64 price, uint256 capacity) = registry.checkClaim(msg.sender, offer.key);
         uint64 maxPrice = job.pricePerToken;
         if (price > maxPrice) revert JobMarketplacePriceTooHigh(jobId, price, maxPrice);
+        uint16 minScore = offer.minScore;
+        if (minScore != 0) {
+            uint16 score = _scoreOf($, msg.sender);
+            if (score < minScore) revert JobMarketplaceScoreTooLow(jobId, score, minScore);
+        }
+        uint256 activePlusOne = $.activeJobs[msg.sender];
+        uint256 active = activePlusOne == 0 ? 0 : activePlusOne - 1;
+        if (active >= capacity) revert JobMarketplaceClaimLimit(msg.sender, active, capacity);
         job.status = JobStatus.Claimed;
         job.host = msg.sender;
         job.pricePerToken = price;
-        uint256 activePlusOne = $.activeJobs[msg.sender];
+        job.tokensUsed = uint32(block.timestamp);
         // Cannot overflow: bounded by the number of jobs ever posted.
         unchecked {
-            $.activeJobs[msg.sender] = activePlusOne == 0 ? 2 : activePlusOne + 1;
+            $.activeJobs[msg.sender] = active + 2;
         }
         emit JobClaimed(jobId, msg.sender, price);
     }
 
     /// @notice Completes a claimed job before its deadline with the output's digest and the tokens used.
-    /// The dispute window is fixed now: later changes to it do not apply to this job.
+    /// The dispute window is fixed now: later changes to it do not apply to this job. The work and
+    /// its time since the claim are recorded in the reputation system.
     function completeJob(uint256 jobId, bytes32 outputHash, uint32 tokensUsed) external {
         JobMarketplaceStorage storage $ = _s();
         Job storage job = $.jobs[jobId];
@@ -186,12 +229,16 @@ contract JobMarketplace is
         if (tokensUsed > job.maxTokens) revert JobMarketplaceTooManyTokens(jobId, tokensUsed, job.maxTokens);
         // Cannot overflow uint32 before 2106 (window <= 30 days).
         uint32 disputeEndsAt = uint32(block.timestamp) + $.config.disputeWindow;
+        uint256 duration = block.timestamp - job.tokensUsed;
+        uint256 payment = uint256(tokensUsed) * job.pricePerToken;
         job.status = JobStatus.Completed;
         job.timeout = disputeEndsAt;
         job.tokensUsed = tokensUsed;
-        emit JobCompleted(
-            jobId, msg.sender, outputHash, tokensUsed, uint256(tokensUsed) * job.pricePerToken, disputeEndsAt
-        );
+        emit JobCompleted(jobId, msg.sender, outputHash, tokensUsed, payment, disputeEndsAt);
+        IReputationSystem rep = $.reputation;
+        if (address(rep) != address(0)) {
+            rep.recordWork(IReputationSystem.Work.Job, jobId, msg.sender, job.renter, payment, tokensUsed, duration);
+        }
     }
 
     /// @notice Hands a claimed job back before its deadline: the host cannot serve the renter's
@@ -222,28 +269,66 @@ contract JobMarketplace is
         _settle(jobId, job, Settlement.AutoReleased, BPS);
     }
 
-    /// @notice Refunds a job that was not completed by its deadline (posted or claimed).
+    /// @notice Refunds a job that was not completed in time: a posted job after its deadline,
+    /// a claimed job after its deadline or the claim timeout (counted from the claim), whichever
+    /// comes first. A claimed job taken back is an abandoned claim: recorded against the host,
+    /// whose stake is slashed (the renter receives the compensation share).
     function expireJob(uint256 jobId) external nonReentrant {
         JobMarketplaceStorage storage $ = _s();
         Job storage job = $.jobs[jobId];
         JobStatus status = job.status;
         if (status != JobStatus.Posted && status != JobStatus.Claimed) revert JobMarketplaceInvalidState(jobId, status);
-        if (block.timestamp <= job.timeout) revert JobMarketplaceDeadlineNotPassed(jobId, job.timeout);
+        uint64 until = job.timeout;
+        if (status == JobStatus.Claimed) {
+            uint64 claimEnds = uint64(job.tokensUsed) + _claimTimeout($.config);
+            if (claimEnds < until) until = claimEnds;
+        }
+        if (block.timestamp <= until) revert JobMarketplaceDeadlineNotPassed(jobId, until);
         job.status = JobStatus.Expired;
-        if (status == JobStatus.Claimed) _finishActive($, job.host);
+        address renter = job.renter;
         emit JobExpired(jobId, msg.sender, status);
-        escrow.refund(jobId, job.renter);
+        escrow.refund(jobId, renter);
+        if (status == JobStatus.Claimed) {
+            address host = job.host;
+            _finishActive($, host);
+            IReputationSystem rep = $.reputation;
+            if (address(rep) != address(0)) {
+                rep.recordOffence(IReputationSystem.Offence.AbandonedClaim, host, renter, bytes32(jobId));
+            }
+        }
+    }
+
+    /// @notice Ends a dispute no arbiter resolved by its deadline, with the default outcome: the
+    /// host is paid for its completion as if the renter had accepted, the renter's bond is
+    /// returned, and neither side is recorded as having lost.
+    function settleDispute(uint256 jobId) external nonReentrant {
+        Job storage job = _s().jobs[jobId];
+        if (job.status != JobStatus.Disputed) revert JobMarketplaceInvalidState(jobId, job.status);
+        if (block.timestamp <= job.timeout) revert JobMarketplaceArbitrationOpen(jobId, job.timeout);
+        _settle(jobId, job, Settlement.Unarbitrated, BPS);
+        _settleBond(jobId, job, 0);
     }
 
     // ---------------------------------------------------------------- arbiter
 
-    /// @notice Resolves a dispute: the host receives `hostBps` of the job's payment
-    /// (10000 = pay in full, 0 = refund the renter in full), the renter the rest of the deposit.
+    /// @notice Resolves a dispute (also after its deadline, until someone applies the default):
+    /// the host receives `hostBps` of the job's payment (10000 = pay in full, 0 = refund the
+    /// renter in full) and the same share of the renter's bond; the renter the rest of both.
+    /// Below half, the host lost: recorded and slashed, the renter compensated from the slash.
     function resolveDispute(uint256 jobId, uint16 hostBps) external nonReentrant onlyRole(ARBITER_ROLE) {
         if (hostBps > BPS) revert JobMarketplaceInvalidBps(hostBps);
-        Job storage job = _s().jobs[jobId];
+        JobMarketplaceStorage storage $ = _s();
+        Job storage job = $.jobs[jobId];
         if (job.status != JobStatus.Disputed) revert JobMarketplaceInvalidState(jobId, job.status);
         _settle(jobId, job, Settlement.Resolved, hostBps);
+        _settleBond(jobId, job, hostBps);
+        IReputationSystem rep = $.reputation;
+        if (address(rep) == address(0)) return;
+        if (hostBps < BPS / 2) {
+            rep.recordOffence(IReputationSystem.Offence.DisputeLost, job.host, job.renter, bytes32(jobId));
+        } else {
+            rep.recordDisputeWon(jobId, job.host);
+        }
     }
 
     // ---------------------------------------------------------------- admin
@@ -251,6 +336,31 @@ contract JobMarketplace is
     /// @notice Sets the dispute window (at most MAX_DISPUTE_WINDOW) for jobs completed from now on.
     function setDisputeWindow(uint32 window) external onlyRole(DEFAULT_ADMIN_ROLE) {
         _setDisputeWindow(_s().config, window);
+    }
+
+    /// @notice Sets how long a host may hold a claim before the renter can take the job back
+    /// (MIN_CLAIM_TIMEOUT to MAX_CLAIM_TIMEOUT); applies to open claims at once.
+    function setClaimTimeout(uint32 timeout) external onlyRole(DEFAULT_ADMIN_ROLE) {
+        _setClaimTimeout(_s().config, timeout);
+    }
+
+    /// @notice Sets the arbiter's time to resolve a dispute, for disputes opened from now on.
+    function setArbitrationWindow(uint32 window) external onlyRole(DEFAULT_ADMIN_ROLE) {
+        _setArbitrationWindow(_s().config, window);
+    }
+
+    /// @notice Sets the renter's dispute bond as a share of the disputed payment (at most
+    /// MAX_DISPUTE_BOND_BPS), for disputes opened from now on.
+    function setDisputeBondBps(uint16 bps) external onlyRole(DEFAULT_ADMIN_ROLE) {
+        _setDisputeBond(_s().config, bps);
+    }
+
+    /// @notice Sets the reputation system that records work and offences and holds minimum
+    /// scores (address(0): none; then minimum scores cannot be met).
+    function setReputation(address reputation_) external onlyRole(DEFAULT_ADMIN_ROLE) {
+        JobMarketplaceStorage storage $ = _s();
+        emit ReputationUpdated(address($.reputation), reputation_);
+        $.reputation = IReputationSystem(reputation_);
     }
 
     /// @notice Stops posting and claiming (new commitments). Completion, disputes, settlement,
@@ -281,9 +391,9 @@ contract JobMarketplace is
         return _s().offers[offerId];
     }
 
-    /// @notice The catalog id of (modelId, token), 0 if no job was ever posted for it.
+    /// @notice The catalog id of (modelId, token) with no minimum score, 0 if no job was ever posted for it.
     function offerIdOf(bytes32 modelId, address token) external view returns (uint32) {
-        return _s().offerIds[keccak256(abi.encode(modelId, token))];
+        return _s().offerIds[_catalogKey(modelId, token, 0)];
     }
 
     /// @inheritdoc IActiveJobCounter
@@ -300,6 +410,34 @@ contract JobMarketplace is
     /// @notice Seconds after completion during which the renter may dispute.
     function disputeWindow() external view returns (uint32) {
         return _s().config.disputeWindow;
+    }
+
+    /// @notice Seconds a host may hold a claim before the job can be taken back.
+    function claimTimeout() external view returns (uint32) {
+        return _claimTimeout(_s().config);
+    }
+
+    /// @notice Seconds an arbiter has to resolve a dispute.
+    function arbitrationWindow() external view returns (uint32) {
+        return _arbitrationWindow(_s().config);
+    }
+
+    /// @notice The renter's dispute bond as a share (bps) of the disputed payment.
+    function disputeBondBps() external view returns (uint16) {
+        return _s().config.disputeBondBps;
+    }
+
+    /// @notice The bond disputing `jobId` costs now (0 if it cannot be disputed).
+    function disputeBondOf(uint256 jobId) external view returns (uint256) {
+        JobMarketplaceStorage storage $ = _s();
+        Job storage job = $.jobs[jobId];
+        if (job.status != JobStatus.Completed) return 0;
+        return _bondFor(job, $.config);
+    }
+
+    /// @notice The reputation system in use (address(0): none).
+    function reputation() external view returns (address) {
+        return address(_s().reputation);
     }
 
     /// @notice Whether posting and claiming are stopped.
@@ -320,8 +458,9 @@ contract JobMarketplace is
             revert JobMarketplaceInvalidRequest("deadline");
         }
         if (r.host == msg.sender) revert JobMarketplaceInvalidRequest("host");
+        if (r.minScore > 1000) revert JobMarketplaceInvalidRequest("minScore");
         jobId = c.nextJobId;
-        uint32 offerId = _offerId($, c, r.modelId, r.token);
+        uint32 offerId = _offerId($, c, r.modelId, r.token, r.minScore);
         // Cannot overflow: one id per transaction.
         unchecked {
             $.config.nextJobId = c.nextJobId + 1;
@@ -337,25 +476,62 @@ contract JobMarketplace is
             tokensUsed: 0
         });
         emit JobPosted(
-            jobId, msg.sender, r.modelId, r.promptHash, r.token, r.maxTokens, r.maxPricePerToken, r.deadline, r.host
+            jobId,
+            msg.sender,
+            r.modelId,
+            r.promptHash,
+            r.token,
+            r.maxTokens,
+            r.maxPricePerToken,
+            r.deadline,
+            r.host,
+            r.minScore
         );
         escrow.lock{value: msg.value}(jobId, msg.sender, r.token, uint256(r.maxTokens) * r.maxPricePerToken);
     }
 
-    /// @dev The catalog id of (modelId, token), registered on first use.
-    function _offerId(JobMarketplaceStorage storage $, Config memory c, bytes32 modelId, address token)
+    /// @dev The catalog id of (modelId, token, minScore), registered on first use.
+    function _offerId(JobMarketplaceStorage storage $, Config memory c, bytes32 modelId, address token, uint16 minScore)
         private
         returns (uint32 offerId)
     {
-        bytes32 key = keccak256(abi.encode(modelId, token));
-        offerId = $.offerIds[key];
+        bytes32 catalogKey = _catalogKey(modelId, token, minScore);
+        offerId = $.offerIds[catalogKey];
         if (offerId != 0) return offerId;
         offerId = c.nextOfferId;
-        // Cannot overflow in practice: one id per distinct (model, token) pair ever used.
+        // Cannot overflow in practice: one id per distinct (model, token, minScore) ever used.
         $.config.nextOfferId = offerId + 1;
-        $.offerIds[key] = offerId;
-        $.offers[offerId] = Offer({key: key, modelId: modelId, token: token});
-        emit OfferRegistered(offerId, modelId, token);
+        $.offerIds[catalogKey] = offerId;
+        $.offers[offerId] =
+            Offer({key: keccak256(abi.encode(modelId, token)), modelId: modelId, token: token, minScore: minScore});
+        emit OfferRegistered(offerId, modelId, token, minScore);
+    }
+
+    /// @dev (model, token) keeps the key it had before minimum scores existed, so old ids stay.
+    function _catalogKey(bytes32 modelId, address token, uint16 minScore) private pure returns (bytes32) {
+        return minScore == 0
+            ? keccak256(abi.encode(modelId, token))
+            : keccak256(abi.encode(modelId, token, minScore));
+    }
+
+    function _scoreOf(JobMarketplaceStorage storage $, address host) private view returns (uint16) {
+        IReputationSystem rep = $.reputation;
+        return address(rep) == address(0) ? 0 : rep.scoreOf(host);
+    }
+
+    /// @dev The bond a dispute of `job` (Completed) locks now.
+    function _bondFor(Job storage job, Config memory c) private view returns (uint256) {
+        uint16 bps = c.disputeBondBps;
+        return uint256(job.tokensUsed) * job.pricePerToken * bps / BPS;
+    }
+
+    /// @dev Pays `hostBps` of a dispute's bond (if any) to the host, the rest back to the renter.
+    function _settleBond(uint256 jobId, Job storage job, uint16 hostBps) private {
+        uint256 bondId = jobId | BOND_ID;
+        (, uint256 bond) = escrow.lockOf(address(this), bondId);
+        if (bond == 0) return;
+        if (hostBps == 0) escrow.refund(bondId, job.renter);
+        else escrow.release(bondId, job.host, job.renter, bond * hostBps / BPS);
     }
 
     function _settle(uint256 jobId, Job storage job, Settlement settlement, uint16 hostBps) private {
@@ -376,6 +552,37 @@ contract JobMarketplace is
 
     function _requireNotPaused(JobMarketplaceStorage storage $) private view {
         if ($.config.paused) revert JobMarketplacePaused();
+    }
+
+    /// @dev 0 on a proxy upgraded from before the setting existed: the default applies.
+    function _claimTimeout(Config memory c) private pure returns (uint32) {
+        return c.claimTimeout == 0 ? 1 hours : c.claimTimeout;
+    }
+
+    function _arbitrationWindow(Config memory c) private pure returns (uint32) {
+        return c.arbitrationWindow == 0 ? 7 days : c.arbitrationWindow;
+    }
+
+    function _setClaimTimeout(Config storage c, uint32 timeout) private {
+        if (timeout < MIN_CLAIM_TIMEOUT || timeout > MAX_CLAIM_TIMEOUT) {
+            revert JobMarketplaceInvalidParameter("claimTimeout");
+        }
+        emit ClaimTimeoutUpdated(c.claimTimeout, timeout);
+        c.claimTimeout = timeout;
+    }
+
+    function _setArbitrationWindow(Config storage c, uint32 window) private {
+        if (window < MIN_ARBITRATION_WINDOW || window > MAX_ARBITRATION_WINDOW) {
+            revert JobMarketplaceInvalidParameter("arbitrationWindow");
+        }
+        emit ArbitrationWindowUpdated(c.arbitrationWindow, window);
+        c.arbitrationWindow = window;
+    }
+
+    function _setDisputeBond(Config storage c, uint16 bps) private {
+        if (bps > MAX_DISPUTE_BOND_BPS) revert JobMarketplaceInvalidParameter("disputeBondBps");
+        emit DisputeBondUpdated(c.disputeBondBps, bps);
+        c.disputeBondBps = bps;
     }
 
     function _setDisputeWindow(Config storage c, uint32 window) private {

@@ -85,6 +85,7 @@ interface INodeRegistry {
     event MinimumStakeUpdated(uint256 previous, uint256 current);
     event UnbondingPeriodUpdated(uint64 previous, uint64 current);
     event JobMarketplaceUpdated(address indexed previous, address indexed current);
+    event ClaimsPerMinimumStakeUpdated(uint32 previous, uint32 current);
 
     error NodeRegistryZeroAddress();
     error NodeRegistryAlreadyRegistered(address host);
@@ -111,6 +112,10 @@ interface INodeRegistry {
     /// @notice Reverts unless `host` is active, staked at least the minimum and offers
     /// `offerKey` (= keccak256(abi.encode(modelId, token))); returns its price.
     function checkEligible(address host, bytes32 offerKey) external view returns (uint64 pricePerToken);
+
+    /// @notice `checkEligible`, and how many jobs `host` may hold claimed at once: its stake
+    /// (without unbonding stake) divided by the minimum stake, times claimsPerMinimumStake.
+    function checkClaim(address host, bytes32 offerKey) external view returns (uint64 pricePerToken, uint256 capacity);
 }
 
 /// @notice What the registry asks the marketplace before letting stake go.

@@ -21,7 +21,8 @@ import {IActiveJobCounter, INodeRegistry} from "./INodeRegistry.sol";
 /// `checkEligible` before a host may claim a job.
 /// @dev Stake leaves through an unbonding period. While a host has unfinished
 /// jobs (per the marketplace) its stake cannot drop below the minimum. The
-/// SLASHER_ROLE (reputation and disputes, later) may take stake.
+/// SLASHER_ROLE (held by the ReputationSystem) takes stake for misconduct. The open claims a
+/// host may hold are bounded by its stake (checkClaim).
 contract NodeRegistry is
     Initializable,
     AccessControlUpgradeable,
@@ -44,6 +45,9 @@ contract NodeRegistry is
     uint256 public constant MAX_STRING_BYTES = 256;
     uint256 public constant MAX_PEER_ID_BYTES = 64;
     uint64 public constant MAX_UNBONDING_PERIOD = 90 days;
+    /// @notice Open claims a host may hold per minimum stake it has staked, unless governed otherwise.
+    uint32 public constant DEFAULT_CLAIMS_PER_MINIMUM_STAKE = 8;
+    uint32 public constant MAX_CLAIMS_PER_MINIMUM_STAKE = 1_000;
 
     /// @dev The slot the marketplace reads on every claim: stake and status together.
     struct HostState {
@@ -80,6 +84,8 @@ contract NodeRegistry is
         EnumerableSet.AddressSet activeHosts;
         // Appended (upgrade-safe): cleared with the model in _removeModel.
         mapping(address host => mapping(bytes32 modelId => uint32 contextLength)) contextLengths;
+        // Appended (upgrade-safe): 0 means DEFAULT_CLAIMS_PER_MINIMUM_STAKE.
+        uint32 claimsPerMinimumStake;
     }
 
     // keccak256(abi.encode(uint256(keccak256("fabstir.storage.NodeRegistry")) - 1)) & ~bytes32(uint256(0xff))
@@ -314,6 +320,15 @@ contract NodeRegistry is
         _setUnbondingPeriod(_s(), period);
     }
 
+    /// @notice Sets how many open claims each minimum stake's worth of stake allows (1 to
+    /// MAX_CLAIMS_PER_MINIMUM_STAKE): the value a host can hold hostage is bounded by its stake.
+    function setClaimsPerMinimumStake(uint32 claims) external onlyRole(DEFAULT_ADMIN_ROLE) {
+        if (claims == 0 || claims > MAX_CLAIMS_PER_MINIMUM_STAKE) revert NodeRegistryInvalidAmount(claims);
+        NodeRegistryStorage storage $ = _s();
+        emit ClaimsPerMinimumStakeUpdated(_claimsPerMinimumStake($), claims);
+        $.claimsPerMinimumStake = claims;
+    }
+
     /// @notice Sets the marketplace asked for a host's unfinished jobs.
     function setJobMarketplace(address marketplace) external onlyRole(DEFAULT_ADMIN_ROLE) {
         if (marketplace == address(0)) revert NodeRegistryZeroAddress();
@@ -336,13 +351,20 @@ contract NodeRegistry is
 
     /// @inheritdoc INodeRegistry
     function checkEligible(address host, bytes32 key) external view returns (uint64 pricePerToken) {
+        (pricePerToken,) = _checkEligible(_s(), host, key);
+    }
+
+    /// @inheritdoc INodeRegistry
+    function checkClaim(address host, bytes32 key) external view returns (uint64 pricePerToken, uint256 capacity) {
         NodeRegistryStorage storage $ = _s();
-        HostState memory h = $.hosts[host];
-        if (h.status != HostStatus.Active) revert NodeRegistryHostNotActive(host, h.status);
-        uint256 minimum = $.minimumStake;
-        if (h.stake < minimum) revert NodeRegistryStakeBelowMinimum(host, h.stake, minimum);
-        pricePerToken = $.prices[host][key];
-        if (pricePerToken == 0) revert NodeRegistryModelNotOffered(host, key);
+        uint256 stake;
+        (pricePerToken, stake) = _checkEligible($, host, key);
+        capacity = stake / $.minimumStake * _claimsPerMinimumStake($);
+    }
+
+    /// @notice Open claims each minimum stake's worth of stake allows.
+    function claimsPerMinimumStake() external view returns (uint32) {
+        return _claimsPerMinimumStake(_s());
     }
 
     /// @notice The key prices are stored under: keccak256(abi.encode(modelId, token)).
@@ -541,6 +563,25 @@ contract NodeRegistry is
         }
         $.profiles[host].endpoints = e;
         emit HostEndpointsUpdated(host, e.peerId, e.multiaddrs, e.httpUrl);
+    }
+
+    function _checkEligible(NodeRegistryStorage storage $, address host, bytes32 key)
+        private
+        view
+        returns (uint64 pricePerToken, uint256 stake)
+    {
+        HostState memory h = $.hosts[host];
+        if (h.status != HostStatus.Active) revert NodeRegistryHostNotActive(host, h.status);
+        uint256 minimum = $.minimumStake;
+        if (h.stake < minimum) revert NodeRegistryStakeBelowMinimum(host, h.stake, minimum);
+        pricePerToken = $.prices[host][key];
+        if (pricePerToken == 0) revert NodeRegistryModelNotOffered(host, key);
+        stake = h.stake;
+    }
+
+    function _claimsPerMinimumStake(NodeRegistryStorage storage $) private view returns (uint32) {
+        uint32 c = $.claimsPerMinimumStake;
+        return c == 0 ? DEFAULT_CLAIMS_PER_MINIMUM_STAKE : c;
     }
 
     function _registered(NodeRegistryStorage storage $, address host) private view returns (HostState memory h) {

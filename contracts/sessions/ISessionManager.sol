@@ -33,6 +33,7 @@ interface ISessionManager {
     /// opened at the host's registry price, which must not be higher.
     /// @param deposit the amount locked in the escrow (msg.value for ETH).
     /// @param expiry unix time after which the session can no longer serve.
+    /// @param minScore the least on-chain reputation score (0-1000) the host must have; 0 for none.
     struct SessionRequest {
         address host;
         bytes32 modelId;
@@ -41,6 +42,7 @@ interface ISessionManager {
         uint64 maxPricePerToken;
         uint96 deposit;
         uint64 expiry;
+        uint16 minScore;
     }
 
     /// @notice A session's fixed terms. Only their keccak256 is stored; every call that acts on a
@@ -110,6 +112,7 @@ interface ISessionManager {
         uint256 refund
     );
     event CloseWindowUpdated(uint32 previous, uint32 current);
+    event ReputationUpdated(address indexed previous, address indexed current);
     event SessionsPaused(address account);
     event SessionsUnpaused(address account);
 
@@ -130,4 +133,6 @@ interface ISessionManager {
     error SessionManagerCloseWindowOpen(uint256 sessionId, uint64 until);
     error SessionManagerInvalidCloseWindow(uint32 window);
     error SessionManagerPaused();
+    /// @notice The host's reputation score is below the renter's minimum.
+    error SessionManagerScoreTooLow(address host, uint16 score, uint16 minScore);
 }

@@ -10,6 +10,7 @@ import {ECDSA} from "@openzeppelin/contracts/utils/cryptography/ECDSA.sol";
 import {SignatureChecker} from "@openzeppelin/contracts/utils/cryptography/SignatureChecker.sol";
 import {IPaymentEscrow} from "../escrow/IPaymentEscrow.sol";
 import {INodeRegistry} from "../registry/INodeRegistry.sol";
+import {IReputationSystem} from "../reputation/IReputationSystem.sol";
 import {ISessionManager} from "./ISessionManager.sol";
 
 /// @title SessionManager
@@ -74,6 +75,8 @@ contract SessionManager is
         Config config;
         mapping(uint256 sessionId => bytes32) terms;
         mapping(uint256 sessionId => SessionState) states;
+        // Appended (upgrade-safe).
+        IReputationSystem reputation;
     }
 
     // keccak256(abi.encode(uint256(keccak256("fabstir.storage.SessionManager")) - 1)) & ~bytes32(uint256(0xff))
@@ -236,6 +239,19 @@ contract SessionManager is
         _setCloseWindow(_s().config, window);
     }
 
+    /// @notice Sets the reputation system that records settled sessions and holds minimum
+    /// scores (address(0): none; then minimum scores cannot be met).
+    function setReputation(address reputation_) external onlyRole(DEFAULT_ADMIN_ROLE) {
+        SessionManagerStorage storage $ = _s();
+        emit ReputationUpdated(address($.reputation), reputation_);
+        $.reputation = IReputationSystem(reputation_);
+    }
+
+    /// @notice The reputation system in use (address(0): none).
+    function reputation() external view returns (address) {
+        return address(_s().reputation);
+    }
+
     /// @notice Stops opening and topping up sessions. Checkpoints, closes and settlements stay
     /// open so no renter's or host's money is held hostage.
     function pause() external onlyRole(PAUSER_ROLE) {
@@ -324,6 +340,11 @@ contract SessionManager is
         }
         uint64 price = registry.checkEligible(r.host, keccak256(abi.encode(r.modelId, r.token)));
         if (price > r.maxPricePerToken) revert SessionManagerPriceTooHigh(price, r.maxPricePerToken);
+        if (r.minScore != 0) {
+            IReputationSystem rep = $.reputation;
+            uint16 score = address(rep) == address(0) ? 0 : rep.scoreOf(r.host);
+            if (score < r.minScore) revert SessionManagerScoreTooLow(r.host, score, r.minScore);
+        }
         // At least one token's worth, so an open session can always serve something.
         if (r.deposit < price) revert SessionManagerInvalidRequest("deposit");
         sessionId = c.nextSessionId;
@@ -424,6 +445,11 @@ contract SessionManager is
         } else if (increment != 0) {
             // The last receipt spends the whole deposit: the lock is paid down to zero (closed).
             escrow.pay(sessionId, t.host, increment);
+        }
+        // A session that paid for something is work delivered; an unused one is not recorded.
+        IReputationSystem rep = _s().reputation;
+        if (s.paid != 0 && address(rep) != address(0)) {
+            rep.recordWork(IReputationSystem.Work.Session, sessionId, t.host, t.renter, s.paid, s.tokens, 0);
         }
     }
 

@@ -3,8 +3,12 @@ import { buildModule } from "@nomicfoundation/hardhat-ignition/modules";
 const DAY = 24n * 60n * 60n;
 
 /**
- * The Fabstir core: FABToken, PaymentEscrow, NodeRegistry, JobMarketplace and SessionManager, each
- * a UUPS implementation behind a FabstirProxy (ERC-1967), wired together. The same
+ * The Fabstir core: FABToken, PaymentEscrow, NodeRegistry, JobMarketplace, SessionManager,
+ * ReputationSystem and ProofSystem, each a UUPS implementation behind a FabstirProxy (ERC-1967),
+ * wired together: the reputation system records the marketplace's, the sessions' and the proof
+ * system's work and offences, slashes through the registry's SLASHER_ROLE and gives the escrow
+ * its hosts' fee discounts; the proof system verifies output-count proofs (its default
+ * verifier is the project's own circuit, circuits/) and holds challenge bonds in the escrow. The same
  * module deploys the local chain, Base Sepolia and Base; parameters tune it per network.
  */
 export default buildModule("Fabstir", (m) => {
@@ -16,6 +20,9 @@ export default buildModule("Fabstir", (m) => {
   const unbondingPeriod = m.getParameter("unbondingPeriod", 7n * DAY);
   const disputeWindow = m.getParameter("disputeWindow", DAY);
   const closeWindow = m.getParameter("sessionCloseWindow", 60n * 60n);
+  // How much of the payment token is one unit of rating weight (ETH: 1 gwei, about one token's
+  // price on the local marketplace); governance sets units for other tokens.
+  const ratingUnitEth = m.getParameter("ratingUnitEth", 10n ** 9n);
 
   const fabImpl = m.contract("FABToken", [], { id: "FABTokenImpl" });
   const fabProxy = m.contract(
@@ -64,9 +71,48 @@ export default buildModule("Fabstir", (m) => {
   );
   const sessions = m.contractAt("SessionManager", sessionsProxy, { id: "SessionManager" });
 
+  const reputationImpl = m.contract("ReputationSystem", [], { id: "ReputationSystemImpl" });
+  const reputationProxy = m.contract(
+    "FabstirProxy",
+    [
+      reputationImpl,
+      m.encodeFunctionCall(reputationImpl, "initialize", [admin, registry, treasury]),
+    ],
+    { id: "ReputationSystemProxy" },
+  );
+  const reputation = m.contractAt("ReputationSystem", reputationProxy, { id: "ReputationSystem" });
+
   m.call(escrow, "setLocker", [marketplace, true], { id: "setLockerMarketplace" });
   m.call(escrow, "setLocker", [sessions, true], { id: "setLockerSessions" });
   m.call(registry, "setJobMarketplace", [marketplace]);
 
-  return { fab, escrow, registry, marketplace, sessions };
+  const slasherRole = m.staticCall(registry, "SLASHER_ROLE", []);
+  m.call(registry, "grantRole", [slasherRole, reputation], { id: "grantSlasherReputation" });
+  m.call(reputation, "setSources", [marketplace, sessions]);
+  m.call(reputation, "setRecorder", [marketplace, true], { id: "setRecorderMarketplace" });
+  m.call(reputation, "setRecorder", [sessions, true], { id: "setRecorderSessions" });
+  m.call(reputation, "setRatingUnit", ["0x0000000000000000000000000000000000000000", ratingUnitEth], {
+    id: "setRatingUnitEth",
+  });
+  const outputVerifier = m.contract("OutputCountVerifier", []);
+  const proofsImpl = m.contract("ProofSystem", [marketplace, sessions, escrow], {
+    id: "ProofSystemImpl",
+  });
+  const proofsProxy = m.contract(
+    "FabstirProxy",
+    [
+      proofsImpl,
+      m.encodeFunctionCall(proofsImpl, "initialize", [admin, outputVerifier, reputation]),
+    ],
+    { id: "ProofSystemProxy" },
+  );
+  const proofs = m.contractAt("ProofSystem", proofsProxy, { id: "ProofSystem" });
+  m.call(escrow, "setLocker", [proofs, true], { id: "setLockerProofs" });
+  m.call(reputation, "setRecorder", [proofs, true], { id: "setRecorderProofs" });
+
+  m.call(marketplace, "setReputation", [reputation]);
+  m.call(sessions, "setReputation", [reputation]);
+  m.call(escrow, "setFeeDiscounts", [reputation]);
+
+  return { fab, escrow, registry, marketplace, sessions, reputation, proofs };
 });

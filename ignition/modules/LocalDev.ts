@@ -9,5 +9,7 @@ export default buildModule("FabstirLocalDev", (m) => {
   const core = m.useModule(Fabstir);
   const stablecoin = m.contract("TestStablecoin", []);
   m.call(core.escrow, "setTokenAllowed", [stablecoin, true]);
+  // 10 units (0.00001 USD) is about one token's price on the local marketplace.
+  m.call(core.reputation, "setRatingUnit", [stablecoin, 10n], { id: "setRatingUnitStablecoin" });
   return { ...core, stablecoin };
 });

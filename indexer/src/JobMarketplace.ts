@@ -1,6 +1,9 @@
-/** JobMarketplace: jobs, their status history, the offer catalog, host performance. */
+/**
+ * JobMarketplace: jobs, their status history and disputes, the offer catalog, the
+ * marketplace's parameters, host performance.
+ */
 import type { Context } from "ponder:registry";
-import { job, jobStatusChange, model, offer } from "ponder:schema";
+import { dispute, job, jobStatusChange, marketplaceConfig, model, offer } from "ponder:schema";
 import { jobMarketplaceAbi } from "../../abis/index.ts";
 import { bumpDaily, bumpModel, markActive, updateHost } from "./lib/host-stats.ts";
 import { indexContract } from "./lib/index-contract.ts";
@@ -36,10 +39,48 @@ async function transition(
   return row;
 }
 
+const CONFIG_ID = "JobMarketplace";
+
+/** Upserts parameters of the marketplace (initialize emits each one first). */
+async function setConfig(
+  db: Context["db"],
+  at: bigint,
+  change: Partial<Omit<typeof marketplaceConfig.$inferInsert, "id" | "updatedAt">>,
+): Promise<void> {
+  await db
+    .insert(marketplaceConfig)
+    .values({ id: CONFIG_ID, ...change, updatedAt: at })
+    .onConflictDoUpdate({ ...change, updatedAt: at });
+}
+
+/**
+ * A dispute settled by the arbiter is lost by the host below half of the payment, as the
+ * ReputationSystem records it (JobMarketplace.resolveDispute); the default is neither side's loss.
+ */
+function outcomeOf(settlement: (typeof SETTLEMENT)[number], hostBps: number) {
+  if (settlement === "Unarbitrated") return "Unarbitrated" as const;
+  return hostBps < 5_000 ? ("HostLost" as const) : ("HostWon" as const);
+}
+
 indexContract("JobMarketplace", jobMarketplaceAbi, {
   OfferRegistered: async ({ event, context }) => {
-    const { offerId, modelId, token } = event.args;
-    await context.db.insert(offer).values({ id: offerId, modelId, token });
+    const { offerId, modelId, token, minScore } = event.args;
+    await context.db.insert(offer).values({ id: offerId, modelId, token, minScore });
+  },
+  DisputeWindowUpdated: async ({ event, context }) => {
+    await setConfig(context.db, event.block.timestamp, { disputeWindow: event.args.current });
+  },
+  ClaimTimeoutUpdated: async ({ event, context }) => {
+    await setConfig(context.db, event.block.timestamp, { claimTimeout: event.args.current });
+  },
+  ArbitrationWindowUpdated: async ({ event, context }) => {
+    await setConfig(context.db, event.block.timestamp, { arbitrationWindow: event.args.current });
+  },
+  DisputeBondUpdated: async ({ event, context }) => {
+    await setConfig(context.db, event.block.timestamp, { disputeBondBps: event.args.currentBps });
+  },
+  ReputationUpdated: async ({ event, context }) => {
+    await setConfig(context.db, event.block.timestamp, { reputation: event.args.current });
   },
   JobPosted: async ({ event, context }) => {
     const a = event.args;
@@ -58,6 +99,7 @@ indexContract("JobMarketplace", jobMarketplaceAbi, {
       deposit,
       status: "Posted",
       deadline: a.deadline,
+      minScore: a.minScore,
       postedAt: at,
     });
     await context.db.insert(jobStatusChange).values({
@@ -105,12 +147,25 @@ indexContract("JobMarketplace", jobMarketplaceAbi, {
     await markActive(context.db, host, at);
   },
   JobDisputed: async ({ event, context }) => {
-    const before = await transition(context.db, event, event.args.jobId, "Disputed");
-    if (before?.host) {
-      await updateHost(context.db, before.host, event.block.timestamp, (h) => ({
-        jobsDisputed: h.jobsDisputed + 1,
-      }));
-    }
+    const { jobId, renter, reason, bond, arbitrationDeadline } = event.args;
+    const at = event.block.timestamp;
+    const before = await transition(context.db, event, jobId, "Disputed");
+    if (!before?.host) return;
+    await context.db.insert(dispute).values({
+      jobId,
+      renter,
+      host: before.host,
+      token: before.token,
+      reason,
+      reasonText: bytes32ToText(reason),
+      bond,
+      arbitrationDeadline,
+      outcome: "Open",
+      openedAt: at,
+      blockNumber: event.block.number,
+      txHash: event.transaction.hash,
+    });
+    await updateHost(context.db, before.host, at, (h) => ({ jobsDisputed: h.jobsDisputed + 1 }));
   },
   JobSettled: async ({ event, context }) => {
     const { jobId, settlement, hostBps } = event.args;
@@ -122,9 +177,14 @@ indexContract("JobMarketplace", jobMarketplaceAbi, {
       hostBps,
       finishedAt: at,
     }));
+    const disputed = kind === "Resolved" || kind === "Unarbitrated";
+    if (disputed && (await context.db.find(dispute, { jobId }))) {
+      await context.db
+        .update(dispute, { jobId })
+        .set({ outcome: outcomeOf(kind, hostBps), hostBps, settledAt: at });
+    }
     if (before?.host) {
-      // A dispute is lost when the arbiter pays the host less than in full.
-      const lost = kind === "Resolved" && hostBps < 10_000 ? 1 : 0;
+      const lost = disputed && outcomeOf(kind, hostBps) === "HostLost" ? 1 : 0;
       await updateHost(context.db, before.host, at, (h) => ({
         jobsSettled: h.jobsSettled + 1,
         disputesLost: h.disputesLost + lost,

@@ -1,10 +1,11 @@
 /** NodeRegistry: hosts, their models (with context lengths), offers and stake. */
 import type { Context } from "ponder:registry";
-import { host, hostModel, hostOffer, model, registryConfig } from "ponder:schema";
+import { host, hostModel, hostOffer, hostReputation, model, registryConfig } from "ponder:schema";
 import { nodeRegistryAbi } from "../../abis/index.ts";
 import { reputation } from "../../protocol/reputation.ts";
 import { bumpDaily, bumpModel, updateHost } from "./lib/host-stats.ts";
 import { indexContract } from "./lib/index-contract.ts";
+import { NEUTRAL_SCORE } from "./lib/reputation.ts";
 import { bytes32ToText, HOST_STATUS } from "./lib/values.ts";
 
 const CONFIG_ID = "NodeRegistry";
@@ -15,7 +16,12 @@ const MAX_CONTEXT_LENGTH = 2 ** 31 - 1;
 async function setConfig(
   db: Context["db"],
   at: bigint,
-  change: { minimumStake?: bigint; unbondingPeriod?: bigint; jobMarketplace?: `0x${string}` },
+  change: {
+    minimumStake?: bigint;
+    unbondingPeriod?: bigint;
+    jobMarketplace?: `0x${string}`;
+    claimsPerMinimumStake?: number;
+  },
 ): Promise<void> {
   await db
     .insert(registryConfig)
@@ -33,6 +39,11 @@ indexContract("NodeRegistry", nodeRegistryAbi, {
   JobMarketplaceUpdated: async ({ event, context }) => {
     await setConfig(context.db, event.block.timestamp, { jobMarketplace: event.args.current });
   },
+  ClaimsPerMinimumStakeUpdated: async ({ event, context }) => {
+    await setConfig(context.db, event.block.timestamp, {
+      claimsPerMinimumStake: event.args.current,
+    });
+  },
   HostRegistered: async ({ event, context }) => {
     const { host: address, stake, hardware, region, metadataDigest } = event.args;
     const at = event.block.timestamp;
@@ -49,8 +60,9 @@ indexContract("NodeRegistry", nodeRegistryAbi, {
       updatedAt: at,
     };
     if (existing) {
-      const { score } = reputation({ ...existing, stake, at });
-      await context.db.update(host, { address }).set({ ...profile, score });
+      // The on-chain score stays: the ReputationSystem keeps a host's record across registrations.
+      const { score: indexerScore } = reputation({ ...existing, stake, at });
+      await context.db.update(host, { address }).set({ ...profile, indexerScore });
       return;
     }
     const counters = {
@@ -70,10 +82,18 @@ indexContract("NodeRegistry", nodeRegistryAbi, {
       sessionsServed: 0,
       sessionTokensServed: 0n,
     };
-    const { score } = reputation({ ...counters, stake, firstRegisteredAt: at, at });
-    await context.db
-      .insert(host)
-      .values({ address, ...profile, ...counters, firstRegisteredAt: at, score });
+    const { score: indexerScore } = reputation({ ...counters, stake, firstRegisteredAt: at, at });
+    // A host without a reputation event yet has the contract's neutral score.
+    const record = await context.db.find(hostReputation, { host: address });
+    await context.db.insert(host).values({
+      address,
+      ...profile,
+      ...counters,
+      firstRegisteredAt: at,
+      score: record?.score ?? NEUTRAL_SCORE,
+      scoreAt: record?.scoreAt ?? at,
+      indexerScore,
+    });
     await bumpDaily(context.db, at, (d) => ({ newHosts: d.newHosts + 1 }));
   },
   HostDeregistered: async ({ event, context }) => {

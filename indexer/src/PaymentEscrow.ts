@@ -1,16 +1,18 @@
 /**
  * PaymentEscrow: releases, pays and refunds, host earnings, daily volume. Every lock belongs
- * to a locker (the `locker` of each event): the JobMarketplace's are jobs, the
- * SessionManager's are sessions, and the same id under both is two locks. Which is which comes
- * from the configured addresses, not from the chain. Movements of any other locker count in
- * the daily volume only.
+ * to a locker (the `locker` of each event): the JobMarketplace's are jobs, and its ids with the
+ * top bit set are dispute bonds (of the job with the rest of the id), the SessionManager's are
+ * sessions, and the same id under both is two locks. Which is which comes from the configured
+ * addresses, not from the chain. A bond is neither a job nor volume: its movements are
+ * `bond` payment rows and settle its dispute's row. Movements of any other locker count in the
+ * daily volume only.
  */
 import type { Context } from "ponder:registry";
-import { dailyVolume, hostEarning, job, payment, session } from "ponder:schema";
+import { dailyVolume, dispute, hostEarning, job, payment, session } from "ponder:schema";
 import { zeroAddress } from "viem";
 import { paymentEscrowAbi } from "../../abis/index.ts";
 import { indexContract } from "./lib/index-contract.ts";
-import { dayOf, eventId } from "./lib/values.ts";
+import { BOND_ID_BIT, dayOf, eventId } from "./lib/values.ts";
 
 type Source = (typeof payment.$inferSelect)["source"];
 
@@ -39,31 +41,46 @@ interface Lockers {
   SessionManager: { address: unknown };
 }
 
-/** Whose lock `locker` moved: a job's, a session's, or neither (null). */
-function sourceOf(contracts: Lockers, locker: `0x${string}`): Source | null {
+/** Whose lock `id` of `locker` is: a job's, a dispute bond's, a session's, or none (null). */
+function sourceOf(contracts: Lockers, locker: `0x${string}`, id: bigint): Source | null {
   const is = (address: unknown) =>
     typeof address === "string" && address.toLowerCase() === locker.toLowerCase();
-  if (is(contracts.JobMarketplace.address)) return "job";
+  if (is(contracts.JobMarketplace.address)) return id >= BOND_ID_BIT ? "bond" : "job";
   if (is(contracts.SessionManager.address)) return "session";
   return null;
 }
 
-/** The lock's id in the column of its source. */
+/** The lock's id in the column of its source (a bond's under its job's id). */
 const idsOf = (source: Source, id: bigint) =>
-  source === "job" ? { jobId: id, sessionId: null } : { jobId: null, sessionId: id };
+  source === "session"
+    ? { jobId: null, sessionId: id }
+    : { jobId: source === "bond" ? id ^ BOND_ID_BIT : id, sessionId: null };
+
+/** Records where a dispute's bond went (once its lock closed), if the dispute is indexed. */
+async function settleBond(
+  db: Context["db"],
+  jobId: bigint,
+  bondToHost: bigint,
+  bondRefund: bigint,
+): Promise<void> {
+  if (!(await db.find(dispute, { jobId }))) return;
+  await db.update(dispute, { jobId }).set({ bondToHost, bondRefund });
+}
 
 indexContract("PaymentEscrow", paymentEscrowAbi, {
   FundsLocked: async ({ event, context }) => {
-    await addVolume(context.db, event.block.timestamp, event.args.token, {
-      deposits: event.args.amount,
-    });
+    const { id, token, locker, amount } = event.args;
+    if (sourceOf(context.contracts, locker, id) === "bond") return;
+    await addVolume(context.db, event.block.timestamp, token, { deposits: amount });
   },
   PaymentReleased: async ({ event, context }) => {
     const a = event.args;
     const at = event.block.timestamp;
     const fees = a.treasuryAmount + a.stakersAmount;
-    await addVolume(context.db, at, a.token, { volume: a.hostAmount + fees, fees });
-    const source = sourceOf(context.contracts, a.locker);
+    const source = sourceOf(context.contracts, a.locker, a.id);
+    if (source !== "bond") {
+      await addVolume(context.db, at, a.token, { volume: a.hostAmount + fees, fees });
+    }
     if (source === null) return;
     // `pay` (a session checkpoint) keeps the lock open: no renter, no refund in the event.
     const kind = a.renter === zeroAddress ? "pay" : "release";
@@ -82,6 +99,10 @@ indexContract("PaymentEscrow", paymentEscrowAbi, {
       refund: a.refund,
       at,
     });
+    if (source === "bond") {
+      await settleBond(context.db, a.id ^ BOND_ID_BIT, a.hostAmount, a.refund);
+      return;
+    }
     if (source === "job") {
       await context.db
         .update(job, { id: a.id })
@@ -124,7 +145,7 @@ indexContract("PaymentEscrow", paymentEscrowAbi, {
   },
   FundsRefunded: async ({ event, context }) => {
     const a = event.args;
-    const source = sourceOf(context.contracts, a.locker);
+    const source = sourceOf(context.contracts, a.locker, a.id);
     if (source === null) return;
     await context.db.insert(payment).values({
       id: eventId(event),
@@ -140,6 +161,7 @@ indexContract("PaymentEscrow", paymentEscrowAbi, {
       refund: a.amount,
       at: event.block.timestamp,
     });
+    if (source === "bond") await settleBond(context.db, a.id ^ BOND_ID_BIT, 0n, a.amount);
     if (source === "job") {
       await context.db.update(job, { id: a.id }).set({ hostPayment: 0n, refund: a.amount });
     }

@@ -19,6 +19,7 @@ import {
   jobMarketplaceAbi,
   nodeRegistryAbi,
   paymentEscrowAbi,
+  reputationSystemAbi,
 } from "../../abis/index.ts";
 import { devPrivateKey, type LocalChain, startLocalChain } from "../../fixtures/local-chain.ts";
 import { postJob, readJob, until } from "../../fixtures/marketplace.ts";
@@ -368,17 +369,74 @@ describe("host node on a local chain", () => {
     );
   });
 
-  it("refuses an expired job, then gives it up on chain so the renter is refunded", async () => {
+  const reputation = () =>
+    chain.publicClient.readContract({
+      address: chain.addresses.ReputationSystem,
+      abi: reputationSystemAbi,
+      functionName: "reputationOf",
+      args: [hostAccount.address],
+    });
+  const stakeOf = async () =>
+    (
+      await chain.publicClient.readContract({
+        address: chain.addresses.NodeRegistry,
+        abi: nodeRegistryAbi,
+        functionName: "hostState",
+        args: [hostAccount.address],
+      })
+    )[1];
+
+  it("hands back a claimed job whose renter does not ask in time, before it could count as abandoned", async () => {
+    // A 2-minute claim timeout: the node gives up at half of it (wide margins for slow runs).
+    const setClaimTimeout = async (seconds: number) =>
+      chain.publicClient.waitForTransactionReceipt({
+        hash: await chain.wallet(0).writeContract({
+          address: chain.addresses.JobMarketplace,
+          abi: jobMarketplaceAbi,
+          functionName: "setClaimTimeout",
+          args: [seconds],
+        }),
+      });
+    await setClaimTimeout(120);
+    const b = body("a job its renter forgets");
+    const id = await post(b, { ttl: 3_600 });
+    await claimed(id);
+    const stake = await stakeOf();
+    // Past the node's give-up point, not yet the claim timeout.
+    await chain.testClient.increaseTime({ seconds: 80 });
+    await chain.mine(1);
+    await until("the host to hand the job back", async () => (await job(id)).status === "Refused");
+    await setClaimTimeout(3_600);
+    await assert.rejects(
+      client(id, await authorize(id, b)).chat.completions.create(b),
+      (e: unknown) => e instanceof OpenAI.APIError && e.status >= 400 && e.status < 500,
+    );
+    assert.equal((await reputation()).abandoned, 0, "a hand-back is not an abandoned claim");
+    assert.equal(await stakeOf(), stake, "nor slashed");
+  });
+
+  it("refuses an expired job; a claim that outlived its deadline while the node was down is abandoned and slashed", async () => {
     const b = body("a job that runs out of time");
     const id = await post(b, { ttl: 60 });
     await claimed(id);
+    const stake = await stakeOf();
+    await stopHost();
     await chain.testClient.increaseTime({ seconds: 120 });
     await chain.mine(1);
+    await startHost();
     await assert.rejects(
       client(id, await authorize(id, b)).chat.completions.create(b),
       (e: unknown) => e instanceof OpenAI.APIError && e.status === 410 && e.code === "job_expired",
     );
     await until("the host to expire the job", async () => (await job(id)).status === "Expired");
+    const rep = await reputation();
+    assert.equal(rep.abandoned, 1);
+    // 1% of the stake for a first abandoned claim (docs/trust.md).
+    assert.equal(await stakeOf(), stake - stake / 100n);
+    // Below the minimum stake now: a restart tops it up (registration) so it can claim again.
+    await stopHost();
+    await startHost();
+    assert.ok((await stakeOf()) >= stake);
   });
 
   it("resumes after a restart: catches up on jobs posted while down and serves a job claimed before", async () => {

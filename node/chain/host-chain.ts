@@ -33,6 +33,8 @@ export interface HostChainOptions {
     JobMarketplace: `0x${string}`;
     PaymentEscrow: `0x${string}`;
     SessionManager: `0x${string}`;
+    /** Optional: without it minimum scores are not checked before claiming (claims may revert). */
+    ReputationSystem?: `0x${string}`;
   };
   /** First block to follow when there is no checkpoint yet (the deployment block). */
   startBlock: number;
@@ -97,6 +99,7 @@ export async function startHostChain(o: HostChainOptions): Promise<HostChain> {
     chainId: o.chainId,
     marketplace: o.addresses.JobMarketplace,
     escrow: o.addresses.PaymentEscrow,
+    reputation: o.addresses.ReputationSystem,
     state,
     prices,
     policy: o.policy,

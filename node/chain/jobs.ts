@@ -5,12 +5,15 @@
  * deposit, and claims them. When the renter then asks (over HTTP or libp2p) with a signed
  * authorization, the gate checks it against the chain and lets the request through once;
  * the answer's hash and exact completion token count go on chain with completeJob. A
- * periodic sync retries what failed on the RPC (claims, completions), gives up claimed
- * jobs whose deadline passed (expireJob refunds the renter and frees the host's stake),
- * and releases payment of completed jobs once their dispute window is over.
+ * periodic sync retries what failed on the RPC (claims, completions), hands back claimed
+ * jobs whose renter has not asked by half the marketplace's claim timeout (refuseJob: the
+ * renter is refunded, and the host is not charged with an abandoned claim, which the
+ * marketplace records and slashes once the claim timeout passes), releases payment of
+ * completed jobs once their dispute window is over, and settles disputes no arbiter resolved
+ * by their deadline (settleDispute: the documented default pays the completion).
  */
 import { stringToHex, zeroAddress } from "viem";
-import { jobMarketplaceAbi, paymentEscrowAbi } from "../../abis/index.ts";
+import { jobMarketplaceAbi, paymentEscrowAbi, reputationSystemAbi } from "../../abis/index.ts";
 import { type ChainClient, ContractRevertError } from "../../protocol/chain-client.ts";
 import { outputHash, requestHash } from "../../protocol/hashing.ts";
 import { recoverJobAuthorizer } from "../../protocol/job-auth.ts";
@@ -29,14 +32,19 @@ export interface JobPolicy {
   maxActiveJobs: number;
   /** Do not claim a job with less time than this before its deadline. */
   minTimeLeftSec: number;
-  /** Release payment of completed jobs whose dispute window is over. */
+  /** Release payment of completed jobs whose dispute window is over (and settle disputes
+   * no arbiter resolved by their deadline). */
   autoRelease: boolean;
+  /** Hand a claimed job back when its renter has not asked by this share of the claim
+   * timeout (or this many seconds before the deadline, whichever comes first). */
+  giveUpShare: number;
 }
 
 export const DEFAULT_JOB_POLICY: JobPolicy = {
   maxActiveJobs: 16,
   minTimeLeftSec: 60,
   autoRelease: true,
+  giveUpShare: 0.5,
 };
 
 export interface JobManagerOptions {
@@ -44,6 +52,8 @@ export interface JobManagerOptions {
   chainId: number;
   marketplace: `0x${string}`;
   escrow: `0x${string}`;
+  /** The ReputationSystem: this host's score is checked against jobs' minimum scores. */
+  reputation?: `0x${string}`;
   state: ChainStateStore;
   /** Prices per output token this host asks, by chain model id, then lower-case token address. */
   prices: Map<`0x${string}`, Map<string, bigint>>;
@@ -103,7 +113,7 @@ export function createJobManager(options: JobManagerOptions): JobManager {
   };
 
   /** A JobMarketplace transaction that takes only the job id. */
-  const jobTx = (fn: "claimJob" | "expireJob" | "releasePayment", r: JobRecord) =>
+  const jobTx = (fn: "claimJob" | "expireJob" | "releasePayment" | "settleDispute", r: JobRecord) =>
     client.send(`${fn} ${r.id}`, {
       address: options.marketplace,
       abi: jobMarketplaceAbi,
@@ -115,6 +125,34 @@ export function createJobManager(options: JobManagerOptions): JobManager {
     options.prices.get(modelId.toLowerCase() as `0x${string}`)?.get(token.toLowerCase());
 
   const chainJob = (id: string) => readJob(client, options.marketplace, BigInt(id));
+
+  /** Read fresh for every claimed job a sync looks at: governance may shorten it any time. */
+  const claimTimeout = async () =>
+    Number(
+      await client.read("claimTimeout", {
+        address: options.marketplace,
+        abi: jobMarketplaceAbi,
+        functionName: "claimTimeout",
+      }),
+    );
+  /** This host's score changes slowly: read at most once a minute. */
+  let score: { value: number; at: number } | undefined;
+  const myScore = async () => {
+    if (!score || Date.now() - score.at > 60_000)
+      score = { value: await readScore(), at: Date.now() };
+    return score.value;
+  };
+  const readScore = async () =>
+    options.reputation
+      ? Number(
+          await client.read("scoreOf", {
+            address: options.reputation,
+            abi: reputationSystemAbi,
+            functionName: "scoreOf",
+            args: [client.account.address],
+          }),
+        )
+      : 0;
 
   async function escrowHolds(r: JobRecord): Promise<boolean> {
     const [token, amount] = await client.read(`lockOf ${r.id}`, {
@@ -138,7 +176,7 @@ export function createJobManager(options: JobManagerOptions): JobManager {
   }
 
   /** Why a posted job does not fit this host, or undefined when it does. */
-  function misfit(e: Posted["args"], t: number): string | undefined {
+  async function misfit(e: Posted["args"], t: number): Promise<string | undefined> {
     if (e.host !== zeroAddress && e.host.toLowerCase() !== me) return "chosen for another host";
     if (e.renter.toLowerCase() === me) return "own job";
     const price = priceFor(e.modelId, e.token);
@@ -146,6 +184,7 @@ export function createJobManager(options: JobManagerOptions): JobManager {
     if (price > e.maxPricePerToken) return "price above the renter's maximum";
     if (Number(e.deadline) - t < policy.minTimeLeftSec) return "too little time left";
     if (active() >= policy.maxActiveJobs) return "at capacity";
+    if (e.minScore > 0 && (await myScore()) < e.minScore) return "score below the renter's minimum";
     return undefined;
   }
 
@@ -231,7 +270,23 @@ export function createJobManager(options: JobManagerOptions): JobManager {
       return claim(r);
     }
     if (r.status === "served") return complete(r);
-    if (r.status === "claimed" && t > r.deadline) {
+    if (r.status === "claimed") {
+      const claimedAt = r.claimedAt ?? t;
+      if (r.claimedAt === undefined) state.update(r.id, { claimedAt });
+      const timeout = await claimTimeout();
+      const takenBackAt = Math.min(r.deadline, claimedAt + timeout);
+      const giveUpAt = Math.min(
+        claimedAt + Math.floor(timeout * policy.giveUpShare),
+        r.deadline - policy.minTimeLeftSec / 2,
+      );
+      if (t > giveUpAt && t <= takenBackAt) {
+        // The renter is absent: hand the job back (refund) rather than hold it into the
+        // claim timeout, where the marketplace counts it as an abandoned claim.
+        log.info({ job: r.id }, "the renter has not asked for its job; handing it back");
+        state.update(r.id, { status: "refusing", refusal: "renter_absent" });
+        return handBack(state.job(r.id) as JobRecord);
+      }
+      if (t <= takenBackAt) return;
       const job = await chainJob(r.id);
       if (job.status !== "Claimed") return finish(r, { kind: "ended", status: job.status });
       try {
@@ -240,15 +295,19 @@ export function createJobManager(options: JobManagerOptions): JobManager {
         if (!(e instanceof ContractRevertError)) throw e;
       }
       options.metrics?.jobs.inc({ outcome: "given_up" });
-      log.info({ job: r.id }, "renter never asked before the deadline; job expired and refunded");
+      log.warn(
+        { job: r.id },
+        "a claimed job outlived its claim timeout (was this node down?); expired: refunded and counted as abandoned",
+      );
       return finish(r, { kind: "unasked" });
     }
     if (r.status === "completed" && policy.autoRelease) {
       const job = await chainJob(r.id);
       if (job.status === "Settled") return finish(r, { kind: "settled" });
-      if (job.status !== "Completed" || t <= job.timeout) return;
+      if ((job.status !== "Completed" && job.status !== "Disputed") || t <= job.timeout) return;
       try {
-        await jobTx("releasePayment", r);
+        // After the dispute window, or after a dispute's arbitration deadline (the default).
+        await jobTx(job.status === "Completed" ? "releasePayment" : "settleDispute", r);
         finish(r, { kind: "settled" });
       } catch (e) {
         if (!(e instanceof ContractRevertError)) throw e;
@@ -275,7 +334,7 @@ export function createJobManager(options: JobManagerOptions): JobManager {
   async function onPosted(e: Posted["args"], t: number) {
     const id = e.jobId.toString();
     if (state.job(id)) return;
-    const why = misfit(e, t);
+    const why = await misfit(e, t);
     if (why) {
       log.debug({ job: id, why }, "job does not fit");
       return;
@@ -396,10 +455,15 @@ export function createJobManager(options: JobManagerOptions): JobManager {
       r = state.job(id);
     }
     if (r?.status === "refusing")
-      throw refuse(
-        "context_length_exceeded",
-        "this job's request does not fit the model's context; the job is being refunded",
-      );
+      throw r.refusal === "renter_absent"
+        ? refuse(
+            "job_expired",
+            "the renter did not ask in time; the job is being handed back and refunded",
+          )
+        : refuse(
+            "context_length_exceeded",
+            "this job's request does not fit the model's context; the job is being refunded",
+          );
     if (r && (r.status === "serving" || r.outputHash !== undefined))
       throw refuse("job_already_served", "this job was already served; one request per job");
     if (r?.status === "done" && r.outcome?.kind === "underfunded")

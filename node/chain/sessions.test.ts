@@ -35,9 +35,11 @@ import {
 import { devPrivateKey, type LocalChain, startLocalChain } from "../../fixtures/local-chain.ts";
 import { until } from "../../fixtures/marketplace.ts";
 import { localNode } from "../../fixtures/p2p.ts";
+import { requestHash } from "../../protocol/hashing.ts";
 import { type HttpServer, startHttpServer } from "../../protocol/http-server.ts";
 import { createLogger } from "../../protocol/logger.ts";
 import { chainModelId } from "../../protocol/model-id.ts";
+import { chatToServeRequest } from "../../protocol/openai.ts";
 import {
   EMPTY_DIGEST,
   emptyReceipt,
@@ -100,6 +102,8 @@ interface RenterSession {
 interface Answer {
   text: string;
   tokens: number;
+  /** The requestHash of the request it answers (the receipt's digest binds the two). */
+  request: `0x${string}`;
 }
 
 describe("host sessions on a local chain", () => {
@@ -184,6 +188,7 @@ describe("host sessions on a local chain", () => {
           maxPricePerToken: PRICE,
           deposit,
           expiry: now + BigInt(ttlSec),
+          minScore: 0,
         },
       ],
       value: deposit,
@@ -253,9 +258,10 @@ describe("host sessions on a local chain", () => {
     receipt?: SignedReceipt,
     opts: { content?: string; maxTokens?: number; onFirstChunk?: () => Promise<void> } = {},
   ): Promise<Answer> {
+    const asked = body(opts.content ?? `tell me about session ${s.id}`, opts.maxTokens);
     const stream = await openai().chat.completions.create(
       {
-        ...body(opts.content ?? `tell me about session ${s.id}`, opts.maxTokens),
+        ...asked,
         stream: true,
         stream_options: { include_usage: true },
       },
@@ -274,7 +280,7 @@ describe("host sessions on a local chain", () => {
       if (chunk.usage) tokens = chunk.usage.completion_tokens;
     }
     assert.ok(tokens !== undefined, "the stream reported its usage");
-    return { text, tokens };
+    return { text, tokens, request: requestHash(chatToServeRequest(asked)) };
   }
 
   /** The renter received `answer`: it owes for it and signs (with the session key). */
@@ -496,9 +502,25 @@ describe("host sessions on a local chain", () => {
     await refused(s, "receipt_mismatch", {
       receipt: await sign({ ...served, amount: served.amount - 1n }, s.key),
     });
-    // The right figures for another text.
+    // The right figures for another text, or for the same text asked by another request.
     await refused(s, "receipt_mismatch", {
-      receipt: await sign({ ...served, digest: nextDigest(EMPTY_DIGEST, "another answer") }, s.key),
+      receipt: await sign(
+        { ...served, digest: nextDigest(EMPTY_DIGEST, first.answer.request, "another answer") },
+        s.key,
+      ),
+    });
+    await refused(s, "receipt_mismatch", {
+      receipt: await sign(
+        {
+          ...served,
+          digest: nextDigest(
+            EMPTY_DIGEST,
+            requestHash(chatToServeRequest(body("another question"))),
+            first.answer.text,
+          ),
+        },
+        s.key,
+      ),
     });
     // More than the deposit: the chain would never pay it, so it must not replace a good one.
     await refused(s, "receipt_mismatch", {
@@ -655,7 +677,11 @@ describe("host sessions on a local chain", () => {
     assert.ok(done?.type === "done" && done.usage.completionTokens > 0);
     const text = events.map((e) => (e.type === "token" ? e.text : "")).join("");
     assert.equal(text, done.text);
-    const receipt = await received(s, { text, tokens: done.usage.completionTokens });
+    const receipt = await received(s, {
+      text,
+      tokens: done.usage.completionTokens,
+      request: requestHash(request()),
+    });
     // The next request without its receipt is refused with the same code as over HTTP.
     await assert.rejects(
       (async () => {

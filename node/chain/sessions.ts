@@ -16,6 +16,7 @@
 import type { Address } from "viem";
 import { sessionManagerAbi } from "../../abis/index.ts";
 import { type ChainClient, ContractRevertError } from "../../protocol/chain-client.ts";
+import { requestHash } from "../../protocol/hashing.ts";
 import { type Logger, silentLogger } from "../../protocol/logger.ts";
 import { chainModelId } from "../../protocol/model-id.ts";
 import {
@@ -280,6 +281,9 @@ export function createHostSessions(options: SessionManagerOptions): HostSessions
         );
       store.update(id, { lastUsedAt: Date.now() });
       const maxTokens = Number(affordable > 16_777_215n ? 16_777_215n : affordable);
+      // The request as the renter sent it (before this host caps max_tokens): the receipt's
+      // digest binds the answer to it.
+      const asked = requestHash(request);
       leased = true;
       let settled = false;
       return {
@@ -292,7 +296,7 @@ export function createHostSessions(options: SessionManagerOptions): HostSessions
           if (!before) return;
           const tokens = usage.completionTokens;
           const amount = BigInt(before.served.amount) + BigInt(tokens) * terms.pricePerToken;
-          const digest = nextDigest(before.served.digest, text);
+          const digest = nextDigest(before.served.digest, asked, text);
           store.update(id, {
             served: { tokens: before.served.tokens + tokens, amount: amount.toString(), digest },
             lastUsedAt: Date.now(),

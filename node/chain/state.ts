@@ -47,7 +47,8 @@ export type JobOutcome =
   | { kind: "not_claimed"; error?: string }
   /** The marketplace refused the completion (`error` names the contract error). */
   | { kind: "completion_refused"; error?: string }
-  /** Claimed, but the renter never asked before the deadline: this host expired it (refund). */
+  /** Claimed, but nobody completed or handed it back in time (this node was down): expired
+   * on chain, refunded, and counted against this host as an abandoned claim. */
   | { kind: "unasked" }
   /** The renter's own request could not be served; this host handed the job back (refund). */
   | { kind: "refused"; refusal: JobRefusal };
@@ -63,6 +64,8 @@ export interface JobRecord {
   maxPricePerToken: string;
   /** Unix seconds. */
   deadline: number;
+  /** Unix seconds (chain time) this node first saw the job claimed by it. */
+  claimedAt?: number;
   outputHash?: `0x${string}`;
   tokensUsed?: number;
   /** Why this host hands the job back, while status is "refusing". */

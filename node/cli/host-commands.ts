@@ -10,7 +10,7 @@ import { mkdir, readFile, writeFile } from "node:fs/promises";
 import path from "node:path";
 import { erc20Abi, formatEther, zeroAddress } from "viem";
 import { generatePrivateKey, privateKeyToAccount } from "viem/accounts";
-import { nodeRegistryAbi, paymentEscrowAbi } from "../../abis/index.ts";
+import { nodeRegistryAbi, paymentEscrowAbi, reputationSystemAbi } from "../../abis/index.ts";
 import {
   type ChainClient,
   ContractRevertError,
@@ -112,7 +112,7 @@ export async function hostStatus(config: NodeConfig, env: NodeJS.ProcessEnv = pr
     account: privateKeyToAccount(generatePrivateKey()),
   });
   const read = client.public;
-  const [state, minimumStake, eth, fab] = await Promise.all([
+  const [state, minimumStake, eth, fab, reputation] = await Promise.all([
     read.readContract({
       address: addresses.NodeRegistry,
       abi: nodeRegistryAbi,
@@ -129,6 +129,13 @@ export async function hostStatus(config: NodeConfig, env: NodeJS.ProcessEnv = pr
       address: addresses.FABToken,
       abi: erc20Abi,
       functionName: "balanceOf",
+      args: [address],
+    }),
+    // The on-chain record renters filter and sort by (docs/trust.md).
+    read.readContract({
+      address: addresses.ReputationSystem,
+      abi: reputationSystemAbi,
+      functionName: "reputationOf",
       args: [address],
     }),
   ]);
@@ -163,6 +170,7 @@ export async function hostStatus(config: NodeConfig, env: NodeJS.ProcessEnv = pr
     unbonding: { amount: unbonding, releaseAt },
     wallet: { eth, fab },
     earnings,
+    reputation,
     node,
   };
 }

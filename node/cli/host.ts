@@ -108,6 +108,7 @@ try {
           `stake ${formatEther(s.stake)} FAB (minimum ${formatEther(s.minimumStake)}), unbonding ${formatEther(s.unbonding.amount)}`,
           `wallet ${formatEther(s.wallet.eth)} ETH, ${formatEther(s.wallet.fab)} FAB`,
           ...s.earnings.map((e) => `earnings in escrow (${e.token}): ${e.amount}`),
+          `reputation: score ${s.reputation.score}/1000; ${s.reputation.jobs} jobs and ${s.reputation.sessions} sessions delivered, ${s.reputation.tokens} tokens; ${s.reputation.abandoned} abandoned claims, ${s.reputation.disputesLost} disputes lost (${s.reputation.disputesWon} won), ${s.reputation.challengesLost} challenges lost; rating ${s.reputation.ratingWeight > 0n ? `${(Number(s.reputation.ratingAverage) / 250 + 1).toFixed(1)}/5` : "none yet"}`,
           s.node ? "node: running" : "node: not reachable",
         ].join("\n"),
       );

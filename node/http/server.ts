@@ -3,7 +3,8 @@
  * completions, streamed over server-sent events or answered whole, the model list, health
  * and Prometheus metrics. A marketplace job is named by two headers, `X-Fabstir-Job-Id` and
  * `X-Fabstir-Job-Signature` (the renter's EIP-712 signature); an operator uses its API key
- * as the bearer token, which is what OpenAI clients send.
+ * as the bearer token, which is what OpenAI clients send. POST /v1/verify runs the
+ * teacher-forced spot-check of another host's answer (node/inference/verify.ts).
  */
 import { randomUUID } from "node:crypto";
 import { type Context, Hono } from "hono";
@@ -29,10 +30,12 @@ import {
   sessionFromHeaders,
   signedReceiptSchema,
 } from "../../protocol/sessions.ts";
+import { type VerifyResponse, verifyBody } from "../../protocol/verify.ts";
 import type { FinishReason, GenerationEvent, ServeRequest, Usage } from "../../protocol/wire.ts";
 import { HEADERS, type ModelCapability } from "../../protocol/wire.ts";
 import { errorObject, errorObjectOf, errorStatus } from "../../protocol/wire-errors.ts";
 import { ContextLengthExceededError, NodeError } from "../errors.ts";
+import type { InferenceEngine } from "../inference/engine.ts";
 import type { NodeMetrics } from "../metrics.ts";
 import { coalesceTokens } from "../serving/coalesce.ts";
 import type { RequestHandler } from "../serving/types.ts";
@@ -56,6 +59,12 @@ export interface HttpOptions {
     sessionId: string,
     receipt: SignedReceipt | undefined,
   ) => Promise<{ paid: bigint; tokens: number; transactionHash?: `0x${string}` }>;
+  /**
+   * The engine that checks answers for a model (POST /v1/verify), e.g.
+   * `(id) => service.engine(id)`; it throws ModelNotFoundError for a model not served here.
+   * Without it the route answers 404.
+   */
+  verifier?: (modelId: string) => Pick<InferenceEngine, "modelSha256" | "verify">;
 }
 
 const closeBody = z.object({ receipt: signedReceiptSchema.optional() }).strict();
@@ -335,6 +344,44 @@ export function createHttpApp(options: HttpOptions): Hono {
         tokens: r.tokens,
         transaction_hash: r.transactionHash ?? null,
       });
+    } catch (e) {
+      return errorResponse(c, e, log);
+    }
+  });
+
+  // The teacher-forced spot-check of an answer another host gave (node/inference/verify.ts):
+  // one forward pass over the chat and the answer, no generation. A statistical check, not a
+  // proof. Not paid for now (input-token pricing comes later) and open like the request check:
+  // it is bounded by the body limit, the schema's sizes (protocol/verify.ts) and the engine's
+  // slots and queue (busy: 503), and an input that does not fit the context is refused
+  // (context_length_exceeded) before any evaluation.
+  app.post("/v1/verify", limit, async (c) => {
+    const verifier = options.verifier;
+    if (!verifier) return c.json(errorObject("not_found", "this node does not check answers"), 404);
+    const { body, response } = await parse(c, verifyBody);
+    if (response) return response;
+    try {
+      const engine = verifier(body.model);
+      const r = await engine.verify({
+        messages: body.messages.map((m) => ({
+          role: m.role === "developer" ? "system" : m.role,
+          content: m.content,
+        })),
+        answer: body.answer,
+        params: { topK: body.top_k ?? undefined, topP: body.top_p ?? undefined },
+        signal: c.req.raw.signal,
+      });
+      const result: VerifyResponse = {
+        model: body.model,
+        model_sha256: engine.modelSha256,
+        tokens: r.tokens,
+        misses: r.misses,
+        miss_rate: r.missRate,
+        worst_rank: r.worstRank,
+        passed: r.passed,
+        ms: r.ms,
+      };
+      return c.json(result);
     } catch (e) {
       return errorResponse(c, e, log);
     }

@@ -11,6 +11,7 @@
 import {
   type ChatHistoryItem,
   type ChatWrapper,
+  type ControlledEvaluateInputItem,
   type LlamaContext,
   type LlamaContextSequence,
   resolveChatWrapper,
@@ -36,6 +37,17 @@ import {
 import type { LoadedModel, ModelManager } from "../models/manager.ts";
 import { StopSequenceFilter } from "./text-stream.ts";
 import type { GenerateRequest, Generator } from "./types.ts";
+import {
+  checkAnswer,
+  type TokenScore,
+  VERIFY_DEFAULTS,
+  type VerifyParams,
+  type VerifyRequest,
+  type VerifyResult,
+  VerifyTooLongError,
+  verdict,
+  windowOf,
+} from "./verify.ts";
 
 export interface EngineOptions {
   manager: ModelManager;
@@ -65,6 +77,13 @@ export interface InferenceEngine extends Generator {
   countPromptTokens: (messages: ChatMessage[], prompt?: string) => number;
   /** Tokens of context per request (prompt and answer together), after start. */
   contextSize: () => number;
+  /**
+   * The teacher-forced spot-check of an answer (node/inference/verify.ts): one forward pass
+   * over the chat (formatted as for generation) and the answer, scoring every answer token
+   * against the sampler's cut-offs. A prefill, not a generation: it takes a slot like a
+   * request and is refused the same ways (busy, timeout, cancelled, too long for the context).
+   */
+  verify: (request: VerifyRequest) => Promise<VerifyResult>;
   stats: () => EngineStats;
   /** Waits for running requests to end (queued ones are refused), then frees the context. */
   stop: () => Promise<void>;
@@ -286,6 +305,127 @@ export function createInferenceEngine(options: EngineOptions): InferenceEngine {
     }
   }
 
+  /** The sampler cut-offs of a check: generation's defaults, within generation's bounds. */
+  function verifyParams(p: Partial<VerifyParams> = {}): VerifyParams {
+    const params = resolveParams({ topK: p.topK, topP: p.topP });
+    return { topK: params.topK, topP: params.topP };
+  }
+
+  async function verify(request: VerifyRequest): Promise<VerifyResult> {
+    const params = verifyParams(request.params);
+    const maxMissRate = request.maxMissRate ?? VERIFY_DEFAULTS.maxMissRate;
+    const tolerance = request.tolerance ?? VERIFY_DEFAULTS.logitTolerance;
+    const { model, context } = started();
+    const { tokens: prompt } = promptOf(request.messages);
+    const answer = model.tokenize(request.answer, false, "trimLeadingSpace");
+    if (answer.length === 0) throw new InvalidRequestError("answer must not be empty");
+    // The answer's last token is never fed back, as in generation: prompt + answer fits
+    // exactly when the generation that wrote it did.
+    if (prompt.length + answer.length > context.contextSize)
+      throw new VerifyTooLongError(prompt.length, answer.length, context.contextSize);
+    const timeoutMs = request.timeoutMs ?? defaultTimeout;
+    const timeout = AbortSignal.timeout(timeoutMs);
+    const signal = request.signal ? AbortSignal.any([request.signal, timeout]) : timeout;
+    const failure = () =>
+      timeout.aborted
+        ? new RequestTimeoutError(`check exceeded ${timeoutMs} ms`)
+        : new RequestCancelledError("check cancelled");
+    if (signal.aborted) throw failure();
+    let sequence: LlamaContextSequence;
+    try {
+      sequence = await takeSlot(signal);
+    } catch (e) {
+      if (signal.aborted) throw failure();
+      throw e;
+    }
+    const started_at = performance.now();
+    let scores: TokenScore[] = [];
+    let realignments = 0;
+    try {
+      // Per position, the top of the distribution and the claimed token's logit (verify.ts
+      // windowOf). With top-k, llama.cpp's own top-k sampler picks the window (a partial sort);
+      // without it, all logits are sorted and their total weight normalizes them.
+      const window = windowOf(params);
+      const limited = params.topK > 0;
+      const sampler = limited
+        ? { options: { temperature: 1, topK: window, topP: 1, minP: 0, seed: 0 } }
+        : { totalLogitWeight: true };
+      const evaluate = async (tokens: Token[], claimed: (Token | undefined)[]) => {
+        if (sequence.nextTokenIndex + tokens.length > context.contextSize)
+          throw new VerifyTooLongError(prompt.length, answer.length, context.contextSize);
+        const input = tokens.map((t, i): ControlledEvaluateInputItem => {
+          const next = claimed[i];
+          const filter = { tokens: next === undefined ? [] : [next], includeTop: window };
+          return [t, { generateNext: { logits: { filter }, ...sampler } }];
+        });
+        const out = await sequence.controlledEvaluate(input);
+        return tokens.map((_, i) => {
+          const next = out[i]?.next;
+          const top = next?.logits?.values().next().value;
+          if (!next?.logits || top === undefined) throw new Error(`no logits at input ${i}`);
+          const total = limited ? 1 : (next.totalLogitWeight ?? 1);
+          const dist = new Map<Token, number>();
+          for (const [t, logit] of next.logits) dist.set(t, Math.exp(logit - top) / total);
+          return dist;
+        });
+      };
+      const check = () => {
+        if (signal.aborted) throw failure();
+        if (stopping) throw new StoppedError("engine stopping");
+      };
+      // The prompt in chunks (cancellable), with the distribution after its last token.
+      const chunk = VERIFY_DEFAULTS.chunkTokens;
+      for (let at = 0; at < prompt.length - 1; at += chunk) {
+        check();
+        await sequence.evaluateWithoutGeneratingNewTokens(
+          prompt.slice(at, Math.min(at + chunk, prompt.length - 1)),
+        );
+      }
+      check();
+      const [initial] = await evaluate(prompt.slice(-1), [answer[0]]);
+      if (!initial) throw new Error("no distribution after the prompt");
+      const walked = await checkAnswer(
+        {
+          evaluate,
+          rewind: (count) =>
+            count > 0
+              ? sequence.eraseContextTokenRanges([
+                  { start: sequence.nextTokenIndex - count, end: sequence.nextTokenIndex },
+                ])
+              : Promise.resolve(),
+          tokenize: (text) => model.tokenize(text, false, "trimLeadingSpace"),
+          // As generation writes it: the first token without the tokenizer's leading space,
+          // the others after the token before them.
+          text: (t, previous) =>
+            previous === undefined
+              ? model.detokenize([t])
+              : model.detokenize([t], false, [previous]),
+          check,
+        },
+        request.answer,
+        initial,
+        params,
+        tolerance,
+      );
+      scores = walked.scores;
+      realignments = walked.realignments;
+      check();
+      return verdict(scores, maxMissRate, Math.round(performance.now() - started_at));
+    } finally {
+      await freeSlot(sequence);
+      log.debug(
+        {
+          prompt_tokens: prompt.length,
+          answer_tokens: scores.length,
+          misses: scores.filter((s) => !s.fits).length,
+          realignments,
+          ms: Math.round(performance.now() - started_at),
+        },
+        "check finished",
+      );
+    }
+  }
+
   return {
     modelId: options.modelId,
     contextSize: () => started().context.contextSize,
@@ -314,6 +454,7 @@ export function createInferenceEngine(options: EngineOptions): InferenceEngine {
       );
     },
     generate,
+    verify,
     countPromptTokens: (messages, prompt) => promptOf(messages, prompt).tokens.length,
     stats: () => ({ running, queued: waiters.length, slots, ...counters }),
     async stop() {

@@ -8,6 +8,7 @@ import {IJobMarketplace} from "../../contracts/marketplace/IJobMarketplace.sol";
 import {FabstirProxy} from "../../contracts/proxy/FabstirProxy.sol";
 import {INodeRegistry} from "../../contracts/registry/INodeRegistry.sol";
 import {NodeRegistry} from "../../contracts/registry/NodeRegistry.sol";
+import {ReputationSystem} from "../../contracts/reputation/ReputationSystem.sol";
 import {SessionManager} from "../../contracts/sessions/SessionManager.sol";
 import {TestStablecoin} from "../../contracts/test/TestStablecoin.sol";
 import {FABToken} from "../../contracts/token/FABToken.sol";
@@ -23,6 +24,7 @@ library FabstirDeployer {
         NodeRegistry registry;
         JobMarketplace marketplace;
         SessionManager sessions;
+        ReputationSystem reputation;
         TestStablecoin usd;
     }
 
@@ -37,7 +39,7 @@ library FabstirDeployer {
         uint32 closeWindow;
     }
 
-    /// @dev Deploys the five proxies and the stablecoin; `p.admin` gets every role and the FAB
+    /// @dev Deploys the six proxies and the stablecoin; `p.admin` gets every role and the FAB
     /// supply (as the Ignition module's account 0 does). The wiring is left to the caller.
     function deploy(Params memory p) internal returns (System memory s) {
         FABToken fabImpl = new FABToken();
@@ -89,6 +91,16 @@ library FabstirDeployer {
             )
         );
 
+        ReputationSystem reputationImpl = new ReputationSystem();
+        s.reputation = ReputationSystem(
+            address(
+                new FabstirProxy(
+                    address(reputationImpl),
+                    abi.encodeCall(ReputationSystem.initialize, (p.admin, address(s.registry), p.treasury))
+                )
+            )
+        );
+
         s.usd = new TestStablecoin();
     }
 }
@@ -119,6 +131,7 @@ abstract contract FabstirTestBase is Test {
     NodeRegistry internal registry;
     JobMarketplace internal marketplace;
     SessionManager internal sessions;
+    ReputationSystem internal reputation;
     TestStablecoin internal usd;
 
     /// @dev Deploys and wires the system with the default parameters; `admin` holds every role
@@ -146,6 +159,7 @@ abstract contract FabstirTestBase is Test {
         registry = s.registry;
         marketplace = s.marketplace;
         sessions = s.sessions;
+        reputation = s.reputation;
         usd = s.usd;
 
         vm.startPrank(admin);
@@ -153,6 +167,17 @@ abstract contract FabstirTestBase is Test {
         escrow.setLocker(address(sessions), true);
         registry.setJobMarketplace(address(marketplace));
         escrow.setTokenAllowed(address(usd), true);
+        // The reputation system as the Ignition module wires it: it slashes through the registry,
+        // records the marketplace's and the sessions' work and gives the escrow its fee discounts.
+        registry.grantRole(registry.SLASHER_ROLE(), address(reputation));
+        reputation.setSources(address(marketplace), address(sessions));
+        reputation.setRecorder(address(marketplace), true);
+        reputation.setRecorder(address(sessions), true);
+        reputation.setRatingUnit(ETH, 1 gwei);
+        reputation.setRatingUnit(address(usd), 10);
+        marketplace.setReputation(address(reputation));
+        sessions.setReputation(address(reputation));
+        escrow.setFeeDiscounts(address(reputation));
         vm.stopPrank();
 
         vm.label(address(fab), "FAB");
@@ -160,6 +185,7 @@ abstract contract FabstirTestBase is Test {
         vm.label(address(registry), "NodeRegistry");
         vm.label(address(marketplace), "JobMarketplace");
         vm.label(address(sessions), "SessionManager");
+        vm.label(address(reputation), "ReputationSystem");
         vm.label(address(usd), "tUSD");
     }
 
@@ -232,7 +258,8 @@ abstract contract FabstirTestBase is Test {
             maxTokens: maxTokens,
             maxPricePerToken: maxPrice,
             deadline: deadline,
-            host: host
+            host: host,
+            minScore: 0
         });
     }
 
@@ -250,6 +277,22 @@ abstract contract FabstirTestBase is Test {
         IJobMarketplace.JobRequest memory r = _request(token, maxTokens, maxPrice, deadline, host);
         vm.prank(renter);
         jobId = marketplace.postJob{value: token == ETH ? deposit : 0}(r);
+    }
+
+    /// @dev `renter` disputes the completed `jobId`, funded with exactly its bond (ETH sent as value,
+    /// tUSD minted; the renter's escrow allowance covers it). Returns the bond.
+    function _dispute(address renter, uint256 jobId) internal returns (uint256 bond) {
+        bond = marketplace.disputeBondOf(jobId);
+        (,, address token) = marketplace.getJob(jobId);
+        if (token == ETH) vm.deal(renter, renter.balance + bond);
+        else usd.mint(renter, bond);
+        vm.prank(renter);
+        marketplace.disputeJob{value: token == ETH ? bond : 0}(jobId, keccak256("bad output"));
+    }
+
+    /// @dev The escrow id of a job's dispute bond (JobMarketplace.BOND_ID | jobId).
+    function _bondId(uint256 jobId) internal pure returns (uint256) {
+        return jobId | (uint256(1) << 255);
     }
 
     function _status(uint256 jobId) internal view returns (IJobMarketplace.JobStatus) {

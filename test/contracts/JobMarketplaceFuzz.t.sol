@@ -317,7 +317,9 @@ contract JobMarketplaceFuzzTest is FabstirTestBase {
         assertEq(marketplace.activeJobCount(host), 0, "host no longer busy");
     }
 
-    /// resolveDispute pays the host hostBps of the job's price and refunds the rest exactly.
+    /// resolveDispute pays the host hostBps of the job's price and of the renter's bond, refunds the
+    /// rest of both exactly, and below half records a lost dispute (the host is slashed, the renter
+    /// compensated from the slash).
     function testFuzz_resolveDispute_splitsByHostBps(
         uint256 maxTokensSeed,
         uint256 maxPriceSeed,
@@ -330,23 +332,40 @@ contract JobMarketplaceFuzzTest is FabstirTestBase {
         Amounts memory a = _amounts(maxTokensSeed, maxPriceSeed, hostPriceSeed, usedSeed);
         address token = _token(useUsd);
         uint256 id = _completed(token, a.maxTokens, a.maxPrice, a.hostPrice, a.tokensUsed);
-        vm.prank(renter);
-        marketplace.disputeJob(id, keccak256("bad output"));
+        uint256 price = uint256(a.tokensUsed) * a.hostPrice;
+        uint256 bond = _dispute(renter, id);
+        assertEq(bond, price * 1_000 / BPS, "bond is 10% of the disputed payment");
+        (, uint256 lockedBond) = escrow.lockOf(address(marketplace), _bondId(id));
+        assertEq(lockedBond, bond, "bond locked in the escrow");
         assertEq(marketplace.activeJobCount(host), 1, "disputed jobs stay active");
+        uint256 renterFab = fab.balanceOf(renter);
 
         vm.prank(admin);
         marketplace.resolveDispute(id, hostBps);
 
         uint256 deposit = uint256(a.maxTokens) * a.maxPrice;
-        uint256 payment = uint256(a.tokensUsed) * a.hostPrice * hostBps / BPS;
+        uint256 payment = price * hostBps / BPS;
+        uint256 bondToHost = bond * hostBps / BPS;
         uint256 hostAmount = escrow.balanceOf(host, token);
         (uint256 tf, uint256 sf) = escrow.feesOf(token);
-        assertEq(hostAmount, payment * 8_500 / BPS, "host share");
-        assertEq(hostAmount + tf + sf, payment, "payment split");
-        assertEq(escrow.balanceOf(renter, token), deposit - payment, "renter refund");
+        assertEq(hostAmount, payment * 8_500 / BPS + bondToHost * 8_500 / BPS, "host share");
+        assertEq(hostAmount + tf + sf, payment + bondToHost, "payment and bond split");
+        assertEq(escrow.balanceOf(renter, token), deposit - payment + bond - bondToHost, "renter refund");
         assertEq(_lockedAmount(id), 0);
+        (, lockedBond) = escrow.lockOf(address(marketplace), _bondId(id));
+        assertEq(lockedBond, 0, "bond released");
         assertEq(marketplace.activeJobCount(host), 0);
         assertEq(uint256(_status(id)), uint256(IJobMarketplace.JobStatus.Settled));
+        (, uint256 stake,,,) = registry.hostState(host);
+        if (hostBps < BPS / 2) {
+            // First offence: 5% of the stake, half of it to the renter.
+            assertEq(stake, MIN_STAKE - MIN_STAKE * 500 / BPS, "lost dispute slashed");
+            assertEq(fab.balanceOf(renter), renterFab + MIN_STAKE * 500 / BPS / 2, "renter compensated");
+            assertEq(reputation.reputationOf(host).disputesLost, 1);
+        } else {
+            assertEq(stake, MIN_STAKE, "won dispute not slashed");
+            assertEq(reputation.reputationOf(host).disputesWon, 1);
+        }
 
         vm.expectRevert(
             abi.encodeWithSelector(
@@ -357,11 +376,51 @@ contract JobMarketplaceFuzzTest is FabstirTestBase {
         marketplace.resolveDispute(id, hostBps);
     }
 
+    /// After the arbitration deadline (and only then) anyone applies the default: the host is paid
+    /// in full, the renter's bond comes back whole, nobody is recorded as having lost.
+    function testFuzz_settleDispute_defaultAfterTheArbitrationDeadline(
+        uint256 usedSeed,
+        uint256 elapsedSeed,
+        uint32 windowSeed,
+        bool useUsd
+    ) public {
+        uint32 window = uint32(bound(windowSeed, 1 hours, 30 days));
+        vm.prank(admin);
+        marketplace.setArbitrationWindow(window);
+        address token = _token(useUsd);
+        uint32 used = uint32(bound(usedSeed, 0, 1_000));
+        uint256 id = _completed(token, 1_000, 1e9, 7e8, used);
+        uint256 bond = _dispute(renter, id);
+        uint64 deadline = uint64(block.timestamp + window);
+        (IJobMarketplace.Job memory job,,) = marketplace.getJob(id);
+        assertEq(job.timeout, deadline, "timeout holds the arbitration deadline");
+        vm.warp(block.timestamp + _aroundEdge(elapsedSeed, window, 2 * uint256(window)));
+        if (block.timestamp <= deadline) {
+            vm.expectRevert(
+                abi.encodeWithSelector(IJobMarketplace.JobMarketplaceArbitrationOpen.selector, id, deadline)
+            );
+            vm.prank(stranger);
+            marketplace.settleDispute(id);
+            assertEq(uint256(_status(id)), uint256(IJobMarketplace.JobStatus.Disputed));
+            return;
+        }
+        vm.prank(stranger);
+        marketplace.settleDispute(id);
+        uint256 payment = uint256(used) * 7e8;
+        assertEq(uint256(_status(id)), uint256(IJobMarketplace.JobStatus.Settled));
+        assertEq(escrow.balanceOf(host, token), payment * 8_500 / BPS, "host paid in full");
+        assertEq(escrow.balanceOf(renter, token), 1_000 * 1e9 - payment + bond, "bond back to the renter");
+        (, uint256 lockedBond) = escrow.lockOf(address(marketplace), _bondId(id));
+        assertEq(lockedBond + _lockedAmount(id), 0, "nothing stays locked");
+        assertEq(marketplace.activeJobCount(host), 0, "host free to leave");
+        (, uint256 stake,,,) = registry.hostState(host);
+        assertEq(stake, MIN_STAKE, "no slash by default");
+    }
+
     function testFuzz_resolveDispute_rejectsBpsAbove10000(uint16 hostBps) public {
         hostBps = uint16(bound(hostBps, uint256(BPS) + 1, type(uint16).max));
         uint256 id = _completed(ETH, 10, 1, 1, 5);
-        vm.prank(renter);
-        marketplace.disputeJob(id, bytes32(0));
+        _dispute(renter, id);
         vm.expectRevert(abi.encodeWithSelector(IJobMarketplace.JobMarketplaceInvalidBps.selector, hostBps));
         vm.prank(admin);
         marketplace.resolveDispute(id, hostBps);
@@ -370,8 +429,7 @@ contract JobMarketplaceFuzzTest is FabstirTestBase {
     function testFuzz_resolveDispute_onlyTheArbiter(address caller) public {
         vm.assume(caller != admin);
         uint256 id = _completed(ETH, 10, 1, 1, 5);
-        vm.prank(renter);
-        marketplace.disputeJob(id, bytes32(0));
+        _dispute(renter, id);
         vm.expectRevert(
             abi.encodeWithSelector(
                 IAccessControl.AccessControlUnauthorizedAccount.selector, caller, marketplace.ARBITER_ROLE()
@@ -397,8 +455,7 @@ contract JobMarketplaceFuzzTest is FabstirTestBase {
             );
             vm.prank(stranger);
             marketplace.releasePayment(id);
-            vm.prank(renter);
-            marketplace.disputeJob(id, bytes32(0));
+            _dispute(renter, id);
             assertEq(uint256(_status(id)), uint256(IJobMarketplace.JobStatus.Disputed));
         } else {
             vm.expectRevert(
@@ -414,13 +471,17 @@ contract JobMarketplaceFuzzTest is FabstirTestBase {
         }
     }
 
-    /// Posted and claimed jobs expire only after their deadline, refunding the whole deposit once.
+    /// Posted jobs expire only after their deadline; claimed jobs after their deadline or the claim
+    /// timeout, whichever comes first. Either refunds the whole deposit once; a claimed job taken
+    /// back is an abandoned claim: the host is slashed 1% of its stake, half of it to the renter.
     function testFuzz_expireJob_refundsAfterTheDeadlineOnly(uint256 durationSeed, uint256 elapsedSeed, bool claim)
         public
     {
         uint256 duration = bound(durationSeed, 1, 30 days);
         uint64 deadline = uint64(block.timestamp + duration);
-        uint256 elapsed = _aroundEdge(elapsedSeed, duration, 60 days);
+        uint64 until = deadline;
+        if (claim && block.timestamp + 1 hours < until) until = uint64(block.timestamp + 1 hours);
+        uint256 elapsed = _aroundEdge(elapsedSeed, until - block.timestamp, 60 days);
         vm.deal(renter, 7_000);
         uint256 id = _postFull(renter, ETH, 1_000, 7, deadline, address(0));
         if (claim) {
@@ -430,10 +491,8 @@ contract JobMarketplaceFuzzTest is FabstirTestBase {
         }
         vm.warp(block.timestamp + elapsed);
 
-        if (block.timestamp <= deadline) {
-            vm.expectRevert(
-                abi.encodeWithSelector(IJobMarketplace.JobMarketplaceDeadlineNotPassed.selector, id, deadline)
-            );
+        if (block.timestamp <= until) {
+            vm.expectRevert(abi.encodeWithSelector(IJobMarketplace.JobMarketplaceDeadlineNotPassed.selector, id, until));
             vm.prank(stranger);
             marketplace.expireJob(id);
             assertEq(_lockedAmount(id), 7_000);
@@ -444,6 +503,11 @@ contract JobMarketplaceFuzzTest is FabstirTestBase {
             assertEq(escrow.balanceOf(renter, ETH), 7_000, "whole deposit refunded");
             assertEq(_lockedAmount(id), 0);
             assertEq(marketplace.activeJobCount(host), 0);
+            (, uint256 stake,,,) = registry.hostState(host);
+            uint256 slash = claim ? MIN_STAKE / 100 : 0;
+            assertEq(stake, MIN_STAKE - slash, "abandoned claims cost 1% of the stake");
+            assertEq(fab.balanceOf(renter), slash / 2, "renter compensated");
+            assertEq(reputation.reputationOf(host).abandoned, claim ? 1 : 0);
             vm.expectRevert(
                 abi.encodeWithSelector(
                     IJobMarketplace.JobMarketplaceInvalidState.selector, id, IJobMarketplace.JobStatus.Expired
@@ -452,6 +516,40 @@ contract JobMarketplaceFuzzTest is FabstirTestBase {
             vm.prank(stranger);
             marketplace.expireJob(id);
         }
+    }
+
+    /// A host holds at most stake / minimumStake * claimsPerMinimumStake open claims; finishing
+    /// one frees a place and adding stake raises the limit.
+    function testFuzz_claimJob_boundedByStake(uint256 stakeSeed, uint32 perStakeSeed) public {
+        uint256 extra = bound(stakeSeed, 0, 3 * MIN_STAKE);
+        uint32 perStake = uint32(bound(perStakeSeed, 1, 4));
+        vm.prank(admin);
+        registry.setClaimsPerMinimumStake(perStake);
+        if (extra != 0) {
+            vm.prank(host);
+            registry.addStake(extra);
+        }
+        uint256 capacity = (MIN_STAKE + extra) / MIN_STAKE * perStake;
+        _setPrice(host, MODEL, ETH, 1);
+        vm.deal(renter, (capacity + 1) * 10);
+        uint256 first;
+        for (uint256 i; i < capacity; ++i) {
+            uint256 id = _post(renter, ETH, 10, 1);
+            if (i == 0) first = id;
+            vm.prank(host);
+            marketplace.claimJob(id);
+        }
+        uint256 over = _post(renter, ETH, 10, 1);
+        vm.expectRevert(
+            abi.encodeWithSelector(IJobMarketplace.JobMarketplaceClaimLimit.selector, host, capacity, capacity)
+        );
+        vm.prank(host);
+        marketplace.claimJob(over);
+        vm.prank(host);
+        marketplace.refuseJob(first, bytes32("prompt_too_long"));
+        vm.prank(host);
+        marketplace.claimJob(over);
+        assertEq(marketplace.activeJobCount(host), capacity);
     }
 
     /// A refusal before the deadline credits the renter exactly the whole deposit (any amounts, ETH
@@ -565,6 +663,9 @@ contract JobMarketplaceFuzzTest is FabstirTestBase {
         uint256 n = bound(jobsSeed, 1, 12);
         uint256 settled = bound(settledSeed, 0, n);
         _setPrice(host, MODEL, ETH, 1);
+        // Twice the minimum stake: room for 16 open claims.
+        vm.prank(host);
+        registry.addStake(MIN_STAKE);
         vm.deal(renter, n * 10);
         uint256[] memory ids = new uint256[](n);
         for (uint256 i; i < n; ++i) {

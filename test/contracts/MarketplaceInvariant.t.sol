@@ -1,12 +1,15 @@
 // SPDX-License-Identifier: MIT
 pragma solidity 0.8.30;
 
+import {IERC20} from "@openzeppelin/contracts/token/ERC20/IERC20.sol";
 import {IPaymentEscrow} from "../../contracts/escrow/IPaymentEscrow.sol";
 import {PaymentEscrow} from "../../contracts/escrow/PaymentEscrow.sol";
 import {IJobMarketplace} from "../../contracts/marketplace/IJobMarketplace.sol";
 import {JobMarketplace} from "../../contracts/marketplace/JobMarketplace.sol";
 import {INodeRegistry} from "../../contracts/registry/INodeRegistry.sol";
 import {NodeRegistry} from "../../contracts/registry/NodeRegistry.sol";
+import {IReputationSystem} from "../../contracts/reputation/IReputationSystem.sol";
+import {ReputationSystem} from "../../contracts/reputation/ReputationSystem.sol";
 import {TestStablecoin} from "../../contracts/test/TestStablecoin.sol";
 import {FabstirTestBase} from "./FabstirTestBase.sol";
 import {ModelCheckedHandler} from "./ModelCheckedHandler.sol";
@@ -15,14 +18,20 @@ import {ModelCheckedHandler} from "./ModelCheckedHandler.sol";
 /// every job (a ghost copy) and checks each call against it: a call the model says must succeed
 /// that reverts, or one that must revert that succeeds, is recorded as a violation (the fuzzer
 /// ignores reverts, so the handler never reverts itself and the invariants read the record).
+/// Disputes lock a bond; the arbiter resolves them or, after the arbitration deadline, anyone
+/// applies the default; claims time out; abandoned claims and lost disputes slash the host's
+/// stake through the ReputationSystem (each slash checked against the parameters: escalation,
+/// cap, compensation); renters rate settled jobs and high scores earn fee discounts.
 contract MarketplaceHandler is ModelCheckedHandler {
     uint16 internal constant BPS = 10_000;
+    uint256 public constant BOND_ID = uint256(1) << 255;
     bytes32 internal constant MODEL = bytes32("llama-3.1-8b-q4_k_m");
     address internal constant ETH = address(0);
 
     JobMarketplace public immutable marketplace;
     PaymentEscrow public immutable escrow;
     NodeRegistry public immutable registry;
+    ReputationSystem public immutable reputation;
     TestStablecoin public immutable usd;
     address public immutable admin;
     address public immutable treasury;
@@ -48,6 +57,9 @@ contract MarketplaceHandler is ModelCheckedHandler {
         uint256 terminalCount;
         uint256 credited;
         uint256 hostPaid;
+        uint64 claimedAt;
+        uint256 bond;
+        uint64 arbitrationEndsAt;
     }
 
     uint256[] internal jobIds;
@@ -59,12 +71,16 @@ contract MarketplaceHandler is ModelCheckedHandler {
     uint16 public stakersBps = 500;
     mapping(address token => uint256) public withdrawn;
     mapping(address token => uint256) public collected;
-
+    /// FAB taken from each host by slashes, and what went to renters and to the treasury.
+    mapping(address host => uint256) public slashedFrom;
+    uint256 public compensationPaid;
+    uint256 public slashedToTreasury;
 
     constructor(
         JobMarketplace marketplace_,
         PaymentEscrow escrow_,
         NodeRegistry registry_,
+        ReputationSystem reputation_,
         TestStablecoin usd_,
         address admin_,
         address treasury_,
@@ -74,6 +90,7 @@ contract MarketplaceHandler is ModelCheckedHandler {
         marketplace = marketplace_;
         escrow = escrow_;
         registry = registry_;
+        reputation = reputation_;
         usd = usd_;
         admin = admin_;
         treasury = treasury_;
@@ -168,26 +185,121 @@ contract MarketplaceHandler is ModelCheckedHandler {
         }
     }
 
+    /// @dev The escrow's split of `payment` with a fee discount of `discount` bps of the treasury's
+    /// share (capped as the escrow caps it), mirroring PaymentEscrow._split.
+    function _split(uint256 payment, uint256 discount)
+        internal
+        view
+        returns (uint256 hostAmount, uint256 treasuryAmount, uint256 stakersAmount)
+    {
+        hostAmount = payment * hostBps / BPS;
+        treasuryAmount = payment * treasuryBps / BPS;
+        if (discount > 5_000) discount = 5_000;
+        uint256 waived = treasuryAmount * discount / BPS;
+        treasuryAmount -= waived;
+        hostAmount += waived;
+        stakersAmount = payment - hostAmount - treasuryAmount;
+    }
+
     /// @dev Checks a successful settlement or refund against the model, then marks the job terminal.
-    function _terminal(uint256 jobId, Snap memory b, uint256 payment, IJobMarketplace.JobStatus next) internal {
+    /// `payment` of the deposit and `bondToHost` of the dispute bond (if any) go to the host, each
+    /// split with the fees (less the host's fee `discount`); the renter gets the rest of both.
+    function _terminal(
+        uint256 jobId,
+        Snap memory b,
+        uint256 payment,
+        uint256 bondToHost,
+        uint256 discount,
+        IJobMarketplace.JobStatus next
+    ) internal {
         GhostJob storage g = jobs[jobId];
         Snap memory a = _snap(g.host, g.renter, g.token);
-        uint256 hostAmount = payment * hostBps / BPS;
-        uint256 treasuryAmount = payment * treasuryBps / BPS;
+        (uint256 hostAmount, uint256 treasuryAmount, uint256 stakersAmount) = _split(payment, discount);
+        (uint256 hostBond, uint256 treasuryBond, uint256 stakersBond) = _split(bondToHost, discount);
         // Compared additively so that a balance that went down is reported, not an underflow.
-        if (a.total != b.total + g.deposit) _violate("terminal: credited != deposit", "");
-        if (a.host != b.host + hostAmount) _violate("terminal: wrong host share", "");
-        if (a.renter != b.renter + (g.deposit - payment)) _violate("terminal: wrong renter refund", "");
-        if (a.treasuryFees != b.treasuryFees + treasuryAmount) _violate("terminal: wrong treasury fee", "");
-        if (a.stakersFees != b.stakersFees + (payment - hostAmount - treasuryAmount)) {
-            _violate("terminal: wrong stakers fee", "");
+        if (a.total != b.total + g.deposit + g.bond) _violate("terminal: credited != deposit + bond", "");
+        if (a.host != b.host + hostAmount + hostBond) _violate("terminal: wrong host share", "");
+        if (a.renter != b.renter + (g.deposit - payment) + (g.bond - bondToHost)) {
+            _violate("terminal: wrong renter refund", "");
         }
+        if (a.treasuryFees != b.treasuryFees + treasuryAmount + treasuryBond) {
+            _violate("terminal: wrong treasury fee", "");
+        }
+        if (a.stakersFees != b.stakersFees + stakersAmount + stakersBond) _violate("terminal: wrong stakers fee", "");
         (, uint256 locked) = escrow.lockOf(address(marketplace), jobId);
         if (locked != 0) _violate("terminal: lock not cleared", "");
+        (, locked) = escrow.lockOf(address(marketplace), jobId | BOND_ID);
+        if (locked != 0) _violate("terminal: bond not released", "");
+        if (bondToHost != 0 && bondToHost != g.bond) _probe("bondSplit");
+        if (discount != 0 && payment != 0) _probe("discount");
         g.status = next;
         g.terminalCount++;
         if (a.total >= b.total) g.credited += a.total - b.total;
         if (a.host >= b.host) g.hostPaid += a.host - b.host;
+    }
+
+    /// @dev What an offence must slash, from the state before it: the offence's share of the host's
+    /// stake and unbonding stake, doubled per earlier offence (at most 4 times), capped per incident;
+    /// the renter's compensation share of it.
+    struct SlashCheck {
+        uint256 held;
+        uint256 slash;
+        uint256 compensation;
+        uint256 renterFab;
+        uint256 treasuryFab;
+        uint256 offences;
+    }
+
+    function _expectSlash(address host, address renter, bool abandoned) internal view returns (SlashCheck memory c) {
+        (, uint256 stake,, uint256 unbonding,) = registry.hostState(host);
+        c.held = stake + unbonding;
+        ReputationSystem.Slashing memory p = reputation.parameters();
+        IReputationSystem.Reputation memory r = reputation.reputationOf(host);
+        c.offences = uint256(r.abandoned) + r.disputesLost + r.challengesLost;
+        uint256 bps = abandoned ? p.abandonedBps : p.disputeLostBps;
+        bps <<= c.offences < 4 ? c.offences : 4;
+        if (bps > p.maxSlashBps) bps = p.maxSlashBps;
+        c.slash = c.held * bps / BPS;
+        c.compensation = c.slash * p.compensationBps / BPS;
+        c.renterFab = IERC20(registry.fab()).balanceOf(renter);
+        c.treasuryFab = IERC20(registry.fab()).balanceOf(treasury);
+    }
+
+    function _probe(string memory name) internal {
+        if (keccak256(bytes(vm.envOr("FABSTIR_PROBE", string("")))) == keccak256(bytes(name))) _violate(name, "");
+    }
+
+    function _checkSlash(address host, address renter, SlashCheck memory c) internal {
+        _probe(c.slash == 0 ? "slash0" : c.compensation == 0 ? "slashNoComp" : "slash");
+        if (c.offences >= 2) _probe("escalated");
+        (, uint256 stake,, uint256 unbonding,) = registry.hostState(host);
+        if (c.slash > c.held) _violate("slash: more than the stake and unbonding stake", "");
+        if (stake + unbonding + c.slash != c.held) _violate("slash: wrong amount taken", "");
+        if (IERC20(registry.fab()).balanceOf(renter) != c.renterFab + c.compensation) {
+            _violate("slash: wrong compensation", "");
+        }
+        if (IERC20(registry.fab()).balanceOf(treasury) != c.treasuryFab + c.slash - c.compensation) {
+            _violate("slash: wrong treasury share", "");
+        }
+        IReputationSystem.Reputation memory r = reputation.reputationOf(host);
+        if (uint256(r.abandoned) + r.disputesLost + r.challengesLost != c.offences + 1) {
+            _violate("slash: offence not recorded", "");
+        }
+        slashedFrom[host] += c.slash;
+        compensationPaid += c.compensation;
+        slashedToTreasury += c.slash - c.compensation;
+    }
+
+    /// @dev When a claimed job may be taken back: its deadline or the claim timeout, whichever first.
+    function claimEndsAt(GhostJob memory g) public view returns (uint256) {
+        uint256 timeoutEnd = uint256(g.claimedAt) + marketplace.claimTimeout();
+        return timeoutEnd < g.deadline ? timeoutEnd : g.deadline;
+    }
+
+    /// @dev How many open claims `host` may hold now (0 if it may not claim at all).
+    function _capacity(address host) internal view returns (uint256) {
+        (, uint256 stake,,,) = registry.hostState(host);
+        return stake / registry.minimumStake() * registry.claimsPerMinimumStake();
     }
 
     // ---------------------------------------------------------------- lifecycle steps
@@ -203,6 +315,7 @@ contract MarketplaceHandler is ModelCheckedHandler {
             && hs == INodeRegistry.HostStatus.Active && stake >= registry.minimumStake() && price != 0
             && price <= g.maxPrice && !marketplace.paused();
         uint256 activeBefore = marketplace.activeJobCount(claimer);
+        expectOk = expectOk && activeBefore < _capacity(claimer);
 
         vm.prank(claimer);
         (bool ok, bytes memory err) = address(marketplace).call(abi.encodeCall(marketplace.claimJob, (jobId)));
@@ -212,6 +325,9 @@ contract MarketplaceHandler is ModelCheckedHandler {
         g.status = IJobMarketplace.JobStatus.Claimed;
         g.host = claimer;
         g.price = price;
+        g.claimedAt = uint64(time);
+        // While Claimed the job's tokensUsed field holds the claim time.
+        g.tokensUsed = uint32(time);
     }
 
     function _complete(uint256 jobId, address caller, uint32 used) internal {
@@ -233,54 +349,117 @@ contract MarketplaceHandler is ModelCheckedHandler {
         GhostJob storage g = jobs[jobId];
         bool expectOk = caller == g.renter && g.status == IJobMarketplace.JobStatus.Completed;
         Snap memory b = _snap(g.host, g.renter, g.token);
+        uint256 discount = reputation.feeDiscountBps(g.host);
         vm.prank(caller);
         (bool ok, bytes memory err) = address(marketplace).call(abi.encodeCall(marketplace.acceptJob, (jobId)));
         _record("acceptJob", expectOk, ok, err);
-        if (ok && expectOk) _terminal(jobId, b, uint256(g.tokensUsed) * g.price, IJobMarketplace.JobStatus.Settled);
+        if (ok && expectOk) {
+            _terminal(jobId, b, uint256(g.tokensUsed) * g.price, 0, discount, IJobMarketplace.JobStatus.Settled);
+        }
     }
 
     function _dispute(uint256 jobId, address caller) internal {
         GhostJob storage g = jobs[jobId];
         bool expectOk =
             caller == g.renter && g.status == IJobMarketplace.JobStatus.Completed && time <= g.disputeEndsAt;
+        uint256 bond = uint256(g.tokensUsed) * g.price * marketplace.disputeBondBps() / BPS;
+        uint256 paidBefore = _tokenBalance(g.token, caller);
+        uint64 arbitrationEndsAt = uint64(time + marketplace.arbitrationWindow());
         vm.prank(caller);
-        (bool ok, bytes memory err) =
-            address(marketplace).call(abi.encodeCall(marketplace.disputeJob, (jobId, keccak256("evidence"))));
+        (bool ok, bytes memory err) = address(marketplace).call{value: g.token == ETH ? bond : 0}(
+            abi.encodeCall(marketplace.disputeJob, (jobId, keccak256("evidence")))
+        );
         _record("disputeJob", expectOk, ok, err);
-        if (ok && expectOk) g.status = IJobMarketplace.JobStatus.Disputed;
+        if (!ok || !expectOk) return;
+        if (_tokenBalance(g.token, caller) + bond != paidBefore) _violate("disputeJob: renter paid != bond", "");
+        (address lockedToken, uint256 locked) = escrow.lockOf(address(marketplace), jobId | BOND_ID);
+        if (locked != bond || (bond != 0 && lockedToken != g.token)) _violate("disputeJob: bond not locked", "");
+        g.status = IJobMarketplace.JobStatus.Disputed;
+        g.bond = bond;
+        g.arbitrationEndsAt = arbitrationEndsAt;
     }
 
+    /// @dev The arbiter's resolution (also after the deadline, until someone applies the default):
+    /// payment and bond split by `bps`; below half the host lost and is slashed.
     function _resolve(uint256 jobId, uint16 bps) internal {
         GhostJob storage g = jobs[jobId];
         bool expectOk = g.status == IJobMarketplace.JobStatus.Disputed && bps <= BPS;
         Snap memory b = _snap(g.host, g.renter, g.token);
+        uint256 discount = g.host == address(0) ? 0 : reputation.feeDiscountBps(g.host);
+        SlashCheck memory c;
+        if (expectOk && bps < BPS / 2) c = _expectSlash(g.host, g.renter, false);
+        uint256 wonBefore = g.host == address(0) ? 0 : reputation.reputationOf(g.host).disputesWon;
         vm.prank(admin);
         (bool ok, bytes memory err) =
             address(marketplace).call(abi.encodeCall(marketplace.resolveDispute, (jobId, bps)));
         _record("resolveDispute", expectOk, ok, err);
+        if (!ok || !expectOk) return;
         uint256 payment = uint256(g.tokensUsed) * g.price * bps / BPS;
-        if (ok && expectOk) _terminal(jobId, b, payment, IJobMarketplace.JobStatus.Settled);
+        _terminal(jobId, b, payment, g.bond * bps / BPS, discount, IJobMarketplace.JobStatus.Settled);
+        if (bps < BPS / 2) _checkSlash(g.host, g.renter, c);
+        else if (reputation.reputationOf(g.host).disputesWon != wonBefore + 1) _violate("resolve: win not recorded", "");
+    }
+
+    /// @dev The default after the arbitration deadline: the host paid in full, the bond refunded.
+    function _settleDispute(uint256 jobId, address caller) internal {
+        GhostJob storage g = jobs[jobId];
+        bool expectOk = g.status == IJobMarketplace.JobStatus.Disputed && time > g.arbitrationEndsAt;
+        Snap memory b = _snap(g.host, g.renter, g.token);
+        uint256 discount = g.host == address(0) ? 0 : reputation.feeDiscountBps(g.host);
+        (, uint256 stakeBefore,,,) = registry.hostState(g.host);
+        vm.prank(caller);
+        (bool ok, bytes memory err) = address(marketplace).call(abi.encodeCall(marketplace.settleDispute, (jobId)));
+        _record("settleDispute", expectOk, ok, err);
+        if (!ok || !expectOk) return;
+        _terminal(jobId, b, uint256(g.tokensUsed) * g.price, 0, discount, IJobMarketplace.JobStatus.Settled);
+        _probe("settleDispute");
+        (, uint256 stakeAfter,,,) = registry.hostState(g.host);
+        if (stakeAfter != stakeBefore) _violate("settleDispute: the default slashed", "");
+    }
+
+    /// @dev The renter rates a settled job once (1-5 stars), weighted by what it paid.
+    function _rate(uint256 jobId, address caller, uint8 stars) internal {
+        GhostJob storage g = jobs[jobId];
+        bool expectOk = g.status == IJobMarketplace.JobStatus.Settled && caller == g.renter
+            && !reputation.isRated(IReputationSystem.Work.Job, jobId) && stars >= 1 && stars <= 5
+            && reputation.ratingUnit(g.token) != 0;
+        vm.prank(caller);
+        (bool ok, bytes memory err) = address(reputation).call(abi.encodeCall(reputation.rateJob, (jobId, stars)));
+        _record("rateJob", expectOk, ok, err);
+        if (ok) _probe("rate");
+        uint16 score = g.host == address(0) ? 0 : reputation.scoreOf(g.host);
+        if (score > 1_000) _violate("rateJob: score above 1000", "");
     }
 
     function _release(uint256 jobId, address caller) internal {
         GhostJob storage g = jobs[jobId];
         bool expectOk = g.status == IJobMarketplace.JobStatus.Completed && time > g.disputeEndsAt;
         Snap memory b = _snap(g.host, g.renter, g.token);
+        uint256 discount = g.host == address(0) ? 0 : reputation.feeDiscountBps(g.host);
         vm.prank(caller);
         (bool ok, bytes memory err) = address(marketplace).call(abi.encodeCall(marketplace.releasePayment, (jobId)));
         _record("releasePayment", expectOk, ok, err);
-        if (ok && expectOk) _terminal(jobId, b, uint256(g.tokensUsed) * g.price, IJobMarketplace.JobStatus.Settled);
+        if (ok && expectOk) {
+            _terminal(jobId, b, uint256(g.tokensUsed) * g.price, 0, discount, IJobMarketplace.JobStatus.Settled);
+        }
     }
 
     function _expire(uint256 jobId, address caller) internal {
         GhostJob storage g = jobs[jobId];
-        bool expectOk = (g.status == IJobMarketplace.JobStatus.Posted || g.status == IJobMarketplace.JobStatus.Claimed)
-            && time > g.deadline;
+        bool claimed = g.status == IJobMarketplace.JobStatus.Claimed;
+        bool expectOk = (g.status == IJobMarketplace.JobStatus.Posted && time > g.deadline)
+            || (claimed && time > claimEndsAt(g));
         Snap memory b = _snap(g.host, g.renter, g.token);
+        SlashCheck memory c;
+        if (expectOk && claimed) c = _expectSlash(g.host, g.renter, true);
         vm.prank(caller);
         (bool ok, bytes memory err) = address(marketplace).call(abi.encodeCall(marketplace.expireJob, (jobId)));
         _record("expireJob", expectOk, ok, err);
-        if (ok && expectOk) _terminal(jobId, b, 0, IJobMarketplace.JobStatus.Expired);
+        if (!ok || !expectOk) return;
+        _terminal(jobId, b, 0, 0, 0, IJobMarketplace.JobStatus.Expired);
+        // Taken back from its host: an abandoned claim, slashed.
+        if (claimed && time <= g.deadline) _probe("claimTimeout");
+        if (claimed) _checkSlash(g.host, g.renter, c);
     }
 
     function _refuse(uint256 jobId, address caller) internal {
@@ -294,7 +473,7 @@ contract MarketplaceHandler is ModelCheckedHandler {
         _record("refuseJob", expectOk, ok, err);
         if (!ok || !expectOk) return;
         if (marketplace.activeJobCount(caller) + 1 != activeBefore) _violate("refuseJob: active count", "");
-        _terminal(jobId, b, 0, IJobMarketplace.JobStatus.Refused);
+        _terminal(jobId, b, 0, 0, 0, IJobMarketplace.JobStatus.Refused);
     }
 
     function _cancel(uint256 jobId, address caller) internal {
@@ -304,7 +483,7 @@ contract MarketplaceHandler is ModelCheckedHandler {
         vm.prank(caller);
         (bool ok, bytes memory err) = address(marketplace).call(abi.encodeCall(marketplace.cancelJob, (jobId)));
         _record("cancelJob", expectOk, ok, err);
-        if (ok && expectOk) _terminal(jobId, b, 0, IJobMarketplace.JobStatus.Cancelled);
+        if (ok && expectOk) _terminal(jobId, b, 0, 0, 0, IJobMarketplace.JobStatus.Cancelled);
     }
 
     /// @dev Mostly a valid token count (often 0 or all of them), one time in eight too many.
@@ -357,7 +536,8 @@ contract MarketplaceHandler is ModelCheckedHandler {
             maxTokens: maxTokens,
             maxPricePerToken: maxPrice,
             deadline: deadline,
-            host: chosen
+            host: chosen,
+            minScore: 0
         });
         bool expectOk = chosen != renter && !marketplace.paused();
         uint256 expectedId = marketplace.nextJobId();
@@ -452,24 +632,32 @@ contract MarketplaceHandler is ModelCheckedHandler {
             uint256 jobId = jobIds[(start + i) % n];
             GhostJob storage g = jobs[jobId];
             IJobMarketplace.JobStatus s = g.status;
-            if (isTerminal(s)) continue;
-            if ((s == IJobMarketplace.JobStatus.Posted || s == IJobMarketplace.JobStatus.Claimed) && time > g.deadline)
-            {
+            if (isTerminal(s) && (s != IJobMarketplace.JobStatus.Settled || seed % 4 != 0)) continue;
+            if (
+                (s == IJobMarketplace.JobStatus.Posted && time > g.deadline)
+                    || (s == IJobMarketplace.JobStatus.Claimed && time > claimEndsAt(g) && seed % 4 != 0)
+            ) {
                 _expire(jobId, _actor(seed));
             } else if (s == IJobMarketplace.JobStatus.Posted) {
                 address claimer = g.chosenHost != address(0) ? g.chosenHost : _eligibleHost(g, seed);
                 if (claimer == address(0)) continue;
                 _claim(jobId, claimer);
             } else if (s == IJobMarketplace.JobStatus.Claimed) {
-                // One claimed job in eight cannot be served and is handed back.
+                // One claimed job in eight cannot be served and is handed back; late hosts may
+                // still complete or refuse until the deadline if nobody took the job back.
                 if (seed % 8 == 0) _refuse(jobId, g.host);
                 else _complete(jobId, g.host, uint32(bound(seed, 0, g.maxTokens)));
             } else if (s == IJobMarketplace.JobStatus.Completed) {
                 if (time > g.disputeEndsAt) _release(jobId, _actor(seed));
                 else if (seed % 2 == 0) _accept(jobId, g.renter);
                 else _dispute(jobId, g.renter);
+            } else if (s == IJobMarketplace.JobStatus.Disputed) {
+                if (time > g.arbitrationEndsAt && seed % 2 == 0) _settleDispute(jobId, _actor(seed >> 1));
+                else _resolve(jobId, uint16(bound(seed, 0, BPS)));
+            } else if (s == IJobMarketplace.JobStatus.Settled && seed % 2 == 0) {
+                _rate(jobId, g.renter, uint8(1 + (seed >> 1) % 5));
             } else {
-                _resolve(jobId, uint16(bound(seed, 0, BPS)));
+                continue;
             }
             return;
         }
@@ -485,7 +673,7 @@ contract MarketplaceHandler is ModelCheckedHandler {
             uint64 price = registry.priceOf(h, MODEL, g.token);
             if (
                 hs == INodeRegistry.HostStatus.Active && stake >= registry.minimumStake() && price != 0
-                    && price <= g.maxPrice
+                    && price <= g.maxPrice && marketplace.activeJobCount(h) < _capacity(h)
             ) return h;
         }
         return address(0);
@@ -542,6 +730,64 @@ contract MarketplaceHandler is ModelCheckedHandler {
     function resolveDispute(uint256 jobSeed, uint256 bpsSeed) external tick {
         (bool found, uint256 jobId) = _pick(jobSeed, IJobMarketplace.JobStatus.Disputed);
         if (found) _resolve(jobId, _bps(bpsSeed));
+    }
+
+    /// Anyone applies the default to a disputed job (the model says whether its deadline passed).
+    function settleDispute(uint256 jobSeed, uint256 callerSeed) external tick {
+        (bool found, uint256 jobId) = _pick(jobSeed, IJobMarketplace.JobStatus.Disputed);
+        if (found) _settleDispute(jobId, _actor(callerSeed));
+    }
+
+    /// The renter of a settled job rates it; one time in eight someone else, or an invalid star count.
+    function rateJob(uint256 jobSeed, uint256 callerSeed, uint256 starsSeed) external tick {
+        (bool found, uint256 jobId) = _pick(jobSeed, IJobMarketplace.JobStatus.Settled);
+        if (!found) return;
+        uint8 stars = starsSeed % 8 == 0 ? uint8(starsSeed >> 3) : uint8(1 + (starsSeed >> 3) % 5);
+        _rate(jobId, _callerOr(callerSeed, jobs[jobId].renter), stars);
+    }
+
+    /// Governs the claim timeout, the arbitration window or the dispute bond; one time in eight
+    /// out of bounds (which must revert). A new claim timeout applies to open claims at once.
+    function setMarketplaceParameter(uint256 which, uint256 seed) external tick {
+        bool valid = seed % 8 != 0;
+        bytes memory call;
+        if (which % 3 == 0) {
+            uint32 t = valid ? uint32(bound(seed >> 3, 1 minutes, 3 hours)) : uint32(bound(seed >> 3, 7 days + 1, 8 days));
+            call = abi.encodeCall(marketplace.setClaimTimeout, (t));
+        } else if (which % 3 == 1) {
+            uint32 w = valid ? uint32(bound(seed >> 3, 1 hours, 2 days)) : uint32(bound(seed >> 3, 0, 1 hours - 1));
+            call = abi.encodeCall(marketplace.setArbitrationWindow, (w));
+        } else {
+            uint16 bps = valid ? uint16(bound(seed >> 3, 0, 5_000)) : uint16(bound(seed >> 3, 5_001, type(uint16).max));
+            call = abi.encodeCall(marketplace.setDisputeBondBps, (bps));
+        }
+        vm.prank(admin);
+        (bool ok, bytes memory err) = address(marketplace).call(call);
+        _record("setMarketplaceParameter", valid, ok, err);
+    }
+
+    /// Governs the slash shares (within the cap), or the fee discount (often from a score new
+    /// hosts have, so that discounted payments are common).
+    function setReputationParameter(uint256 which, uint256 seed) external tick {
+        bytes memory call;
+        if (which % 2 == 0) {
+            uint16 cap = uint16(bound(seed, 0, 5_000));
+            call = abi.encodeCall(
+                reputation.setSlashing,
+                (
+                    uint16(bound(seed >> 16, 0, cap)),
+                    uint16(bound(seed >> 32, 0, cap)),
+                    uint16(bound(seed >> 48, 0, cap)),
+                    cap,
+                    uint16(bound(seed >> 64, 0, BPS))
+                )
+            );
+        } else {
+            call = abi.encodeCall(reputation.setFeeDiscount, (uint16(bound(seed, 0, 1_000)), uint16(bound(seed >> 16, 0, 5_000))));
+        }
+        vm.prank(admin);
+        (bool ok, bytes memory err) = address(reputation).call(call);
+        _record("setReputationParameter", true, ok, err);
     }
 
     function setFeeSplit(uint256 tSeed, uint256 sSeed) external tick {
@@ -650,7 +896,10 @@ contract MarketplaceHandler is ModelCheckedHandler {
             for (uint256 i; i < n; ++i) {
                 GhostJob storage g = jobs[jobIds[((secondsSeed >> 3) + i) % n]];
                 if (isTerminal(g.status)) continue;
-                uint256 edge = g.status == IJobMarketplace.JobStatus.Completed ? g.disputeEndsAt : g.deadline;
+                uint256 edge = g.deadline;
+                if (g.status == IJobMarketplace.JobStatus.Completed) edge = g.disputeEndsAt;
+                else if (g.status == IJobMarketplace.JobStatus.Claimed) edge = claimEndsAt(g);
+                else if (g.status == IJobMarketplace.JobStatus.Disputed) edge = g.arbitrationEndsAt;
                 edge += (secondsSeed >> 2) % 2;
                 if (edge > time) time = edge;
                 break;
@@ -665,6 +914,8 @@ contract MarketplaceHandler is ModelCheckedHandler {
 /// @notice Invariants of the escrow and the marketplace under the handler's random action sequences.
 contract MarketplaceInvariantTest is FabstirTestBase {
     MarketplaceHandler internal handler;
+    /// FAB held by the registry, the treasury and the actors at the start (the admin holds the rest).
+    uint256 internal fabHeld;
 
     function setUp() public {
         _deploySystem();
@@ -680,10 +931,16 @@ contract MarketplaceInvariantTest is FabstirTestBase {
         // A short window so that a few warps get completed jobs past it.
         vm.prank(admin);
         marketplace.setDisputeWindow(2 hours);
-        handler = new MarketplaceHandler(marketplace, escrow, registry, usd, admin, treasury, stakersPool, actors);
+        handler = new MarketplaceHandler(
+            marketplace, escrow, registry, reputation, usd, admin, treasury, stakersPool, actors
+        );
+        fabHeld = fab.balanceOf(address(registry)) + fab.balanceOf(treasury);
+        for (uint256 i; i < 5; ++i) {
+            fabHeld += fab.balanceOf(actors[i]);
+        }
 
         // progressJob is repeated so that jobs often get through their whole lifecycle.
-        bytes4[] memory selectors = new bytes4[](29);
+        bytes4[] memory selectors = new bytes4[](34);
         selectors[0] = MarketplaceHandler.postJob.selector;
         selectors[1] = MarketplaceHandler.postJob.selector;
         selectors[2] = MarketplaceHandler.claimJob.selector;
@@ -713,6 +970,11 @@ contract MarketplaceInvariantTest is FabstirTestBase {
         selectors[26] = MarketplaceHandler.hostRequestUnstake.selector;
         selectors[27] = MarketplaceHandler.hostAddStake.selector;
         selectors[28] = MarketplaceHandler.refuseJob.selector;
+        selectors[29] = MarketplaceHandler.settleDispute.selector;
+        selectors[30] = MarketplaceHandler.rateJob.selector;
+        selectors[31] = MarketplaceHandler.setMarketplaceParameter.selector;
+        selectors[32] = MarketplaceHandler.setReputationParameter.selector;
+        selectors[33] = MarketplaceHandler.disputeJob.selector;
         targetSelector(FuzzSelector({addr: address(handler), selectors: selectors}));
         targetContract(address(handler));
     }
@@ -731,7 +993,10 @@ contract MarketplaceInvariantTest is FabstirTestBase {
 
     function _sumLocked(address token) internal view returns (uint256 sum) {
         for (uint256 i; i < handler.jobCount(); ++i) {
-            (address lockedToken, uint256 amount) = escrow.lockOf(address(marketplace), handler.jobIdAt(i));
+            uint256 id = handler.jobIdAt(i);
+            (address lockedToken, uint256 amount) = escrow.lockOf(address(marketplace), id);
+            if (lockedToken == token) sum += amount;
+            (lockedToken, amount) = escrow.lockOf(address(marketplace), id | handler.BOND_ID());
             if (lockedToken == token) sum += amount;
         }
     }
@@ -776,18 +1041,24 @@ contract MarketplaceInvariantTest is FabstirTestBase {
             assertEq(job.renter, g.renter, "renter");
             assertEq(token, g.token, "token");
             assertEq(job.pricePerToken, g.price, "price");
-            assertEq(job.tokensUsed, g.tokensUsed, "tokensUsed");
+            assertEq(job.tokensUsed, g.tokensUsed, "tokensUsed (the claim time while claimed)");
             assertEq(job.host, g.host != address(0) ? g.host : g.chosenHost, "host");
+            if (g.status == IJobMarketplace.JobStatus.Disputed) {
+                assertEq(job.timeout, g.arbitrationEndsAt, "disputed: timeout is the arbitration deadline");
+            }
             (address lockedToken, uint256 locked) = escrow.lockOf(address(marketplace), id);
+            (, uint256 bondLocked) = escrow.lockOf(address(marketplace), id | handler.BOND_ID());
             if (handler.isTerminal(g.status)) {
                 assertEq(g.terminalCount, 1, "terminal exactly once");
                 assertEq(locked, 0, "terminal job keeps no lock");
-                assertEq(g.credited, g.deposit, "credited exactly the deposit");
-                assertLe(g.hostPaid, g.deposit, "host paid at most the deposit");
+                assertEq(bondLocked, 0, "terminal job keeps no bond");
+                assertEq(g.credited, g.deposit + g.bond, "credited exactly the deposit and the bond");
+                assertLe(g.hostPaid, g.deposit + g.bond, "host paid at most the deposit and the bond");
             } else {
                 assertEq(g.terminalCount, 0, "live job never paid");
                 assertEq(locked, g.deposit, "live job keeps its whole deposit locked");
                 assertEq(lockedToken, g.token, "lock token");
+                assertEq(bondLocked, g.bond, "a disputed job keeps its bond locked");
             }
         }
         assertEq(marketplace.nextJobId(), handler.jobCount() + 1, "every posted job is tracked");
@@ -803,13 +1074,13 @@ contract MarketplaceInvariantTest is FabstirTestBase {
             uint256 terminalDeposits;
             for (uint256 i; i < handler.jobCount(); ++i) {
                 MarketplaceHandler.GhostJob memory g = handler.ghostJob(handler.jobIdAt(i));
-                if (g.token == token && handler.isTerminal(g.status)) terminalDeposits += g.deposit;
+                if (g.token == token && handler.isTerminal(g.status)) terminalDeposits += g.deposit + g.bond;
             }
             (uint256 tf, uint256 sf) = escrow.feesOf(token);
             assertEq(
                 _sumBalances(token) + tf + sf + handler.withdrawn(token) + handler.collected(token),
                 terminalDeposits,
-                "credits != deposits of terminal jobs"
+                "credits != deposits and bonds of terminal jobs"
             );
         }
     }
@@ -852,5 +1123,94 @@ contract MarketplaceInvariantTest is FabstirTestBase {
         assertEq(h, handler.hostBps());
         assertEq(t, handler.treasuryBps());
         assertEq(s, handler.stakersBps());
+    }
+
+    /// Slashes only move FAB from the registry to renters (compensation) and the treasury: FAB is
+    /// conserved, no host lost more than it had staked, and every slash was split as the model says.
+    function invariant_slashesConserveFab() public view {
+        _assertModel();
+        uint256 sum = fab.balanceOf(address(registry)) + fab.balanceOf(treasury);
+        for (uint256 a; a < handler.actorCount(); ++a) {
+            sum += fab.balanceOf(handler.actor(a));
+        }
+        assertEq(sum, fabHeld, "FAB created or lost");
+        assertEq(fab.balanceOf(treasury), handler.slashedToTreasury(), "treasury got the rest of each slash");
+        for (uint256 a; a < 3; ++a) {
+            // Each host was funded with 100 000 FAB: it cannot lose more than it ever staked.
+            assertLe(handler.slashedFrom(handler.actor(a)), 100_000 * FAB, "slashed more than staked");
+        }
+    }
+
+    /// Scores stay within 0-1000 and a host's fee discount is never more than the cap.
+    function invariant_scoresAndDiscountsBounded() public view {
+        _assertModel();
+        for (uint256 a; a < handler.actorCount(); ++a) {
+            address account = handler.actor(a);
+            assertLe(reputation.scoreOf(account), 1_000, "score above 1000");
+            assertLe(reputation.feeDiscountBps(account), 5_000, "discount above the cap");
+        }
+    }
+
+    /// Every job ends and nothing is locked forever: from any state reached, once time passes every
+    /// deadline (a year on), anyone can take every job to a terminal state (expire, release, apply
+    /// the dispute default), after which no deposit or bond stays locked, every host can leave
+    /// (deregister) and withdraw its stake and earnings, and every renter its refunds.
+    function invariant_everyJobEndsAndNothingStaysLocked() public {
+        _assertModel();
+        uint256 snapshot = vm.snapshotState();
+        vm.warp(handler.time() + 365 days);
+        address anyone = makeAddr("anyone");
+        for (uint256 i; i < handler.jobCount(); ++i) {
+            uint256 id = handler.jobIdAt(i);
+            IJobMarketplace.JobStatus s = _status(id);
+            vm.prank(anyone);
+            if (s == IJobMarketplace.JobStatus.Posted || s == IJobMarketplace.JobStatus.Claimed) {
+                marketplace.expireJob(id);
+            } else if (s == IJobMarketplace.JobStatus.Completed) {
+                marketplace.releasePayment(id);
+            } else if (s == IJobMarketplace.JobStatus.Disputed) {
+                marketplace.settleDispute(id);
+            }
+            assertTrue(handler.isTerminal(_status(id)), "job did not end");
+            (, uint256 locked) = escrow.lockOf(address(marketplace), id);
+            (, uint256 bond) = escrow.lockOf(address(marketplace), id | handler.BOND_ID());
+            assertEq(locked + bond, 0, "deposit or bond locked after the job ended");
+        }
+        // Pausing is governance's call, not a lock: with the escrow resumed everyone withdraws.
+        if (escrow.paused()) {
+            vm.prank(admin);
+            escrow.unpause();
+        }
+        for (uint256 a; a < handler.actorCount(); ++a) {
+            address account = handler.actor(a);
+            assertEq(marketplace.activeJobCount(account), 0, "host still busy");
+            (INodeRegistry.HostStatus hs,,,,) = registry.hostState(account);
+            if (hs != INodeRegistry.HostStatus.Unregistered) {
+                vm.prank(account);
+                registry.deregister();
+            }
+            for (uint256 t; t < 2; ++t) {
+                address token = t == 0 ? ETH : address(usd);
+                uint256 balance = escrow.balanceOf(account, token);
+                if (balance == 0) continue;
+                vm.prank(account);
+                escrow.withdraw(token, balance, account);
+            }
+        }
+        vm.warp(block.timestamp + 90 days);
+        for (uint256 a; a < 3; ++a) {
+            address account = handler.actor(a);
+            (,,, uint256 unbonding,) = registry.hostState(account);
+            if (unbonding != 0) {
+                vm.prank(account);
+                registry.withdrawUnstaked();
+            }
+        }
+        assertEq(fab.balanceOf(address(registry)), 0, "stake left in the registry");
+        (uint256 tf, uint256 sf) = escrow.feesOf(ETH);
+        assertEq(address(escrow).balance, tf + sf, "ETH left in the escrow beyond fees");
+        (tf, sf) = escrow.feesOf(address(usd));
+        assertEq(usd.balanceOf(address(escrow)), tf + sf, "tUSD left in the escrow beyond fees");
+        vm.revertToState(snapshot);
     }
 }

@@ -356,7 +356,8 @@ contract RegistryHandler is ModelCheckedHandler {
             maxTokens: 100,
             maxPricePerToken: MAX_JOB_PRICE,
             deadline: deadline,
-            host: h
+            host: h,
+            minScore: 0
         });
         vm.prank(renter);
         (bool ok, bytes memory ret) =

@@ -40,7 +40,8 @@ contract SessionManagerFuzzTest is FabstirTestBase {
                 signer: signer,
                 maxPricePerToken: price,
                 deposit: uint96(deposit),
-                expiry: expiry
+                expiry: expiry,
+                minScore: 0
             })
         );
         t = ISessionManager.Session({

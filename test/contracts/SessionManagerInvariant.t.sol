@@ -444,7 +444,8 @@ contract SessionHandler is ReceiptSigner {
             signer: signer,
             maxPricePerToken: maxPrice,
             deposit: uint96(deposit),
-            expiry: expiry
+            expiry: expiry,
+            minScore: 0
         });
         bool expectOk = !sessions.paused() && host != renter && expiry > time && expiry <= time + 30 days
             && price != 0 && price <= maxPrice && deposit >= price;
@@ -574,7 +575,8 @@ contract SessionHandler is ReceiptSigner {
             maxTokens: maxTokens,
             maxPricePerToken: maxPrice,
             deadline: deadline,
-            host: address(0)
+            host: address(0),
+            minScore: 0
         });
         vm.prank(renter);
         (bool ok, bytes memory ret) =

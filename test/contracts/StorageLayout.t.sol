@@ -101,7 +101,8 @@ contract StorageLayoutTest is FabstirTestBase {
                 signer: address(0),
                 maxPricePerToken: 1 gwei,
                 deposit: 1_000 gwei,
-                expiry: uint64(block.timestamp + 1 days)
+                expiry: uint64(block.timestamp + 1 days),
+                minScore: 0
             })
         );
         assertEq(_low(vm.load(address(sessions), base), 0, 64), 2, "nextSessionId after an open");

@@ -7,15 +7,18 @@ import {
   keccak256,
   parseEther,
   stringToHex,
+  toHex,
   zeroAddress,
 } from "viem";
 import {
+  DAY,
   DISPUTE_WINDOW,
   deploySystem,
   depositOf,
   ETH,
   type JobRequest,
   jobRequest,
+  MIN_STAKE,
   MODEL,
   OTHER_MODEL,
   OUTPUT,
@@ -37,7 +40,9 @@ const Status = {
   Expired: 7,
   Refused: 8,
 };
-const Settlement = { Accepted: 0, AutoReleased: 1, Resolved: 2 };
+const Settlement = { Accepted: 0, AutoReleased: 1, Resolved: 2, Unarbitrated: 3 };
+/** Dispute bonds are escrowed under the job id with the top bit set. */
+const BOND_ID = 1n << 255n;
 const HOST_PRICE = parseEther("0.000001");
 const USD_PRICE = 2n;
 const USED = 700;
@@ -83,6 +88,16 @@ async function completed(overrides: Partial<JobRequest> = {}) {
   return job;
 }
 
+/** The renter disputes `id`, paying its bond (10% of the job's price by default) as value. */
+async function dispute(id: bigint, reason = keccak256(stringToHex("bad output"))) {
+  const bond = await sys.marketplace.read.disputeBondOf([id]);
+  const hash = await sys.marketplace.write.disputeJob([id, reason], {
+    account: sys.renter.account,
+    value: bond,
+  });
+  return { bond, hash };
+}
+
 async function status(id: bigint): Promise<number> {
   const [job] = await sys.marketplace.read.getJob([id]);
   return job.status;
@@ -107,6 +122,7 @@ describe("JobMarketplace", () => {
         r.maxPricePerToken,
         r.deadline,
         zeroAddress,
+        0,
       ]);
       const [job, modelId, token] = await sys.marketplace.read.getJob([1n]);
       assert.equal(job.status, Status.Posted);
@@ -135,6 +151,7 @@ describe("JobMarketplace", () => {
         1,
         MODEL,
         ETH,
+        0,
       ]);
       const second = await sys.marketplace.write.postJob([r], {
         account: sys.renter.account,
@@ -151,6 +168,7 @@ describe("JobMarketplace", () => {
         2,
         MODEL,
         getAddress(sys.usd.address),
+        0,
       ]);
     });
 
@@ -578,14 +596,35 @@ describe("JobMarketplace", () => {
   describe("disputes", () => {
     const reason = keccak256(stringToHex("the answer was gibberish"));
 
-    it("lets the renter dispute inside the window", async () => {
+    it("lets the renter dispute inside the window, locking a bond of 10% of the price until the arbitration deadline", async () => {
       const { id } = await completed();
-      await viem.assertions.emitWithArgs(
-        sys.marketplace.write.disputeJob([id, reason], { account: sys.renter.account }),
-        sys.marketplace,
-        "JobDisputed",
-        [id, getAddress(sys.renter.account.address), reason],
-      );
+      const bond = (BigInt(USED) * HOST_PRICE * 1_000n) / 10_000n;
+      assert.equal(await sys.marketplace.read.disputeBondOf([id]), bond);
+      const { hash } = await dispute(id, reason);
+      const receipt = await sys.publicClient.waitForTransactionReceipt({ hash });
+      const block = await sys.publicClient.getBlock({ blockNumber: receipt.blockNumber });
+      const deadline = block.timestamp + 7n * DAY;
+      await viem.assertions.emitWithArgs(Promise.resolve(hash), sys.marketplace, "JobDisputed", [
+        id,
+        getAddress(sys.renter.account.address),
+        reason,
+        bond,
+        deadline,
+      ]);
+      await viem.assertions.emitWithArgs(Promise.resolve(hash), sys.escrow, "FundsLocked", [
+        id | BOND_ID,
+        getAddress(sys.renter.account.address),
+        ETH,
+        getAddress(sys.marketplace.address),
+        bond,
+      ]);
+      assert.deepEqual(await sys.escrow.read.lockOf([sys.marketplace.address, id | BOND_ID]), [
+        ETH,
+        bond,
+      ]);
+      const [job] = await sys.marketplace.read.getJob([id]);
+      assert.equal(BigInt(job.timeout), deadline, "timeout holds the arbitration deadline");
+      assert.equal(await sys.marketplace.read.disputeBondOf([id]), 0n, "no longer disputable");
       assert.equal(await status(id), Status.Disputed);
       // A disputed job can be neither accepted nor auto-released.
       await networkHelpers.time.increase(Number(DISPUTE_WINDOW) + 1);
@@ -623,12 +662,13 @@ describe("JobMarketplace", () => {
     });
 
     for (const hostBps of [10_000, 5_000, 0]) {
-      it(`resolves with the host receiving ${hostBps / 100}% of the job's price`, async () => {
+      it(`resolves with the host receiving ${hostBps / 100}% of the job's price and of the bond`, async () => {
         const { id, r } = await completed();
-        await sys.marketplace.write.disputeJob([id, reason], { account: sys.renter.account });
+        const { bond } = await dispute(id, reason);
         const price = BigInt(USED) * HOST_PRICE;
         const payment = (price * BigInt(hostBps)) / 10_000n;
-        const hostShare = (payment * 8_500n) / 10_000n;
+        const bondToHost = (bond * BigInt(hostBps)) / 10_000n;
+        const hostShare = (payment * 8_500n) / 10_000n + (bondToHost * 8_500n) / 10_000n;
         const tx = sys.marketplace.write.resolveDispute([id, hostBps]);
         await viem.assertions.emitWithArgs(tx, sys.marketplace, "JobSettled", [
           id,
@@ -638,8 +678,12 @@ describe("JobMarketplace", () => {
         assert.equal(await sys.escrow.read.balanceOf([sys.host.account.address, ETH]), hostShare);
         assert.equal(
           await sys.escrow.read.balanceOf([sys.renter.account.address, ETH]),
-          depositOf(r) - payment,
+          depositOf(r) - payment + bond - bondToHost,
         );
+        assert.deepEqual(await sys.escrow.read.lockOf([sys.marketplace.address, id | BOND_ID]), [
+          zeroAddress,
+          0n,
+        ]);
         assert.equal(await sys.marketplace.read.activeJobCount([sys.host.account.address]), 0n);
       });
     }
@@ -652,7 +696,7 @@ describe("JobMarketplace", () => {
         "JobMarketplaceInvalidState",
         [id, Status.Completed],
       );
-      await sys.marketplace.write.disputeJob([id, reason], { account: sys.renter.account });
+      await dispute(id, reason);
       const role = await sys.marketplace.read.ARBITER_ROLE();
       await viem.assertions.revertWithCustomErrorWithArgs(
         sys.marketplace.write.resolveDispute([id, 10_000], { account: sys.renter.account }),
@@ -1013,5 +1057,350 @@ describe("JobMarketplace", () => {
         "InvalidInitialization",
       );
     });
+  });
+});
+
+describe("JobMarketplace: reputation, claim limits, claim timeouts and dispute bonds", () => {
+  const reason = keccak256(stringToHex("the answer was gibberish"));
+  const Offence = { AbandonedClaim: 0, DisputeLost: 1 };
+
+  async function blockTime(hash: `0x${string}`): Promise<bigint> {
+    const receipt = await sys.publicClient.waitForTransactionReceipt({ hash });
+    return (await sys.publicClient.getBlock({ blockNumber: receipt.blockNumber })).timestamp;
+  }
+
+  async function stakeOf(host: System["host"]): Promise<bigint> {
+    const [, stake] = await sys.registry.read.hostState([host.account.address]);
+    return stake;
+  }
+
+  it("enforces the job's minimum score at claim (a new host scores 500)", async () => {
+    const strict = await post({ minScore: 501 });
+    const [job] = await sys.marketplace.read.getJob([strict.id]);
+    assert.deepEqual(await sys.marketplace.read.offerOf([job.offerId]), {
+      key: offerKey(MODEL, ETH),
+      modelId: MODEL,
+      token: ETH,
+      minScore: 501,
+    });
+    await viem.assertions.revertWithCustomErrorWithArgs(
+      sys.marketplace.write.claimJob([strict.id], { account: sys.host.account }),
+      sys.marketplace,
+      "JobMarketplaceScoreTooLow",
+      [strict.id, 500, 501],
+    );
+    const fair = await post({ minScore: 500 });
+    await sys.marketplace.write.claimJob([fair.id], { account: sys.host.account });
+    assert.equal(await status(fair.id), Status.Claimed);
+    const r = await jobRequest(sys, { minScore: 1_001 });
+    await viem.assertions.revertWithCustomErrorWithArgs(
+      sys.marketplace.write.postJob([r], { account: sys.renter.account, value: depositOf(r) }),
+      sys.marketplace,
+      "JobMarketplaceInvalidRequest",
+      ["minScore"],
+    );
+    // Without a reputation system no minimum score can be met; jobs without one still run.
+    await viem.assertions.emitWithArgs(
+      sys.marketplace.write.setReputation([zeroAddress]),
+      sys.marketplace,
+      "ReputationUpdated",
+      [getAddress(sys.reputation.address), zeroAddress],
+    );
+    const any = await post({ minScore: 1 });
+    await viem.assertions.revertWithCustomErrorWithArgs(
+      sys.marketplace.write.claimJob([any.id], { account: sys.host.account }),
+      sys.marketplace,
+      "JobMarketplaceScoreTooLow",
+      [any.id, 0, 1],
+    );
+    await claimed();
+  });
+
+  it("bounds a host's open claims by its stake: 8 per minimum stake, more with more stake", async () => {
+    for (let i = 0; i < 8; i++) await claimed();
+    const { id } = await post();
+    await viem.assertions.revertWithCustomErrorWithArgs(
+      sys.marketplace.write.claimJob([id], { account: sys.host.account }),
+      sys.marketplace,
+      "JobMarketplaceClaimLimit",
+      [getAddress(sys.host.account.address), 8n, 8n],
+    );
+    await sys.registry.write.addStake([MIN_STAKE], { account: sys.host.account });
+    await sys.marketplace.write.claimJob([id], { account: sys.host.account });
+    assert.equal(await sys.marketplace.read.activeJobCount([sys.host.account.address]), 9n);
+  });
+
+  it("takes a claim back after the claim timeout: refunded, recorded as abandoned, slashed, and the host can leave", async () => {
+    const { id, r } = await post({ deadline: BigInt(await networkHelpers.time.latest()) + DAY });
+    const claimedAt = await blockTime(
+      await sys.marketplace.write.claimJob([id], { account: sys.host.account }),
+    );
+    await viem.assertions.revertWithCustomErrorWithArgs(
+      sys.marketplace.write.expireJob([id], { account: sys.other.account }),
+      sys.marketplace,
+      "JobMarketplaceDeadlineNotPassed",
+      [id, claimedAt + 3_600n],
+    );
+    await networkHelpers.time.increaseTo(claimedAt + 3_601n);
+    const hash = await sys.marketplace.write.expireJob([id], { account: sys.other.account });
+    await viem.assertions.emitWithArgs(Promise.resolve(hash), sys.marketplace, "JobExpired", [
+      id,
+      getAddress(sys.other.account.address),
+      Status.Claimed,
+    ]);
+    const slashed = MIN_STAKE / 100n;
+    await viem.assertions.emitWithArgs(Promise.resolve(hash), sys.reputation, "OffenceRecorded", [
+      Offence.AbandonedClaim,
+      getAddress(sys.host.account.address),
+      getAddress(sys.renter.account.address),
+      toHex(id, { size: 32 }),
+      slashed,
+      slashed / 2n,
+      1n,
+      375,
+    ]);
+    assert.equal(await status(id), Status.Expired);
+    assert.equal(await sys.escrow.read.balanceOf([sys.renter.account.address, ETH]), depositOf(r));
+    assert.equal(await sys.fab.read.balanceOf([sys.renter.account.address]), slashed / 2n);
+    assert.equal(await stakeOf(sys.host), MIN_STAKE - slashed);
+    assert.equal(await sys.marketplace.read.activeJobCount([sys.host.account.address]), 0n);
+    await sys.registry.write.requestUnstake([MIN_STAKE - slashed], { account: sys.host.account });
+    await sys.registry.write.deregister({ account: sys.host.account });
+  });
+
+  it("applies a new claim timeout to open claims at once", async () => {
+    const { id } = await post({ deadline: BigInt(await networkHelpers.time.latest()) + DAY });
+    const claimedAt = await blockTime(
+      await sys.marketplace.write.claimJob([id], { account: sys.host.account }),
+    );
+    await sys.marketplace.write.setClaimTimeout([600]);
+    await networkHelpers.time.increaseTo(claimedAt + 601n);
+    await sys.marketplace.write.expireJob([id]);
+    assert.equal(await status(id), Status.Expired);
+  });
+
+  it("lets a late host still complete before the deadline while nobody took the job back", async () => {
+    const { id } = await post({ deadline: BigInt(await networkHelpers.time.latest()) + DAY });
+    await sys.marketplace.write.claimJob([id], { account: sys.host.account });
+    await networkHelpers.time.increase(2 * 3_600);
+    await sys.marketplace.write.completeJob([id, OUTPUT, USED], { account: sys.host.account });
+    assert.equal(await status(id), Status.Completed);
+    assert.equal(await stakeOf(sys.host), MIN_STAKE);
+  });
+
+  it("takes an ERC-20 dispute bond through the allowance and refuses a wrong ETH bond", async () => {
+    const usdJob = await completed({ token: sys.usd.address, maxPricePerToken: USD_PRICE });
+    const bond = await sys.marketplace.read.disputeBondOf([usdJob.id]);
+    assert.equal(bond, (BigInt(USED) * USD_PRICE * 1_000n) / 10_000n);
+    const before = await sys.usd.read.balanceOf([sys.renter.account.address]);
+    await sys.marketplace.write.disputeJob([usdJob.id, reason], { account: sys.renter.account });
+    assert.equal(await sys.usd.read.balanceOf([sys.renter.account.address]), before - bond);
+    assert.deepEqual(await sys.escrow.read.lockOf([sys.marketplace.address, usdJob.id | BOND_ID]), [
+      getAddress(sys.usd.address),
+      bond,
+    ]);
+    const ethJob = await completed();
+    const ethBond = await sys.marketplace.read.disputeBondOf([ethJob.id]);
+    await viem.assertions.revertWithCustomErrorWithArgs(
+      sys.marketplace.write.disputeJob([ethJob.id, reason], {
+        account: sys.renter.account,
+        value: ethBond - 1n,
+      }),
+      sys.escrow,
+      "PaymentEscrowValueMismatch",
+      [ethBond, ethBond - 1n],
+    );
+    // A job that billed nothing has no bond, and takes no value.
+    const { id } = await claimed();
+    await sys.marketplace.write.completeJob([id, OUTPUT, 0], { account: sys.host.account });
+    assert.equal(await sys.marketplace.read.disputeBondOf([id]), 0n);
+    await viem.assertions.revertWithCustomErrorWithArgs(
+      sys.marketplace.write.disputeJob([id, reason], { account: sys.renter.account, value: 1n }),
+      sys.marketplace,
+      "JobMarketplaceInvalidRequest",
+      ["value"],
+    );
+    await sys.marketplace.write.disputeJob([id, reason], { account: sys.renter.account });
+    assert.equal(await status(id), Status.Disputed);
+  });
+
+  it("a lost dispute slashes the host and compensates the renter; the renter's bond comes back", async () => {
+    const { id, r } = await completed();
+    const { bond } = await dispute(id, reason);
+    const hash = await sys.marketplace.write.resolveDispute([id, 2_000]);
+    const slashed = (MIN_STAKE * 500n) / 10_000n;
+    await viem.assertions.emitWithArgs(Promise.resolve(hash), sys.reputation, "OffenceRecorded", [
+      Offence.DisputeLost,
+      getAddress(sys.host.account.address),
+      getAddress(sys.renter.account.address),
+      toHex(id, { size: 32 }),
+      slashed,
+      slashed / 2n,
+      1n,
+      await sys.reputation.read.scoreOf([sys.host.account.address]),
+    ]);
+    const payment = (BigInt(USED) * HOST_PRICE * 2_000n) / 10_000n;
+    const bondToHost = (bond * 2_000n) / 10_000n;
+    assert.equal(
+      await sys.escrow.read.balanceOf([sys.renter.account.address, ETH]),
+      depositOf(r) - payment + bond - bondToHost,
+    );
+    assert.equal(await stakeOf(sys.host), MIN_STAKE - slashed);
+    assert.equal(await sys.fab.read.balanceOf([sys.renter.account.address]), slashed / 2n);
+  });
+
+  it("a bad-faith dispute (resolved fully for the host) loses the bond to the host", async () => {
+    const { id, r } = await completed();
+    const { bond } = await dispute(id, reason);
+    const hash = await sys.marketplace.write.resolveDispute([id, 10_000]);
+    await viem.assertions.emitWithArgs(Promise.resolve(hash), sys.reputation, "DisputeWon", [
+      id,
+      getAddress(sys.host.account.address),
+      await sys.reputation.read.scoreOf([sys.host.account.address]),
+    ]);
+    const payment = BigInt(USED) * HOST_PRICE;
+    assert.equal(
+      await sys.escrow.read.balanceOf([sys.host.account.address, ETH]),
+      (payment * 8_500n) / 10_000n + (bond * 8_500n) / 10_000n,
+    );
+    assert.equal(
+      await sys.escrow.read.balanceOf([sys.renter.account.address, ETH]),
+      depositOf(r) - payment,
+    );
+    assert.equal(await stakeOf(sys.host), MIN_STAKE, "a won dispute is not slashed");
+  });
+
+  it("after the arbitration deadline anyone applies the default: host paid in full, bond returned, nobody slashed", async () => {
+    const { id, r } = await completed();
+    const { bond, hash } = await dispute(id, reason);
+    const deadline = (await blockTime(hash)) + 7n * DAY;
+    await viem.assertions.revertWithCustomErrorWithArgs(
+      sys.marketplace.write.settleDispute([id], { account: sys.other.account }),
+      sys.marketplace,
+      "JobMarketplaceArbitrationOpen",
+      [id, deadline],
+    );
+    await networkHelpers.time.increaseTo(deadline + 1n);
+    const tx = sys.marketplace.write.settleDispute([id], { account: sys.other.account });
+    await viem.assertions.emitWithArgs(tx, sys.marketplace, "JobSettled", [
+      id,
+      Settlement.Unarbitrated,
+      10_000,
+    ]);
+    const payment = BigInt(USED) * HOST_PRICE;
+    assert.equal(
+      await sys.escrow.read.balanceOf([sys.host.account.address, ETH]),
+      (payment * 8_500n) / 10_000n,
+    );
+    assert.equal(
+      await sys.escrow.read.balanceOf([sys.renter.account.address, ETH]),
+      depositOf(r) - payment + bond,
+    );
+    assert.deepEqual(await sys.escrow.read.lockOf([sys.marketplace.address, id | BOND_ID]), [
+      zeroAddress,
+      0n,
+    ]);
+    assert.equal(await stakeOf(sys.host), MIN_STAKE);
+    const rep = await sys.reputation.read.reputationOf([sys.host.account.address]);
+    assert.deepEqual([rep.disputesLost, rep.disputesWon], [0, 0]);
+    await viem.assertions.revertWithCustomErrorWithArgs(
+      sys.marketplace.write.settleDispute([id]),
+      sys.marketplace,
+      "JobMarketplaceInvalidState",
+      [id, Status.Settled],
+    );
+  });
+
+  it("the arbiter may still resolve after the deadline until someone applies the default", async () => {
+    const { id } = await completed();
+    await dispute(id, reason);
+    await networkHelpers.time.increase(8 * 86_400);
+    await sys.marketplace.write.resolveDispute([id, 5_000]);
+    assert.equal(await status(id), Status.Settled);
+  });
+
+  it("a dispute always ends: a year on, it settles and the host deregisters and withdraws everything", async () => {
+    const { id } = await completed();
+    await dispute(id, reason);
+    await networkHelpers.time.increase(365 * 86_400);
+    await viem.assertions.revertWithCustomErrorWithArgs(
+      sys.registry.write.deregister({ account: sys.host.account }),
+      sys.registry,
+      "NodeRegistryUnfinishedJobs",
+      [getAddress(sys.host.account.address), 1n],
+    );
+    await sys.marketplace.write.settleDispute([id], { account: sys.other.account });
+    await sys.registry.write.deregister({ account: sys.host.account });
+    await networkHelpers.time.increase(7 * 86_400 + 1);
+    const fabBefore = await sys.fab.read.balanceOf([sys.host.account.address]);
+    await sys.registry.write.withdrawUnstaked({ account: sys.host.account });
+    assert.equal(await sys.fab.read.balanceOf([sys.host.account.address]), fabBefore + MIN_STAKE);
+    const earned = await sys.escrow.read.balanceOf([sys.host.account.address, ETH]);
+    assert.ok(earned > 0n);
+    await sys.escrow.write.withdraw([ETH, earned, sys.host.account.address], {
+      account: sys.host.account,
+    });
+    assert.equal(await sys.escrow.read.balanceOf([sys.host.account.address, ETH]), 0n);
+  });
+
+  it("governs the claim timeout, arbitration window and dispute bond within bounds (admin only)", async () => {
+    const m = sys.marketplace;
+    assert.deepEqual(
+      [
+        await m.read.claimTimeout(),
+        await m.read.arbitrationWindow(),
+        await m.read.disputeBondBps(),
+      ],
+      [3_600, 7 * 86_400, 1_000],
+    );
+    assert.equal(getAddress(await m.read.reputation()), getAddress(sys.reputation.address));
+    await viem.assertions.emitWithArgs(
+      m.write.setClaimTimeout([60]),
+      m,
+      "ClaimTimeoutUpdated",
+      [3_600, 60],
+    );
+    await viem.assertions.emitWithArgs(
+      m.write.setArbitrationWindow([3_600]),
+      m,
+      "ArbitrationWindowUpdated",
+      [7 * 86_400, 3_600],
+    );
+    await viem.assertions.emitWithArgs(
+      m.write.setDisputeBondBps([0]),
+      m,
+      "DisputeBondUpdated",
+      [1_000, 0],
+    );
+    const bad: [() => Promise<unknown>, string][] = [
+      [() => m.write.setClaimTimeout([59]), "claimTimeout"],
+      [() => m.write.setClaimTimeout([7 * 86_400 + 1]), "claimTimeout"],
+      [() => m.write.setArbitrationWindow([3_599]), "arbitrationWindow"],
+      [() => m.write.setArbitrationWindow([30 * 86_400 + 1]), "arbitrationWindow"],
+      [() => m.write.setDisputeBondBps([5_001]), "disputeBondBps"],
+    ];
+    for (const [call, name] of bad) {
+      await viem.assertions.revertWithCustomErrorWithArgs(
+        call() as Promise<`0x${string}`>,
+        m,
+        "JobMarketplaceInvalidParameter",
+        [name],
+      );
+    }
+    const who = { account: sys.other.account };
+    for (const call of [
+      () => m.write.setClaimTimeout([600], who),
+      () => m.write.setArbitrationWindow([3_600], who),
+      () => m.write.setDisputeBondBps([0], who),
+      () => m.write.setReputation([zeroAddress], who),
+    ]) {
+      await viem.assertions.revertWithCustomError(call(), m, "AccessControlUnauthorizedAccount");
+    }
+    // A zero bond: disputes lock nothing; the window applies to disputes opened from now on.
+    const { id } = await completed();
+    const { bond, hash } = await dispute(id, reason);
+    assert.equal(bond, 0n);
+    const [job] = await m.read.getJob([id]);
+    assert.equal(BigInt(job.timeout), (await blockTime(hash)) + 3_600n);
   });
 });

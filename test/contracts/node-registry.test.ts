@@ -1898,15 +1898,18 @@ describe("NodeRegistry", async () => {
       assert.equal(unbonding, MIN_STAKE);
     });
 
-    it("once the job expired, the host may unstake below the minimum and deregister", async () => {
+    it("once the job expired (an abandoned claim, slashed 1%), the host may unstake the rest and deregister", async () => {
       const f = await loadFixture(hostWithClaimedJob);
       await time.increaseTo(f.request.deadline + 1n);
       await f.marketplace.write.expireJob([f.jobId], { account: f.other.account });
-      await f.registry.write.requestUnstake([MIN_STAKE], { account: f.host.account });
+      const left = MIN_STAKE - MIN_STAKE / 100n;
+      const [, stake] = await f.registry.read.hostState([f.host.account.address]);
+      assert.equal(stake, left);
+      await f.registry.write.requestUnstake([left], { account: f.host.account });
       await f.registry.write.deregister({ account: f.host.account });
       const [status, , , unbonding] = await f.registry.read.hostState([f.host.account.address]);
       assert.equal(status, Unregistered);
-      assert.equal(unbonding, MIN_STAKE);
+      assert.equal(unbonding, left);
     });
 
     it("a disputed job stays unfinished until the arbiter resolves it", async () => {
@@ -1914,6 +1917,7 @@ describe("NodeRegistry", async () => {
       await f.marketplace.write.completeJob([f.jobId, OUTPUT, 500], { account: f.host.account });
       await f.marketplace.write.disputeJob([f.jobId, keccak256(stringToHex("bad output"))], {
         account: f.renter.account,
+        value: await f.marketplace.read.disputeBondOf([f.jobId]),
       });
       await time.increase(DAY + 1n);
       await a.revertWithCustomErrorWithArgs(

@@ -514,7 +514,7 @@ describe("SessionManager", () => {
     it("pays the host the increment of a renter-signed receipt through the escrow, keeping the session open", async () => {
       const s = await open();
       const first = receiptFor(s.sessionId, s.terms, 100);
-      first.digest = nextDigest(EMPTY_DIGEST, "answer 1");
+      first.digest = nextDigest(EMPTY_DIGEST, keccak256(stringToHex("request 1")), "answer 1");
       const tx = sys.sessions.write.checkpoint(
         [s.terms, s.sessionId, first, await sign(sys.renter, first)],
         { account: sys.host.account },

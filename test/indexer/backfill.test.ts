@@ -3,9 +3,11 @@
  * by `ponder start` that is SIGKILLed in the middle of its backfill and started again. The
  * result is compared with the chain itself, read independently of the indexer's code:
  * every log appears exactly once in event_log, every job, session and host matches the
- * contracts' state, every escrow movement belongs to its locker's job or session, the derived counters equal sums over the decoded logs (a replayed batch would
- * double them), discovery returns exactly the eligible hosts, and the views schema serves
- * the same data to plain SQL.
+ * contracts' state, every escrow movement belongs to its locker's job, dispute bond or session,
+ * the derived counters equal sums over the decoded logs (a replayed batch would double them),
+ * every host's reputation record matches the ReputationSystem's, discovery returns exactly the
+ * eligible hosts in the order of their on-chain scores, and the views schema serves the same
+ * data to plain SQL.
  */
 import assert from "node:assert/strict";
 import pg from "pg";
@@ -24,6 +26,7 @@ import {
   jobMarketplaceAbi,
   nodeRegistryAbi,
   paymentEscrowAbi,
+  reputationSystemAbi,
   sessionManagerAbi,
 } from "../../abis/index.ts";
 import { generateHistory, type History } from "../../fixtures/history.ts";
@@ -56,6 +59,10 @@ const JOB_STATUS = [
 const HOST_STATUS = ["Unregistered", "Active", "Paused"];
 const SESSION_STATUS = ["None", "Open", "Closing", "Settled"];
 const CLOSE_REASON = ["Host", "Renter", "Expired"];
+const SETTLEMENT = ["Accepted", "AutoReleased", "Resolved", "Unarbitrated"];
+const OFFENCE = ["AbandonedClaim", "DisputeLost", "ChallengeLost"];
+/** Escrow ids of dispute bonds have the top bit set (the rest is the job's id). */
+const BOND_BIT = 1n << 255n;
 /** Events the contracts declare (mostly inherited from OpenZeppelin) that no public function can emit after deployment. */
 const NEVER_EMITTED = new Set(["EIP712DomainChanged", "RoleAdminChanged"]);
 
@@ -86,9 +93,11 @@ describe("indexer backfill on Postgres, killed and restarted", { timeout: 600_00
   const count = async (query: string): Promise<number> =>
     Number((await (sql as pg.Client).query(query)).rows[0]?.n ?? Number.NaN);
   const of = (name: string) => logs.filter((l) => l.name === name);
-  /** Whether an escrow event moved a lock of the JobMarketplace (else the SessionManager's). */
-  const isJobLock = (l: Decoded) =>
+  const isMarketLock = (l: Decoded) =>
     l.args.locker.toLowerCase() === chain.addresses.JobMarketplace.toLowerCase();
+  /** Whether an escrow event moved a job's lock (else a dispute bond's or a session's). */
+  const isJobLock = (l: Decoded) => isMarketLock(l) && l.args.id < BOND_BIT;
+  const isBondLock = (l: Decoded) => isMarketLock(l) && l.args.id >= BOND_BIT;
 
   beforeAll(async () => {
     chain = await startLocalChain();
@@ -104,11 +113,23 @@ describe("indexer backfill on Postgres, killed and restarted", { timeout: 600_00
       [chain.addresses.JobMarketplace.toLowerCase()]: jobMarketplaceAbi,
       [chain.addresses.PaymentEscrow.toLowerCase()]: paymentEscrowAbi,
       [chain.addresses.SessionManager.toLowerCase()]: sessionManagerAbi,
+      [chain.addresses.ReputationSystem.toLowerCase()]: reputationSystemAbi,
     };
-    const raw: Log[] = await chain.publicClient.getLogs({
-      address: Object.values(chain.addresses),
-      fromBlock: 0n,
-    });
+    // In ranges of blocks: the whole history in one answer exceeds viem's 10 MB response limit.
+    const head = await chain.publicClient.getBlockNumber();
+    const ranges: [bigint, bigint][] = [];
+    for (let from = 0n; from <= head; from += 10n) ranges.push([from, from + 9n]);
+    const raw: Log[] = (
+      await Promise.all(
+        ranges.map(([fromBlock, toBlock]) =>
+          chain.publicClient.getLogs({
+            address: Object.values(chain.addresses),
+            fromBlock,
+            toBlock,
+          }),
+        ),
+      )
+    ).flat();
     logs = raw.map((l) => {
       const abi = abis[l.address.toLowerCase()];
       if (!abi) throw new Error(`log of unknown contract ${l.address}`);
@@ -218,6 +239,7 @@ describe("indexer backfill on Postgres, killed and restarted", { timeout: 600_00
         jobMarketplaceAbi,
         paymentEscrowAbi,
         sessionManagerAbi,
+        reputationSystemAbi,
       ].flatMap((abi) => abi.filter((x) => x.type === "event").map((x) => x.name)),
     );
     const emitted = new Set(rows.map((r) => r.name));
@@ -324,7 +346,8 @@ describe("indexer backfill on Postgres, killed and restarted", { timeout: 600_00
       string,
       { amount: bigint; jobs: number; sessionAmount: bigint; sessions: Set<bigint> }
     >();
-    for (const l of of("PaymentReleased")) {
+    // A bond's payout to the host is no earning.
+    for (const l of of("PaymentReleased").filter((x) => !isBondLock(x))) {
       const job = isJobLock(l);
       if (!job && l.args.hostAmount === 0n) continue;
       const key = `${l.args.host.toLowerCase()}/${l.args.token.toLowerCase()}`;
@@ -394,8 +417,10 @@ describe("indexer backfill on Postgres, killed and restarted", { timeout: 600_00
            from ${SCHEMA}.daily_volume group by token`,
       )
     ).rows as { token: string; deposits: string; fees: string; volume: string }[];
+    // Dispute bonds are neither deposits nor volume.
+    assert.ok(of("FundsLocked").some(isBondLock), "the history locks dispute bonds");
     for (const v of volume) {
-      const mine = (l: Decoded) => l.args.token.toLowerCase() === v.token;
+      const mine = (l: Decoded) => l.args.token.toLowerCase() === v.token && !isBondLock(l);
       const sum = (xs: bigint[]) => xs.reduce((a, b) => a + b, 0n);
       assert.equal(
         BigInt(v.deposits),
@@ -439,7 +464,7 @@ describe("indexer backfill on Postgres, killed and restarted", { timeout: 600_00
     );
     const settled = new Map(of("SessionSettled").map((l) => [l.args.sessionId as bigint, l]));
     const sessionLocks = [...of("PaymentReleased"), ...of("FundsRefunded")].filter(
-      (l) => !isJobLock(l),
+      (l) => !isMarketLock(l),
     );
     for (const r of rows) {
       const id = BigInt(r.id);
@@ -532,15 +557,19 @@ describe("indexer backfill on Postgres, killed and restarted", { timeout: 600_00
       const l = moves[i] as Decoded;
       assert.equal(r.id, l.id);
       const job = isJobLock(l);
-      assert.equal(r.source, job ? "job" : "session", r.id);
-      assert.equal(r.job_id, job ? String(l.args.id) : null, r.id);
-      assert.equal(r.session_id, job ? null : String(l.args.id), r.id);
+      const bond = isBondLock(l);
+      assert.equal(r.source, job ? "job" : bond ? "bond" : "session", r.id);
+      // A bond's movement names its disputed job.
+      const jobId = job ? String(l.args.id) : bond ? String(l.args.id ^ BOND_BIT) : null;
+      assert.equal(r.job_id, jobId, r.id);
+      assert.equal(r.session_id, job || bond ? null : String(l.args.id), r.id);
       const kind =
         l.name === "FundsRefunded" ? "refund" : l.args.renter === zeroAddress ? "pay" : "release";
       assert.equal(r.kind, kind, r.id);
       assert.equal(BigInt(r.refund), l.name === "FundsRefunded" ? l.args.amount : l.args.refund);
     });
     assert.deepEqual(new Set(rows.map((r) => r.kind)), new Set(["release", "refund", "pay"]));
+    assert.deepEqual(new Set(rows.map((r) => r.source)), new Set(["job", "session", "bond"]));
     // A job's payout and refund are its own lock's, whatever a session with the same id did.
     const jobs = (
       await (sql as pg.Client).query(
@@ -601,6 +630,232 @@ describe("indexer backfill on Postgres, killed and restarted", { timeout: 600_00
     assert.equal(body.status, "Active");
     assert.equal(body.eligible, false);
     assert.equal(BigInt(body.minimumStake), minimum);
+  });
+
+  it("matches every host's on-chain reputation record, its ratings, offences and slashes", async () => {
+    const rows = (
+      await (sql as pg.Client).query(
+        `select h.address, h.score, h.slashed as stake_slashed, r.jobs, r.sessions, r.tokens,
+                r.abandoned, r.disputes_lost, r.disputes_won, r.challenges_lost, r.offences,
+                r.slashed, r.compensation, r.ratings, r.slash_failures
+           from ${SCHEMA}.host h left join ${SCHEMA}.host_reputation r on r.host = h.address`,
+      )
+    ).rows as Record<string, string | number | null>[];
+    assert.equal(rows.length, history.hosts.length);
+    const mine = (name: string, host: string) =>
+      of(name).filter((l) => l.args.host.toLowerCase() === host);
+    const scored = logs.filter(
+      (l) =>
+        l.address.toLowerCase() === chain.addresses.ReputationSystem.toLowerCase() &&
+        l.args.score !== undefined,
+    );
+    let checkedAtBlock = 0;
+    for (const r of rows) {
+      const host = String(r.address);
+      const t = await chain.publicClient.readContract({
+        address: chain.addresses.ReputationSystem,
+        abi: reputationSystemAbi,
+        functionName: "reputationOf",
+        args: [host as Address],
+      });
+      const n = (v: unknown) => Number(v ?? 0);
+      assert.deepEqual(
+        [n(r.jobs), n(r.sessions), BigInt(r.tokens ?? 0), n(r.abandoned), n(r.disputes_lost)],
+        [Number(t.jobs), Number(t.sessions), BigInt(t.tokens), t.abandoned, t.disputesLost],
+        host,
+      );
+      assert.deepEqual(
+        [n(r.disputes_won), n(r.challenges_lost)],
+        [t.disputesWon, t.challengesLost],
+      );
+      // The score is the one the host's last reputation event emitted (500 before any).
+      const last = scored.filter((l) => l.args.host.toLowerCase() === host).at(-1);
+      assert.equal(Number(r.score), last ? Number(last.args.score) : 500, host);
+      if (last && last.name !== "DisputeWon") {
+        // ...which is the chain's scoreOf at the end of that block, when nothing later in the
+        // block touched the host.
+        const blockOf = (l: Decoded) => l.id.slice(0, 12);
+        const laterInBlock = logs.some(
+          (l) =>
+            l.id > last.id && blockOf(l) === blockOf(last) && l.args.host?.toLowerCase?.() === host,
+        );
+        if (!laterInBlock) {
+          const then = await chain.publicClient.readContract({
+            address: chain.addresses.ReputationSystem,
+            abi: reputationSystemAbi,
+            functionName: "scoreOf",
+            args: [host as Address],
+            blockNumber: BigInt(Number(blockOf(last))),
+          });
+          assert.equal(Number(r.score), then, `${host} at block ${blockOf(last)}`);
+          checkedAtBlock++;
+        }
+      }
+      const offences = mine("OffenceRecorded", host);
+      const sum = (xs: bigint[]) => xs.reduce((a, b) => a + b, 0n);
+      assert.equal(n(r.offences), offences.length, host);
+      assert.equal(BigInt(r.slashed ?? 0), sum(offences.map((o) => o.args.slashed)), host);
+      assert.equal(
+        BigInt(r.compensation ?? 0),
+        sum(offences.map((o) => o.args.compensation)),
+        host,
+      );
+      assert.equal(n(r.ratings), mine("Rated", host).length, host);
+      assert.equal(n(r.slash_failures), mine("SlashFailed", host).length, host);
+      // The registry's total: every HostSlashed (the reputation system's and the admin's).
+      assert.equal(
+        BigInt(r.stake_slashed ?? 0),
+        sum(mine("HostSlashed", host).map((l) => l.args.amount)),
+        host,
+      );
+    }
+    assert.ok(
+      checkedAtBlock > history.hosts.length / 2,
+      `scores checked at ${checkedAtBlock} hosts`,
+    );
+    assert.ok(of("SlashFailed").length > 0, "the history has a refused slash");
+    assert.ok(of("DisputeWon").length > 0 && of("Rated").length > 0);
+    assert.equal(await count(`select count(*) as n from ${SCHEMA}.rating`), of("Rated").length);
+    assert.equal(
+      await count(`select count(*) as n from ${SCHEMA}.slash_failure`),
+      of("SlashFailed").length,
+    );
+    // One offence row per OffenceRecorded, its job named for the marketplace's offences; an
+    // abandoned claim was taken back by the claim timeout, before the job's deadline.
+    const offenceRows = (
+      await (sql as pg.Client).query(
+        `select o.id, o.offence, o.job_id, o.slashed, j.finished_at, j.deadline
+           from ${SCHEMA}.offence o left join ${SCHEMA}.job j on j.id = o.job_id order by o.id`,
+      )
+    ).rows as {
+      id: string;
+      offence: string;
+      job_id: string | null;
+      slashed: string;
+      finished_at: string | null;
+      deadline: string | null;
+    }[];
+    const recorded = of("OffenceRecorded").sort((a, b) => a.id.localeCompare(b.id));
+    assert.equal(offenceRows.length, recorded.length);
+    offenceRows.forEach((o, i) => {
+      const l = recorded[i] as Decoded;
+      assert.equal(o.id, l.id);
+      assert.equal(o.offence, OFFENCE[l.args.offence]);
+      assert.equal(o.job_id, String(BigInt(l.args.ref)));
+      assert.equal(BigInt(o.slashed), l.args.slashed);
+      if (o.offence === "AbandonedClaim")
+        assert.ok(BigInt(o.finished_at ?? 0) < BigInt(o.deadline ?? 0), `job ${o.job_id}`);
+    });
+    assert.deepEqual(
+      new Set(offenceRows.map((o) => o.offence)),
+      new Set(["AbandonedClaim", "DisputeLost"]),
+    );
+    assert.equal(
+      offenceRows.filter((o) => o.offence === "AbandonedClaim").length,
+      of("JobExpired").filter((l) => JOB_STATUS[l.args.previous] === "Claimed").length,
+    );
+  });
+
+  it("matches every dispute: its bond, deadline, outcome and where the bond went", async () => {
+    const rows = (
+      await (sql as pg.Client).query(
+        `select job_id, bond, arbitration_deadline, outcome, host_bps, bond_to_host, bond_refund, slashed
+           from ${SCHEMA}.dispute order by job_id`,
+      )
+    ).rows as Record<string, string | number | null>[];
+    const opened = of("JobDisputed");
+    assert.equal(rows.length, opened.length);
+    const settled = new Map(of("JobSettled").map((l) => [String(l.args.jobId), l]));
+    const lost = new Map(
+      of("OffenceRecorded")
+        .filter((l) => OFFENCE[l.args.offence] === "DisputeLost")
+        .map((l) => [String(BigInt(l.args.ref)), l]),
+    );
+    const bondMoves = new Map(
+      [...of("PaymentReleased"), ...of("FundsRefunded")]
+        .filter(isBondLock)
+        .map((l) => [String(l.args.id ^ BOND_BIT), l]),
+    );
+    for (const r of rows) {
+      const id = String(r.job_id);
+      const d = opened.find((l) => String(l.args.jobId) === id) as Decoded;
+      assert.equal(BigInt(r.bond ?? -1), d.args.bond, `job ${id}`);
+      assert.equal(BigInt(r.arbitration_deadline ?? -1), d.args.arbitrationDeadline);
+      const end = settled.get(id) as Decoded;
+      const kind = SETTLEMENT[end.args.settlement];
+      const outcome =
+        kind === "Unarbitrated" ? kind : end.args.hostBps < 5_000 ? "HostLost" : "HostWon";
+      assert.equal(r.outcome, outcome, `job ${id}`);
+      assert.equal(r.host_bps, end.args.hostBps);
+      assert.equal(
+        r.slashed == null ? null : BigInt(r.slashed),
+        lost.get(id)?.args.slashed ?? null,
+      );
+      const move = bondMoves.get(id) as Decoded;
+      const toHost = move.name === "FundsRefunded" ? 0n : move.args.hostAmount;
+      const refund = move.name === "FundsRefunded" ? move.args.amount : move.args.refund;
+      assert.equal(BigInt(r.bond_to_host ?? -1), toHost, `job ${id}`);
+      assert.equal(BigInt(r.bond_refund ?? -1), refund, `job ${id}`);
+    }
+    assert.deepEqual(
+      new Set(rows.map((r) => r.outcome)),
+      new Set(["HostWon", "HostLost", "Unarbitrated"]),
+    );
+    // The host's lost disputes, as the chain counts them.
+    assert.equal(await count(`select sum(disputes_lost) as n from ${SCHEMA}.host`), lost.size);
+  });
+
+  it("discovers hosts in the order of their on-chain scores and filters by them", async () => {
+    const minimum = await chain.publicClient.readContract({
+      address: chain.addresses.NodeRegistry,
+      abi: nodeRegistryAbi,
+      functionName: "minimumStake",
+    });
+    // Eligible hosts with the score their last reputation event emitted, best first.
+    const expected: { address: string; score: number }[] = [];
+    for (const h of history.hosts) {
+      const [status, stake] = await chain.publicClient.readContract({
+        address: chain.addresses.NodeRegistry,
+        abi: nodeRegistryAbi,
+        functionName: "hostState",
+        args: [h],
+      });
+      if (status !== 1 || stake < minimum) continue;
+      const address = h.toLowerCase();
+      const last = logs
+        .filter(
+          (l) =>
+            l.address.toLowerCase() === chain.addresses.ReputationSystem.toLowerCase() &&
+            l.args.score !== undefined &&
+            l.args.host.toLowerCase() === address,
+        )
+        .at(-1);
+      expected.push({ address, score: last ? Number(last.args.score) : 500 });
+    }
+    expected.sort((a, b) => b.score - a.score || a.address.localeCompare(b.address));
+    assert.ok(new Set(expected.map((e) => e.score)).size > 3, "hosts differ in score");
+    const found: { address: string; score: number }[] = [];
+    let cursor: string | null = null;
+    do {
+      const page: {
+        body: { hosts: { address: string; score: number }[]; nextCursor: string | null };
+      } = await getJson(
+        (indexer as Indexer).url,
+        `/hosts?model=llama-3.1-8b&sort=score&limit=5${cursor ? `&cursor=${cursor}` : ""}`,
+      );
+      found.push(...page.body.hosts.map(({ address, score }) => ({ address, score })));
+      cursor = page.body.nextCursor;
+    } while (cursor);
+    assert.deepEqual(found, expected);
+    const median = expected[Math.floor(expected.length / 2)]?.score ?? 0;
+    const { body } = await getJson(
+      (indexer as Indexer).url,
+      `/hosts?model=llama-3.1-8b&minScore=${median}&limit=100`,
+    );
+    assert.deepEqual(
+      body.hosts.map((h: { address: string }) => h.address),
+      expected.filter((e) => e.score >= median).map((e) => e.address),
+    );
   });
 
   it("publishes the views schema for plain read-only SQL", async () => {

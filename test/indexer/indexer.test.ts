@@ -5,13 +5,14 @@
  */
 import assert from "node:assert/strict";
 import { createClient, sql } from "@ponder/client";
-import { keccak256, maxUint256, parseEther, stringToHex, zeroAddress } from "viem";
+import { keccak256, maxUint256, parseEther, parseEventLogs, stringToHex, zeroAddress } from "viem";
 import { afterAll, beforeAll, describe, it } from "vitest";
 import {
   fabTokenAbi,
   jobMarketplaceAbi,
   nodeRegistryAbi,
   paymentEscrowAbi,
+  reputationSystemAbi,
   testStablecoinAbi,
 } from "../../abis/index.ts";
 import {
@@ -33,6 +34,10 @@ const ETH = zeroAddress;
 const FAB = 10n ** 18n;
 const CHEAP = parseEther("0.000001");
 const DEAR = parseEther("0.000003");
+/** The least arbitration window: job 6's dispute settles by default after it. */
+const ARBITRATION_WINDOW = 3_600;
+/** Job 5 asks for this score of its host (cheap's is higher then). */
+const JOB5_MIN_SCORE = 300;
 
 /** Drives the marketplace: two hosts, jobs in every terminal state, advertised context lengths. */
 async function runScenario(chain: LocalChain) {
@@ -46,7 +51,7 @@ async function runScenario(chain: LocalChain) {
     assert.equal(receipt.status, "success");
   };
   const hosts = [
-    { w: cheap, price: CHEAP, region: "eu-west", gpu: "RTX 4090", stake: 1_000n * FAB },
+    { w: cheap, price: CHEAP, region: "eu-west", gpu: "RTX 4090", stake: 2_000n * FAB },
     { w: dear, price: DEAR, region: "us-east", gpu: "H100 SXM", stake: 5_000n * FAB },
   ];
   for (const h of hosts) {
@@ -103,6 +108,7 @@ async function runScenario(chain: LocalChain) {
     maxPricePerToken,
     deadline: block.timestamp + 3_600n,
     host: zeroAddress as `0x${string}`,
+    minScore: 0,
   });
   const post = (r: ReturnType<typeof request>) =>
     send(
@@ -211,8 +217,98 @@ async function runScenario(chain: LocalChain) {
       chain: null,
     }),
   );
+  // Disputes end within an hour of being opened (the least arbitration window).
+  await send(
+    admin.writeContract({
+      address: JobMarketplace,
+      abi: jobMarketplaceAbi,
+      functionName: "setArbitrationWindow",
+      args: [ARBITRATION_WINDOW],
+      chain: null,
+    }),
+  );
+  /** Completes job `id` as `host` with `tokens`, and the renter disputes it with its bond. */
+  const completeAndDispute = async (host: typeof renter, id: bigint, tokens: number) => {
+    await send(
+      host.writeContract({
+        address: JobMarketplace,
+        abi: jobMarketplaceAbi,
+        functionName: "completeJob",
+        args: [id, keccak256(stringToHex(`answer ${id}`)), tokens],
+        chain: null,
+      }),
+    );
+    const bond = await chain.publicClient.readContract({
+      address: JobMarketplace,
+      abi: jobMarketplaceAbi,
+      functionName: "disputeBondOf",
+      args: [id],
+    });
+    const job = await chain.publicClient.readContract({
+      address: JobMarketplace,
+      abi: jobMarketplaceAbi,
+      functionName: "getJob",
+      args: [id],
+    });
+    await send(
+      renter.writeContract({
+        address: JobMarketplace,
+        abi: jobMarketplaceAbi,
+        functionName: "disputeJob",
+        args: [id, stringToHex("wrong_answer", { size: 32 })],
+        // ETH as value; an ERC-20 bond is pulled through the escrow's allowance.
+        value: job[2] === ETH ? bond : 0n,
+        chain: null,
+      }),
+    );
+    return bond;
+  };
+  // Job 5: ETH with a minimum score, completed by cheap, disputed, and lost by cheap in full:
+  // an offence, slashed, the renter compensated and its bond returned.
+  const later = (await chain.publicClient.getBlock()).timestamp;
+  await post({ ...request(ETH, DEAR), deadline: later + 3_600n, minScore: JOB5_MIN_SCORE });
+  await market(cheap, "claimJob", 5n);
+  const bond5 = await completeAndDispute(cheap, 5n, 500);
+  await send(
+    admin.writeContract({
+      address: JobMarketplace,
+      abi: jobMarketplaceAbi,
+      functionName: "resolveDispute",
+      args: [5n, 0],
+      chain: null,
+    }),
+  );
+  // Job 6: tUSD, completed by dear, disputed, and never resolved: past the arbitration
+  // deadline anyone applies the default (dear paid in full, the renter's bond returned).
+  await post({ ...request(chain.stablecoin, 2n), deadline: later + 3_600n });
+  await market(dear, "claimJob", 6n);
+  const bond6 = await completeAndDispute(dear, 6n, 400);
+  await chain.testClient.increaseTime({ seconds: ARBITRATION_WINDOW + 1 });
+  await chain.mine(1);
+  await send(
+    admin.writeContract({
+      address: JobMarketplace,
+      abi: jobMarketplaceAbi,
+      functionName: "settleDispute",
+      args: [6n],
+      chain: null,
+    }),
+  );
+  // The renter rates cheap's job 1 one star and dear's job 6 five stars.
+  const rate = (id: bigint, stars: number) =>
+    send(
+      renter.writeContract({
+        address: chain.addresses.ReputationSystem,
+        abi: reputationSystemAbi,
+        functionName: "rateJob",
+        args: [id, stars],
+        chain: null,
+      }),
+    );
+  await rate(1n, 1);
+  await rate(6n, 5);
   void paymentEscrowAbi;
-  return { admin, renter, cheap, dear };
+  return { admin, renter, cheap, dear, bonds: { 5: bond5, 6: bond6 } };
 }
 
 for (const database of ["pglite", "postgres"] as const) {
@@ -230,14 +326,30 @@ for (const database of ["pglite", "postgres"] as const) {
         eth: { cheap: CHEAP, dear: DEAR },
         usd: 1n,
       });
+      // The renter rates dear's session 2 (settled, 600 tUSD units paid) five stars.
+      const two = sessions.sessions.get(2n);
+      assert.ok(two);
+      const hash = await actors.renter.writeContract({
+        address: chain.addresses.ReputationSystem,
+        abi: reputationSystemAbi,
+        functionName: "rateSession",
+        args: [two.terms, 2n, 5],
+        chain: null,
+      });
+      const receipt = await chain.publicClient.waitForTransactionReceipt({ hash });
+      assert.equal(receipt.status, "success");
       const pgDb = database === "postgres" ? await freshPostgres() : undefined;
       dropDb = pgDb?.drop;
       indexer = await startIndexer(chain, { databaseUrl: pgDb?.url });
-      // Session 3 is opened last of all.
-      await waitFor("job 4 refused and session 3 indexed", async () => {
+      // Session 3 is opened last of all, then session 2 is rated.
+      const dear = actors.dear.account.address;
+      await waitFor("job 4 refused, session 3 and the last rating indexed", async () => {
         const job = (await getJson(indexer.url, "/jobs/4")).body;
         const last = await getJson(indexer.url, "/sessions/3");
-        return job.status === "Refused" && last.status === 200 ? true : undefined;
+        const record = (await getJson(indexer.url, `/hosts/${dear}`)).body.record;
+        return job.status === "Refused" && last.status === 200 && record?.ratings.count === 2
+          ? true
+          : undefined;
       }).catch((e) => {
         throw new Error(`${e}\n${indexer.output()}`);
       });
@@ -280,7 +392,7 @@ for (const database of ["pglite", "postgres"] as const) {
       assert.equal(expired.status, "Expired");
       assert.equal(BigInt(expired.refund), 2_000n);
       const dear = (await getJson(indexer.url, `/hosts/${actors.dear.account.address}`)).body;
-      assert.equal(dear.jobsClaimed, 1);
+      assert.equal(dear.jobsClaimed, 2);
       assert.equal(dear.jobsExpired, 1);
     });
 
@@ -304,8 +416,8 @@ for (const database of ["pglite", "postgres"] as const) {
       assert.ok(body.finishedAt);
       // Neither a completion nor a failure of the host: its completion rate is over kept claims.
       const cheap = (await getJson(indexer.url, `/hosts/${actors.cheap.account.address}`)).body;
-      assert.equal(cheap.jobsClaimed, 2);
-      assert.equal(cheap.jobsCompleted, 1);
+      assert.equal(cheap.jobsClaimed, 3);
+      assert.equal(cheap.jobsCompleted, 2);
       assert.equal(cheap.jobsRefused, 1);
       assert.equal(cheap.jobsExpired, 0);
       assert.equal(cheap.performance.completionRate, 1);
@@ -450,8 +562,8 @@ for (const database of ["pglite", "postgres"] as const) {
       const days = (await getJson(indexer.url, "/stats/daily")).body.days;
       const total = (k: string) =>
         days.reduce((s: number, d: Record<string, number>) => s + (d[k] ?? 0), 0);
-      assert.equal(total("jobsPosted"), 4);
-      assert.equal(total("jobsSettled"), 1);
+      assert.equal(total("jobsPosted"), 6);
+      assert.equal(total("jobsSettled"), 3);
       assert.equal(total("jobsCancelled"), 1);
       assert.equal(total("jobsExpired"), 1);
       assert.equal(total("jobsRefused"), 1);
@@ -459,7 +571,7 @@ for (const database of ["pglite", "postgres"] as const) {
       const host = (await getJson(indexer.url, `/hosts/${actors.cheap.account.address}`)).body;
       assert.equal(host.performance.completionRate, 1);
       assert.ok(host.reputation.score > 0);
-      assert.equal(host.reputation.score, host.score);
+      assert.equal(host.reputation.score, host.indexerScore);
       assert.equal((await getJson(indexer.url, "/openapi.json")).body.openapi, "3.1.0");
       // Discovery answers come from the short-lived cache the second time; jobs never do.
       const cacheOf = async (p: string) =>
@@ -497,6 +609,12 @@ for (const database of ["pglite", "postgres"] as const) {
         "SessionCheckpointed",
         "SessionCloseRequested",
         "SessionSettled",
+        "JobDisputed",
+        "ArbitrationWindowUpdated",
+        "HostSlashed",
+        "WorkRecorded",
+        "Rated",
+        "OffenceRecorded",
       ]) {
         assert.ok(names.has(name), `event log lacks ${name}`);
       }
@@ -675,11 +793,12 @@ for (const database of ["pglite", "postgres"] as const) {
       assert.equal(cheap.sessionsServed, 1);
       assert.equal(BigInt(cheap.sessionTokensServed), 350n);
       assert.equal(cheap.performance.sessionServedRate, 1);
-      assert.equal(cheap.reputation.score, cheap.score);
+      assert.equal(cheap.reputation.score, cheap.indexerScore);
       const [eth] = cheap.earnings;
       assert.equal(cheap.earnings.length, 1);
       assert.equal(eth.token, ETH);
-      assert.equal(eth.jobs, 1);
+      // Jobs 1 and 5 (paid nothing: the dispute was lost in full).
+      assert.equal(eth.jobs, 2);
       assert.equal(eth.sessions, 1);
       assert.equal(BigInt(eth.sessionAmount), split(350n * CHEAP).host);
       assert.equal(BigInt(eth.amount), split(700n * CHEAP).host + split(350n * CHEAP).host);
@@ -688,9 +807,10 @@ for (const database of ["pglite", "postgres"] as const) {
       assert.equal(dear.sessionsSettled, 1);
       assert.equal(dear.sessionsServed, 1);
       assert.equal(BigInt(dear.sessionTokensServed), 600n);
+      // Session 2, and job 6 (paid in full by the default after its unresolved dispute).
       assert.deepEqual(
         dear.earnings.map((e: EarningJson) => [e.token, BigInt(e.amount), e.jobs, e.sessions]),
-        [[chain.stablecoin.toLowerCase(), split(600n).host, 0, 1]],
+        [[chain.stablecoin.toLowerCase(), split(600n).host + split(400n).host, 1, 1]],
       );
       const listed = (await getJson(indexer.url, `/hosts?model=${MODEL}&sort=price`)).body.hosts;
       assert.deepEqual(
@@ -770,6 +890,349 @@ for (const database of ["pglite", "postgres"] as const) {
       assert.deepEqual(rows, [
         { status: "Open", n: 1, tokens: "0" },
         { status: "Settled", n: 2, tokens: "950" },
+      ]);
+    });
+
+    /** The chain's own account of a host: its lifetime totals, and the score its last event emitted (read at that block). */
+    async function onChain(address: `0x${string}`) {
+      const { ReputationSystem } = chain.addresses;
+      const logs = parseEventLogs({
+        abi: reputationSystemAbi,
+        logs: await chain.publicClient.getLogs({ address: ReputationSystem, fromBlock: 0n }),
+      });
+      const scored = logs.filter(
+        (l) =>
+          "score" in l.args &&
+          "host" in l.args &&
+          l.args.host.toLowerCase() === address.toLowerCase(),
+      );
+      const last = scored.at(-1);
+      assert.ok(last && "score" in last.args);
+      const [record, scoreThen] = await Promise.all([
+        chain.publicClient.readContract({
+          address: ReputationSystem,
+          abi: reputationSystemAbi,
+          functionName: "reputationOf",
+          args: [address],
+        }),
+        chain.publicClient.readContract({
+          address: ReputationSystem,
+          abi: reputationSystemAbi,
+          functionName: "scoreOf",
+          args: [address],
+          blockNumber: last.blockNumber,
+        }),
+      ]);
+      const offences = logs.flatMap((l) =>
+        l.eventName === "OffenceRecorded" && l.args.host.toLowerCase() === address.toLowerCase()
+          ? [l.args]
+          : [],
+      );
+      return { record, score: last.args.score, scoreThen, offences };
+    }
+
+    it("indexes disputes with their bonds and outcomes, and never takes a bond for a job", async () => {
+      const renter = actors.renter.account.address.toLowerCase();
+      const five = (await getJson(indexer.url, "/jobs/5")).body;
+      assert.equal(five.status, "Settled");
+      assert.equal(five.settlement, "Resolved");
+      assert.equal(five.hostBps, 0);
+      assert.equal(five.minScore, JOB5_MIN_SCORE);
+      // The job's own lock: released with nothing to the host, the deposit refunded.
+      assert.deepEqual(
+        five.payments.map((p: PaymentJson) => [p.source, p.kind, BigInt(p.hostAmount)]),
+        [["job", "release", 0n]],
+      );
+      assert.equal(BigInt(five.refund), 1_000n * DEAR);
+      const bond5 = actors.bonds[5];
+      assert.ok(bond5 > 0n);
+      assert.equal(bond5, (500n * CHEAP * 1_000n) / 10_000n, "10% of the disputed payment");
+      const d5 = five.dispute;
+      assert.equal(d5.outcome, "HostLost");
+      assert.equal(d5.renter, renter);
+      assert.equal(d5.host, actors.cheap.account.address.toLowerCase());
+      assert.equal(d5.reasonText, "wrong_answer");
+      assert.equal(BigInt(d5.bond), bond5);
+      assert.equal(BigInt(d5.bondRefund), bond5);
+      assert.equal(BigInt(d5.bondToHost), 0n);
+      assert.equal(
+        BigInt(d5.arbitrationDeadline) - BigInt(d5.openedAt),
+        BigInt(ARBITRATION_WINDOW),
+      );
+      assert.deepEqual(
+        d5.bondPayments.map((p: PaymentJson) => [p.source, p.kind, p.jobId, BigInt(p.refund)]),
+        [["bond", "refund", "5", bond5]],
+      );
+      // Lost below half: an offence, slashed, half of the slash to the renter.
+      const cheap = await onChain(actors.cheap.account.address);
+      const [lost] = cheap.offences;
+      assert.ok(lost && lost.slashed > 0n);
+      assert.equal(BigInt(d5.slashed), lost.slashed);
+      assert.deepEqual(
+        five.offences.map(
+          (o: { offence: string; wronged: string; jobId: string; compensation: string }) => [
+            o.offence,
+            o.wronged,
+            o.jobId,
+            BigInt(o.compensation),
+          ],
+        ),
+        [["DisputeLost", renter, "5", lost.slashed / 2n]],
+      );
+
+      const six = (await getJson(indexer.url, "/jobs/6")).body;
+      assert.equal(six.settlement, "Unarbitrated");
+      const d6 = six.dispute;
+      assert.equal(d6.outcome, "Unarbitrated");
+      assert.equal(d6.hostBps, 10_000);
+      assert.equal(d6.slashed, null);
+      assert.equal(BigInt(d6.bond), 40n);
+      assert.equal(BigInt(d6.bondRefund), 40n);
+      assert.ok(BigInt(d6.settledAt) > BigInt(d6.arbitrationDeadline));
+      assert.deepEqual(
+        six.payments.map((p: PaymentJson) => [p.source, p.kind, BigInt(p.hostAmount)]),
+        [["job", "release", split(400n).host]],
+      );
+      assert.deepEqual(six.offences, []);
+      assert.equal(six.rating.stars, 5);
+      assert.equal(BigInt(six.rating.weight), 40n, "400 tUSD units paid / a rating unit of 10");
+      // Jobs without a dispute have none.
+      assert.equal((await getJson(indexer.url, "/jobs/1")).body.dispute, null);
+
+      // A bond's escrow id (job id | 2^255) is no job, and no job row was made for it.
+      const bondId = 5n | (1n << 255n);
+      assert.equal((await getJson(indexer.url, `/jobs/${bondId}`)).status, 404);
+      const client = createClient(`${indexer.url}/sql`);
+      const rowsOf = (r: unknown) =>
+        Array.isArray(r) ? r : ((r as { rows?: unknown[] }).rows ?? []);
+      assert.deepEqual(
+        rowsOf(
+          await client.db.execute(sql`select count(*)::int as n, max(id)::text as last from job`),
+        ),
+        [{ n: 6, last: "6" }],
+      );
+      assert.deepEqual(
+        rowsOf(
+          await client.db.execute(
+            sql`select source, job_id::text as job, kind from payment where source = 'bond' order by job_id`,
+          ),
+        ),
+        [
+          { source: "bond", job: "5", kind: "refund" },
+          { source: "bond", job: "6", kind: "refund" },
+        ],
+      );
+      // Deposits in ETH are the jobs' and sessions' locks, not bond5.
+      const [eth] = rowsOf(
+        await client.db.execute(
+          sql`select sum(deposits)::text as deposits from daily_volume where token = ${ETH}`,
+        ),
+      ) as { deposits: string }[];
+      assert.equal(BigInt(eth?.deposits ?? 0), 4_000n * DEAR + 1_000n * CHEAP + 10n * DEAR);
+
+      const list = async (query: string) => {
+        const { status, body } = await getJson(indexer.url, `/disputes${query}`);
+        assert.equal(status, 200, query);
+        return body.disputes.map((d: { jobId: string; outcome: string }) => [d.jobId, d.outcome]);
+      };
+      assert.deepEqual(await list(""), [
+        ["6", "Unarbitrated"],
+        ["5", "HostLost"],
+      ]);
+      assert.deepEqual(await list("?outcome=HostLost"), [["5", "HostLost"]]);
+      assert.deepEqual(await list(`?host=${actors.dear.account.address}`), [["6", "Unarbitrated"]]);
+      assert.deepEqual(await list("?outcome=Open"), []);
+      const page = (await getJson(indexer.url, "/disputes?limit=1")).body;
+      assert.equal(page.nextCursor, "6");
+      assert.deepEqual(await list(`?limit=1&cursor=${page.nextCursor}`), [["5", "HostLost"]]);
+      assert.equal((await getJson(indexer.url, "/disputes?outcome=Lost")).status, 400);
+      assert.equal((await getJson(indexer.url, "/disputes?colour=blue")).status, 400);
+    });
+
+    it("shows each host's on-chain record, ratings and offences as the chain has them", async () => {
+      for (const actor of [actors.cheap, actors.dear]) {
+        const address = actor.account.address;
+        const chainSide = await onChain(address);
+        const body = (await getJson(indexer.url, `/hosts/${address}`)).body;
+        const r = body.record;
+        // The score the host's last reputation event emitted: the chain's own at that block.
+        assert.equal(chainSide.score, chainSide.scoreThen, address);
+        assert.equal(body.score, chainSide.score, address);
+        assert.equal(r.score, chainSide.score, address);
+        const t = chainSide.record;
+        assert.deepEqual(
+          [r.jobs, r.sessions, BigInt(r.tokens), r.abandoned, r.disputesLost, r.disputesWon],
+          [
+            Number(t.jobs),
+            Number(t.sessions),
+            BigInt(t.tokens),
+            t.abandoned,
+            t.disputesLost,
+            t.disputesWon,
+          ],
+          address,
+        );
+        const slashed = chainSide.offences.reduce((sum, o) => sum + o.slashed, 0n);
+        assert.equal(BigInt(r.slashed), slashed, address);
+        assert.equal(r.offences, chainSide.offences.length, address);
+        // Every slash went through the registry: the host's stake shows it.
+        assert.equal(BigInt(body.slashed), slashed, address);
+        assert.equal(body.offences.length, chainSide.offences.length, address);
+      }
+      const cheap = (await getJson(indexer.url, `/hosts/${actors.cheap.account.address}`)).body;
+      assert.deepEqual(
+        [
+          cheap.record.jobs,
+          cheap.record.sessions,
+          cheap.record.disputesLost,
+          cheap.record.abandoned,
+        ],
+        [2, 1, 1, 0],
+      );
+      assert.deepEqual(cheap.record.ratings.count, 1);
+      assert.equal(cheap.record.ratings.average, 1);
+      assert.deepEqual(
+        cheap.ratings.map((x: { kind: string; jobId: string; stars: number }) => [
+          x.kind,
+          x.jobId,
+          x.stars,
+        ]),
+        [["Job", "1", 1]],
+      );
+      assert.deepEqual(
+        cheap.disputes.map((x: { jobId: string; outcome: string }) => [x.jobId, x.outcome]),
+        [["5", "HostLost"]],
+      );
+      assert.equal(cheap.disputesLost, 1, "the indexer's counter agrees with the chain's rule");
+      const dear = (await getJson(indexer.url, `/hosts/${actors.dear.account.address}`)).body;
+      assert.deepEqual(
+        [dear.record.jobs, dear.record.sessions, dear.record.abandoned, dear.record.disputesLost],
+        [1, 1, 1, 0],
+      );
+      assert.deepEqual(
+        dear.ratings.map(
+          (x: {
+            kind: string;
+            jobId: string | null;
+            sessionId: string | null;
+            stars: number;
+            weight: string;
+          }) => [x.kind, x.jobId ?? x.sessionId, x.stars, BigInt(x.weight)],
+        ),
+        [
+          ["Session", "2", 5, 60n],
+          ["Job", "6", 5, 40n],
+        ],
+      );
+      assert.equal(dear.record.ratings.average, 5);
+      assert.equal(BigInt(dear.record.ratings.weight), 100n);
+      assert.deepEqual(
+        dear.offences.map((o: { offence: string; jobId: string }) => [o.offence, o.jobId]),
+        [["AbandonedClaim", "3"]],
+      );
+      assert.deepEqual(
+        dear.disputes.map((x: { jobId: string; outcome: string }) => [x.jobId, x.outcome]),
+        [["6", "Unarbitrated"]],
+      );
+    });
+
+    it("sorts and filters discovery by the on-chain score", async () => {
+      const cheap = actors.cheap.account.address.toLowerCase();
+      const dear = actors.dear.account.address.toLowerCase();
+      const [c, d] = await Promise.all([
+        onChain(actors.cheap.account.address),
+        onChain(actors.dear.account.address),
+      ]);
+      // The scenario leaves dear (rated five stars, one abandoned claim) above cheap (rated one
+      // star, a dispute lost), while the indexer's own score ranks them the other way round.
+      assert.ok(d.score > c.score, `dear ${d.score}, cheap ${c.score}`);
+      const addresses = (body: { hosts: { address: string }[] }) =>
+        body.hosts.map((h) => h.address);
+      const byScore = (await getJson(indexer.url, `/hosts?model=${MODEL}&sort=score`)).body;
+      assert.deepEqual(addresses(byScore), [dear, cheap]);
+      assert.deepEqual(
+        byScore.hosts.map((h: { score: number }) => h.score),
+        [d.score, c.score],
+      );
+      const [first, second] = byScore.hosts;
+      assert.ok(
+        first.indexerScore < second.indexerScore,
+        "the indexer's score orders them otherwise",
+      );
+      assert.deepEqual(
+        [second.offences, second.ratingCount, second.ratingAverage, BigInt(second.slashed) > 0n],
+        [1, 1, 1, true],
+      );
+      assert.deepEqual([first.ratingCount, first.ratingAverage], [2, 5]);
+      // Without a model too (the default sort), and page by page.
+      assert.deepEqual(addresses((await getJson(indexer.url, "/hosts")).body), [dear, cheap]);
+      const page1 = (await getJson(indexer.url, "/hosts?sort=score&limit=1")).body;
+      assert.deepEqual(addresses(page1), [dear]);
+      const page2 = (
+        await getJson(indexer.url, `/hosts?sort=score&limit=1&cursor=${page1.nextCursor}`)
+      ).body;
+      assert.deepEqual(addresses(page2), [cheap]);
+      assert.equal(page2.nextCursor, null);
+      // Price still orders them the other way.
+      assert.deepEqual(
+        addresses((await getJson(indexer.url, `/hosts?model=${MODEL}&sort=price`)).body),
+        [cheap, dear],
+      );
+      // minScore keeps the hosts whose on-chain score reaches it.
+      const atLeast = async (n: number) =>
+        addresses((await getJson(indexer.url, `/hosts?model=${MODEL}&minScore=${n}`)).body);
+      assert.deepEqual(await atLeast(c.score), [dear, cheap]);
+      assert.deepEqual(await atLeast(c.score + 1), [dear]);
+      assert.deepEqual(await atLeast(d.score), [dear]);
+      assert.deepEqual(await atLeast(d.score + 1), []);
+    });
+
+    it("serves the reputation tables through GraphQL", async () => {
+      const gql = await fetch(`${indexer.url}/graphql`, {
+        method: "POST",
+        headers: { "content-type": "application/json" },
+        body: JSON.stringify({
+          query: `{
+            hosts(orderBy: "score", orderDirection: "desc") { items { address score record { jobs offences } } }
+            disputes(where: { outcome: Unarbitrated }) { items { jobId bond jobRow { settlement } } }
+            offences { items { offence jobId hostRow { address } } }
+            ratings { totalCount }
+            marketplaceConfigs { items { arbitrationWindow claimTimeout disputeBondBps } }
+            reputationConfigs { items { halfLife disputeLostBps compensationBps discountMinScore } }
+          }`,
+        }),
+      });
+      const { data, errors } = (await gql.json()) as {
+        // biome-ignore lint/suspicious/noExplicitAny: checked field by field below
+        data: any;
+        errors?: unknown;
+      };
+      assert.equal(errors, undefined, JSON.stringify(errors));
+      assert.deepEqual(
+        data.hosts.items.map((h: { address: string; record: { offences: number } }) => [
+          h.address,
+          h.record.offences,
+        ]),
+        [
+          [actors.dear.account.address.toLowerCase(), 1],
+          [actors.cheap.account.address.toLowerCase(), 1],
+        ],
+      );
+      assert.deepEqual(data.disputes.items, [
+        { jobId: "6", bond: "40", jobRow: { settlement: "Unarbitrated" } },
+      ]);
+      assert.equal(data.offences.items.length, 2);
+      assert.equal(data.ratings.totalCount, 3);
+      assert.deepEqual(data.marketplaceConfigs.items, [
+        { arbitrationWindow: ARBITRATION_WINDOW, claimTimeout: 3_600, disputeBondBps: 1_000 },
+      ]);
+      assert.deepEqual(data.reputationConfigs.items, [
+        {
+          halfLife: 30 * 86_400,
+          disputeLostBps: 500,
+          compensationBps: 5_000,
+          discountMinScore: 800,
+        },
       ]);
     });
   });

@@ -40,6 +40,7 @@ describe("indexer under a reorg", { timeout: 300_000 }, () => {
       maxPricePerToken: parseEther("0.000001"),
       deadline: block.timestamp + 3_600n,
       host: zeroAddress as `0x${string}`,
+      minScore: 0,
     };
     const hash = await renter.writeContract({
       address: chain.addresses.JobMarketplace,

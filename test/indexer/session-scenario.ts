@@ -61,6 +61,7 @@ export async function runSessionScenario(
       maxPricePerToken: price,
       deposit,
       expiry: now + 86_400n,
+      minScore: 0,
     };
     await send(
       actors.renter.writeContract({
@@ -91,7 +92,11 @@ export async function runSessionScenario(
     if (!s) throw new Error(`no session ${id}`);
     s.receipt = nextReceipt(
       s.receipt,
-      { tokens, text: `answer ${s.receipt.tokens}` },
+      {
+        tokens,
+        text: `answer ${s.receipt.tokens}`,
+        request: keccak256(stringToHex(`request ${s.receipt.tokens}`)),
+      },
       s.terms.pricePerToken,
     );
     const account = s.terms.signer === zeroAddress ? actors.renter.account : signer;

@@ -1,4 +1,4 @@
-/** Writes to a host's row that also refresh its reputation score. */
+/** Writes to a host's row (refreshing the indexer's own score), the day's stats and a model's counters. */
 import type { Context } from "ponder:registry";
 import { dailyHostActivity, dailyStats, host, model } from "ponder:schema";
 import { reputation } from "../../../protocol/reputation.ts";
@@ -7,7 +7,7 @@ import { bytes32ToText, dayOf } from "./values.ts";
 type Db = Context["db"];
 type HostRow = typeof host.$inferSelect;
 
-/** Applies `change` to the host's row (if the host is known) and recomputes its score at `at`. */
+/** Applies `change` to the host's row (if the host is known) and recomputes the indexer's score at `at`. */
 export async function updateHost(
   db: Db,
   address: `0x${string}`,
@@ -17,8 +17,8 @@ export async function updateHost(
   const row = await db.find(host, { address });
   if (!row) return;
   const next = { ...row, ...change(row), updatedAt: at };
-  const { score } = reputation({ ...next, at });
-  await db.update(host, { address }).set({ ...change(row), updatedAt: at, score });
+  const { score: indexerScore } = reputation({ ...next, at });
+  await db.update(host, { address }).set({ ...change(row), updatedAt: at, indexerScore });
 }
 
 const EMPTY_DAY = {

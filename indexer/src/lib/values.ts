@@ -21,6 +21,9 @@ export function bytes32ToText(value: `0x${string}`): string {
   return /^[\x20-\x7e\u00a0-\uffff]*$/.test(text) && !text.includes("\ufffd") ? text : value;
 }
 
+/** Escrow ids of dispute bonds: the job's id with the top bit set (JobMarketplace.BOND_ID). */
+export const BOND_ID_BIT = 1n << 255n;
+
 /** The UTC day of a unix time, YYYY-MM-DD. */
 export function dayOf(timestamp: bigint): string {
   return new Date(Number(timestamp) * 1000).toISOString().slice(0, 10);
@@ -30,6 +33,8 @@ export {
   CLOSE_REASON,
   HOST_STATUS,
   JOB_STATUS,
+  OFFENCE,
   SESSION_STATUS,
   SETTLEMENT,
+  WORK,
 } from "../../../abis/index.ts";
