@@ -91,9 +91,14 @@ export default buildModule("Fabstir", (m) => {
   m.call(reputation, "setSources", [marketplace, sessions]);
   m.call(reputation, "setRecorder", [marketplace, true], { id: "setRecorderMarketplace" });
   m.call(reputation, "setRecorder", [sessions, true], { id: "setRecorderSessions" });
-  m.call(reputation, "setRatingUnit", ["0x0000000000000000000000000000000000000000", ratingUnitEth], {
-    id: "setRatingUnitEth",
-  });
+  m.call(
+    reputation,
+    "setRatingUnit",
+    ["0x0000000000000000000000000000000000000000", ratingUnitEth],
+    {
+      id: "setRatingUnitEth",
+    },
+  );
   const outputVerifier = m.contract("OutputCountVerifier", []);
   const proofsImpl = m.contract("ProofSystem", [marketplace, sessions, escrow], {
     id: "ProofSystemImpl",
