@@ -11,6 +11,7 @@ import {
   jobMarketplaceAbi,
   nodeRegistryAbi,
   paymentEscrowAbi,
+  proofSystemAbi,
   reputationSystemAbi,
   sessionManagerAbi,
 } from "./abis/index.ts";
@@ -47,5 +48,6 @@ export default createConfig({
     PaymentEscrow: { abi: paymentEscrowAbi, ...at(addresses.PaymentEscrow) },
     SessionManager: { abi: sessionManagerAbi, ...at(addresses.SessionManager) },
     ReputationSystem: { abi: reputationSystemAbi, ...at(addresses.ReputationSystem) },
+    ProofSystem: { abi: proofSystemAbi, ...at(addresses.ProofSystem) },
   },
 });

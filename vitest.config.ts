@@ -3,8 +3,8 @@
  * (`hardhat test`). Three projects, one per step of `npm test`:
  *   indexer  test/indexer/ (a real Hardhat node, Ponder on PGlite and Postgres), and the
  *            tests beside the indexer's and the API's code
- *   node     the tests beside the code of the host node, the shared protocol, the renter and
- *            the local marketplace
+ *   node     the tests beside the code of the host node, the shared protocol, the renter, the
+ *            arbiter and the local marketplace
  *   e2e      test/e2e/ (the marketplace as `npm start` runs it; the docs' examples)
  * `npx vitest run` runs them all; `npx vitest run --project node` one project;
  * `npx vitest run node/config.test.ts` one file. `npm run coverage:ts` adds v8 coverage.
@@ -13,7 +13,13 @@ import { configDefaults, defineConfig } from "vitest/config";
 
 const suites = {
   indexer: ["test/indexer/**/*.test.ts", "indexer/**/*.test.ts", "api/**/*.test.ts"],
-  node: ["node/**/*.test.ts", "protocol/**/*.test.ts", "renter/**/*.test.ts", "local/**/*.test.ts"],
+  node: [
+    "node/**/*.test.ts",
+    "protocol/**/*.test.ts",
+    "renter/**/*.test.ts",
+    "arbiter/**/*.test.ts",
+    "local/**/*.test.ts",
+  ],
   e2e: ["test/e2e/**/*.test.ts"],
 };
 
@@ -43,6 +49,7 @@ export default defineConfig({
       include: [
         "node/**/*.ts",
         "renter/**/*.ts",
+        "arbiter/**/*.ts",
         "api/**/*.ts",
         "indexer/**/*.ts",
         "local/**/*.ts",

@@ -9,6 +9,7 @@ import {
   SETTLEMENT,
   WORK,
 } from "../abis/enums.ts";
+import { challengeItem, proofItem, proofPaths, proofRecordProperties } from "./openapi-proofs.ts";
 import {
   DISPUTE_OUTCOMES,
   dailyQuery,
@@ -184,6 +185,7 @@ const record = {
         weight: amount,
       },
     },
+    ...proofRecordProperties,
   },
 };
 const hostDetail = {
@@ -211,6 +213,12 @@ const hostDetail = {
     ratings: { type: "array", items: ratingItem, description: "the latest 20, newest first" },
     offences: { type: "array", items: offenceItem, description: "the latest 20, newest first" },
     disputes: { type: "array", items: dispute, description: "the latest 20, newest first" },
+    challenges: {
+      type: "array",
+      items: challengeItem,
+      description: "the latest 20 challenges of its work, newest first",
+    },
+    proofs: { type: "array", items: proofItem, description: "the latest 20, newest first" },
   },
 };
 const payments = {
@@ -259,6 +267,8 @@ const job = {
     },
     rating: { ...ratingItem, type: ["object", "null"] },
     offences: { type: "array", items: offenceItem },
+    proofs: { type: "array", items: proofItem },
+    challenges: { type: "array", items: challengeItem },
   },
 };
 const sessionSummary = {
@@ -297,6 +307,8 @@ const sessionDetail = {
       },
     },
     payments,
+    proofs: { type: "array", items: proofItem },
+    challenges: { type: "array", items: challengeItem },
   },
 };
 
@@ -329,7 +341,7 @@ export const openapi = {
     "/hosts/{address}": {
       get: {
         summary:
-          "One host: profile, models with context lengths, offers, earnings, session counters, performance, the indexer's reputation components, and its on-chain record with its latest ratings, offences and disputes",
+          "One host: profile, models with context lengths, offers, earnings, session counters, performance, the indexer's reputation components, and its on-chain record (reputation, proofs, challenges) with its latest ratings, offences, disputes, challenges and proofs",
         parameters: [{ name: "address", in: "path", required: true, schema: { type: "string" } }],
         responses: { "200": ok("The host", hostDetail), "400": error, "404": error },
       },
@@ -343,7 +355,7 @@ export const openapi = {
     "/jobs/{id}": {
       get: {
         summary:
-          "A job with its status history, payments, dispute (with the bond's movements), rating and offences",
+          "A job with its status history, payments, dispute (with the bond's movements), rating, offences, proofs and challenges",
         parameters: [{ name: "id", in: "path", required: true, schema: { type: "string" } }],
         responses: { "200": ok("The job", job), "400": error, "404": error },
       },
@@ -364,6 +376,7 @@ export const openapi = {
         },
       },
     },
+    ...proofPaths(queryParameters, error),
     "/sessions": {
       get: {
         summary: "Sessions, newest first, filtered by renter, host, model, token and status",
@@ -382,7 +395,8 @@ export const openapi = {
     },
     "/sessions/{id}": {
       get: {
-        summary: "A session with its checkpoints (paid receipts) and escrow payments",
+        summary:
+          "A session with its checkpoints (paid receipts), escrow payments, proofs and challenges",
         parameters: [{ name: "id", in: "path", required: true, schema: { type: "string" } }],
         responses: { "200": ok("The session", sessionDetail), "400": error, "404": error },
       },

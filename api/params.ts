@@ -1,7 +1,7 @@
 /** zod schemas of the REST query parameters, shared by validation and the OpenAPI document. */
 import { stringToHex } from "viem";
 import { z } from "zod";
-import { SESSION_STATUS } from "../abis/enums.ts";
+import { CHALLENGE_KIND, CHALLENGE_STATUS, SESSION_STATUS, WORK } from "../abis/enums.ts";
 import { InvalidParameterError } from "./errors.ts";
 
 export const address = z
@@ -92,6 +92,56 @@ export const disputesQuery = z
       .string()
       .regex(/^\d{1,78}$/, "expected a nextCursor of this endpoint")
       .transform((s) => BigInt(s))
+      .optional(),
+  })
+  .strict();
+
+/** A challenge's states as stored (`None`, no such challenge, never is). */
+export const CHALLENGE_STATUSES = CHALLENGE_STATUS.filter(
+  (s): s is Exclude<(typeof CHALLENGE_STATUS)[number], "None"> => s !== "None",
+);
+
+export const challengeIdParam = z
+  .string()
+  .regex(/^\d{1,78}$/, "expected a challenge id")
+  .transform((s) => BigInt(s));
+
+const workId = (what: string) =>
+  z
+    .string()
+    .regex(/^\d{1,78}$/, `expected a ${what} id`)
+    .transform((s) => BigInt(s));
+
+/** GET /challenges: filters, newest first; `cursor` is the `nextCursor` of the previous page. */
+export const challengesQuery = z
+  .object({
+    host: address.optional(),
+    challenger: address.optional(),
+    kind: z.enum(CHALLENGE_KIND).optional(),
+    status: z.enum(CHALLENGE_STATUSES).optional(),
+    work: z.enum(WORK).optional(),
+    job: workId("job").optional(),
+    session: workId("session").optional(),
+    limit: z.coerce.number().int().min(1).max(100).default(20),
+    cursor: z
+      .string()
+      .regex(/^\d{1,78}$/, "expected a nextCursor of this endpoint")
+      .transform((s) => BigInt(s))
+      .optional(),
+  })
+  .strict();
+
+/** GET /proofs: filters, newest first; `cursor` is the `nextCursor` of the previous page (an event id). */
+export const proofsQuery = z
+  .object({
+    host: address.optional(),
+    work: z.enum(WORK).optional(),
+    job: workId("job").optional(),
+    session: workId("session").optional(),
+    limit: z.coerce.number().int().min(1).max(100).default(20),
+    cursor: z
+      .string()
+      .regex(/^\d{12}-\d{6}$/, "expected a nextCursor of this endpoint")
       .optional(),
   })
   .strict();

@@ -1,7 +1,7 @@
 /** The on-chain record as the API shows it: rating averages weighted by what renters paid. */
 import assert from "node:assert/strict";
 import { describe, it } from "vitest";
-import { emptyRecord, ratingAverage, recordOf } from "./record.ts";
+import { emptyRecord, proofRecordOf, ratingAverage, recordOf } from "./record.ts";
 
 const HOST = `0x${"ab".repeat(20)}` as const;
 
@@ -34,5 +34,36 @@ describe("recordOf", () => {
   it("averages the jobs' claim-to-completion time", () => {
     const r = recordOf({ ...emptyRecord(HOST, 700, 1n), jobs: 4, jobSecondsTotal: 10n });
     assert.equal(r.meanJobSeconds, 2.5);
+  });
+});
+
+describe("proofRecordOf", () => {
+  it("counts nothing for a host without proofs or challenges", () => {
+    const r = recordOf(emptyRecord(HOST, 500, 1n));
+    assert.deepEqual(r.proofs, { submissions: 0, jobs: 0, sessions: 0, tokens: 0n, chunks: 0 });
+    assert.equal(r.challenges.total, 0);
+    assert.equal(r.challenges.slashed, 0n);
+  });
+  it("counts Answered and Rejected as won, Unanswered and Upheld as lost, the rest as neither", () => {
+    const c = proofRecordOf({
+      host: HOST,
+      proofs: 3,
+      jobsProven: 2,
+      sessionsProven: 1,
+      provenTokens: 300n,
+      provenChunks: 6,
+      challenges: 9,
+      challengesOpen: 1,
+      challengesAnswered: 1,
+      challengesRejected: 2,
+      challengesUnanswered: 1,
+      challengesUpheld: 1,
+      challengesUnarbitrated: 2,
+      challengesVoided: 1,
+      challengeSlashed: 7n,
+      updatedAt: 1n,
+    }).challenges;
+    assert.deepEqual([c.total, c.open, c.won, c.lost], [9, 1, 3, 2]);
+    assert.deepEqual([c.unarbitrated, c.voided, c.slashed], [2, 1, 7n]);
   });
 });

@@ -1,7 +1,11 @@
-/** A host's on-chain reputation record as the API shows it (GET /hosts/:address `record`). */
-import type { hostReputation } from "ponder:schema";
+/**
+ * A host's on-chain record as the API shows it (GET /hosts/:address `record`): the
+ * ReputationSystem's (score, work, offences, ratings) and the ProofSystem's (proofs, challenges).
+ */
+import type { hostProofRecord, hostReputation } from "ponder:schema";
 
 type RecordRow = typeof hostReputation.$inferSelect;
+type ProofsRow = typeof hostProofRecord.$inferSelect;
 
 /** The record of a host with no reputation event yet: nothing counted, its score as indexed. */
 export function emptyRecord(address: `0x${string}`, score: number, scoreAt: bigint): RecordRow {
@@ -48,7 +52,41 @@ export function ratingAverage(r: {
   return Math.round(average * 1_000) / 1_000;
 }
 
-export function recordOf(r: RecordRow) {
+/**
+ * The ProofSystem's part of the record: accepted proof submissions, and challenges of the
+ * host's work by outcome. The host won a challenge it Answered (proved the count in time) or
+ * that the arbiter Rejected, and lost one it left Unanswered or that was Upheld (each slashed);
+ * Unarbitrated and Voided are neither side's loss.
+ */
+export function proofRecordOf(p: ProofsRow | undefined) {
+  const n = (
+    k: Exclude<keyof ProofsRow, "host" | "provenTokens" | "challengeSlashed" | "updatedAt">,
+  ) => p?.[k] ?? 0;
+  return {
+    proofs: {
+      submissions: n("proofs"),
+      jobs: n("jobsProven"),
+      sessions: n("sessionsProven"),
+      tokens: p?.provenTokens ?? 0n,
+      chunks: n("provenChunks"),
+    },
+    challenges: {
+      total: n("challenges"),
+      open: n("challengesOpen"),
+      won: n("challengesAnswered") + n("challengesRejected"),
+      lost: n("challengesUnanswered") + n("challengesUpheld"),
+      answered: n("challengesAnswered"),
+      rejected: n("challengesRejected"),
+      unanswered: n("challengesUnanswered"),
+      upheld: n("challengesUpheld"),
+      unarbitrated: n("challengesUnarbitrated"),
+      voided: n("challengesVoided"),
+      slashed: p?.challengeSlashed ?? 0n,
+    },
+  };
+}
+
+export function recordOf(r: RecordRow, p?: ProofsRow) {
   return {
     score: r.score,
     scoreAt: r.scoreAt,
@@ -70,5 +108,6 @@ export function recordOf(r: RecordRow) {
       plainAverage: r.ratings === 0 ? null : Math.round((r.starsTotal / r.ratings) * 1_000) / 1_000,
       weight: r.ratingWeight,
     },
+    ...proofRecordOf(p),
   };
 }

@@ -108,6 +108,9 @@ const market = await startLocalMarketplace({
   apiPort: 0,
   gatewayPort: 0,
   hostPort: 0,
+  arbiterPort: 0,
+  // The baseline and the gateway see the same host load: no spot-checks.
+  spotCheckRate: 0,
   hostApiKey: KEY,
 });
 const [host] = market.hosts;

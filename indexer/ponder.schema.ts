@@ -2,7 +2,7 @@
  * The indexed marketplace: an append-only event log for analysts plus derived state
  * (hosts, offers, models, jobs with their status history and disputes, sessions with their
  * checkpoints, payments, per-host performance, the on-chain reputation record with its
- * ratings and offences, daily stats). Every table is written only by the handlers in src/;
+ * ratings and offences, the ProofSystem's proofs and challenges, daily stats). Every table is written only by the handlers in src/;
  * the API reads it and never writes.
  *
  * Amounts are token base units (bigint); `token` is the payment token address,
@@ -10,6 +10,8 @@
  */
 import { index, onchainEnum, onchainTable, primaryKey, relations } from "ponder";
 import {
+  CHALLENGE_KIND,
+  CHALLENGE_STATUS,
   CLOSE_REASON,
   HOST_STATUS,
   JOB_STATUS,
@@ -33,6 +35,14 @@ export const closeReason = onchainEnum("close_reason", CLOSE_REASON);
 export const offenceKind = onchainEnum("offence_kind", OFFENCE);
 /** IReputationSystem.Work: what a renter paid for and may rate. */
 export const workKind = onchainEnum("work_kind", WORK);
+/** IProofSystem.ChallengeKind: Count (prove the billed count) or Output (an arbiter decides). */
+export const challengeKind = onchainEnum("challenge_kind", CHALLENGE_KIND);
+/**
+ * IProofSystem.ChallengeStatus: Open, then how it ended. The host won when Answered or
+ * Rejected, lost (slashed) when Unanswered or Upheld; Unarbitrated and Voided are neither side's
+ * loss (the bond returned, nobody slashed). `None` (no such challenge) is never stored.
+ */
+export const challengeStatus = onchainEnum("challenge_status", CHALLENGE_STATUS);
 /**
  * How a dispute ended, from JobSettled (not a contract enum): Open until settled; HostWon when
  * the arbiter paid the host at least half (the ReputationSystem records DisputeWon), HostLost
@@ -501,7 +511,7 @@ export const rating = onchainTable(
  * An offence recorded against a host (OffenceRecorded) and its slash: `slashed` FAB taken from
  * its stake, `compensation` of it paid to `wronged` (the renter, or a challenger), the rest to
  * the treasury. `ref` names the job (abandoned claim, lost dispute; then `jobId` is set) or
- * the challenge.
+ * the challenge (a lost challenge; then `challengeId` is set).
  */
 export const offence = onchainTable(
   "offence",
@@ -512,6 +522,7 @@ export const offence = onchainTable(
     wronged: t.hex(), // null when nobody is compensated
     ref: t.hex().notNull(),
     jobId: t.bigint(),
+    challengeId: t.bigint(), // the ProofSystem's challenge a ChallengeLost offence names
     slashed: t.bigint().notNull(),
     compensation: t.bigint().notNull(),
     count: t.integer().notNull(), // the host's lifetime offences, this one included (escalation)
@@ -523,6 +534,7 @@ export const offence = onchainTable(
   (t) => ({
     byHost: index().on(t.host),
     byJob: index().on(t.jobId),
+    byChallenge: index().on(t.challengeId),
   }),
 );
 
@@ -540,6 +552,131 @@ export const slashFailure = onchainTable(
   (t) => ({ byHost: index().on(t.host) }),
 );
 
+/**
+ * An accepted proof submission (OutputProven): the work's proven output now ends on
+ * `commitment` and covers `tokens`. A job is proven once; a session's submissions extend its
+ * chain (`fromCommitment`, `fromTokens`). What it proves is exactly the billed count against
+ * the committed output (docs/proofs.md), not which model produced it.
+ */
+export const proof = onchainTable(
+  "proof",
+  (t) => ({
+    id: t.text().primaryKey(), // event id
+    work: workKind("work").notNull(),
+    jobId: t.bigint(), // exactly one of jobId and sessionId is set, by work
+    sessionId: t.bigint(),
+    host: t.hex().notNull(),
+    modelId: t.hex().notNull(),
+    requestHash: t.hex().notNull(), // a job's request hash as the host gave it; a session's terms hash
+    // A job's requestHash is the prompt hash of its JobPosted (the contract cannot check it; the
+    // indexer does); always true for a session (the contract checks its terms).
+    requestMatches: t.boolean().notNull(),
+    binding: t.bigint().notNull(), // the field element every chunk was proven against
+    fromCommitment: t.bigint().notNull(), // the binding, or a session's previous commitment
+    commitment: t.bigint().notNull(), // Poseidon output commitment after this submission
+    fromTokens: t.bigint().notNull(), // tokens proven before it
+    tokens: t.bigint().notNull(), // tokens proven in all after it
+    chunks: t.integer().notNull(), // chunks (one Groth16 proof each) in this submission
+    verifier: t.hex().notNull(),
+    at: t.bigint().notNull(),
+    blockNumber: t.bigint().notNull(),
+    txHash: t.hex().notNull(),
+  }),
+  (t) => ({
+    byHost: index().on(t.host),
+    byJob: index().on(t.jobId),
+    bySession: index().on(t.sessionId),
+  }),
+);
+
+/**
+ * A bonded challenge of a job's or session's work (CountChallengeOpened,
+ * OutputChallengeOpened) and how it ended (ChallengeResolved). Economic, not a proof: a count
+ * challenge ends Answered when the host proves the count in time, else Unanswered; an output
+ * challenge is Upheld or Rejected by an arbiter, else Unarbitrated after its deadline.
+ */
+export const challenge = onchainTable(
+  "challenge",
+  (t) => ({
+    id: t.bigint().primaryKey(), // the ProofSystem's challenge id
+    kind: challengeKind("kind").notNull(),
+    work: workKind("work").notNull(),
+    jobId: t.bigint(), // exactly one of jobId and sessionId is set, by work
+    sessionId: t.bigint(),
+    challenger: t.hex().notNull(),
+    host: t.hex().notNull(),
+    modelId: t.hex().notNull(),
+    token: t.hex().notNull(), // the bond's token: the work's payment token
+    bond: t.bigint().notNull(),
+    tokens: t.bigint().notNull(), // the billed tokens challenged
+    evidenceHash: t.hex(), // Output: digest of the evidence revealed to the resolvers; null for Count
+    deadline: t.bigint().notNull(), // response (Count) or arbitration (Output) deadline
+    status: challengeStatus("status").notNull(),
+    bondTo: t.hex(), // who was credited the bond once it ended (pull payment in the escrow)
+    slashed: t.bigint(), // FAB slashed from the host when it ended (0 when not slashed)
+    offenceNotRecorded: t.hex(), // the reputation system's revert data when it refused the offence
+    openedAt: t.bigint().notNull(),
+    openedBlock: t.bigint().notNull(),
+    openedTx: t.hex().notNull(),
+    resolvedAt: t.bigint(),
+    resolvedTx: t.hex(),
+  }),
+  (t) => ({
+    byHost: index().on(t.host),
+    byChallenger: index().on(t.challenger),
+    byJob: index().on(t.jobId),
+    bySession: index().on(t.sessionId),
+    byStatus: index().on(t.status),
+  }),
+);
+
+/** A host's ProofSystem record: proofs it submitted and challenges of its work, by outcome. */
+export const hostProofRecord = onchainTable("host_proof_record", (t) => ({
+  host: t.hex().primaryKey(),
+  proofs: t.integer().notNull(), // accepted submissions
+  jobsProven: t.integer().notNull(),
+  sessionsProven: t.integer().notNull(), // sessions with at least one accepted submission
+  provenTokens: t.bigint().notNull(),
+  provenChunks: t.integer().notNull(),
+  challenges: t.integer().notNull(), // opened against its work
+  challengesOpen: t.integer().notNull(),
+  challengesAnswered: t.integer().notNull(), // won: proven in time
+  challengesRejected: t.integer().notNull(), // won: the arbiter found for the host
+  challengesUnanswered: t.integer().notNull(), // lost: no proof by the deadline
+  challengesUpheld: t.integer().notNull(), // lost: the arbiter found for the challenger
+  challengesUnarbitrated: t.integer().notNull(), // neither: no arbiter by the deadline
+  challengesVoided: t.integer().notNull(), // neither: the model lost every verifier
+  challengeSlashed: t.bigint().notNull(), // FAB slashed for lost challenges
+  updatedAt: t.bigint().notNull(),
+}));
+
+/** The ProofSystem's parameters (one row, id "ProofSystem"); windows in seconds. */
+export const proofConfig = onchainTable("proof_config", (t) => ({
+  id: t.text().primaryKey(),
+  defaultVerifier: t.hex(), // for models without their own; null: none
+  reputation: t.hex(), // the ReputationSystem lost challenges are recorded in; null: none
+  jobChallengeWindow: t.integer(), // after a job's dispute window (or arbitration deadline)
+  sessionChallengeWindow: t.integer(), // after a session's expiry
+  responseWindow: t.integer(), // a count challenge's deadline after it opens
+  arbitrationWindow: t.integer(), // an output challenge's deadline after it opens
+  bondBps: t.integer(), // the bond as a share of the challenged payment
+  updatedAt: t.bigint().notNull(),
+}));
+
+/** A model's own verifier (VerifierSet); the row goes when it is removed (the default applies again). */
+export const modelVerifier = onchainTable("model_verifier", (t) => ({
+  modelId: t.hex().primaryKey(),
+  verifier: t.hex().notNull(),
+  updatedAt: t.bigint().notNull(),
+}));
+
+/** The least challenge bond in a payment token (MinBondUpdated; rows are kept at 0 when cleared). */
+export const challengeMinBond = onchainTable("challenge_min_bond", (t) => ({
+  token: t.hex().primaryKey(),
+  amount: t.bigint().notNull(),
+  updatedAt: t.bigint().notNull(),
+}));
+
 export const hostRelations = relations(host, ({ one, many }) => ({
   offers: many(hostOffer),
   models: many(hostModel),
@@ -549,6 +686,23 @@ export const hostRelations = relations(host, ({ one, many }) => ({
   ratings: many(rating),
   offences: many(offence),
   disputes: many(dispute),
+  proofRecord: one(hostProofRecord, { fields: [host.address], references: [hostProofRecord.host] }),
+  proofs: many(proof),
+  challenges: many(challenge),
+}));
+export const hostProofRecordRelations = relations(hostProofRecord, ({ one }) => ({
+  hostRow: one(host, { fields: [hostProofRecord.host], references: [host.address] }),
+}));
+export const proofRelations = relations(proof, ({ one }) => ({
+  hostRow: one(host, { fields: [proof.host], references: [host.address] }),
+  jobRow: one(job, { fields: [proof.jobId], references: [job.id] }),
+  sessionRow: one(session, { fields: [proof.sessionId], references: [session.id] }),
+}));
+export const challengeRelations = relations(challenge, ({ one }) => ({
+  hostRow: one(host, { fields: [challenge.host], references: [host.address] }),
+  jobRow: one(job, { fields: [challenge.jobId], references: [job.id] }),
+  sessionRow: one(session, { fields: [challenge.sessionId], references: [session.id] }),
+  offence: one(offence, { fields: [challenge.id], references: [offence.challengeId] }),
 }));
 export const hostReputationRelations = relations(hostReputation, ({ one }) => ({
   hostRow: one(host, { fields: [hostReputation.host], references: [host.address] }),
@@ -561,6 +715,7 @@ export const ratingRelations = relations(rating, ({ one }) => ({
 export const offenceRelations = relations(offence, ({ one }) => ({
   hostRow: one(host, { fields: [offence.host], references: [host.address] }),
   jobRow: one(job, { fields: [offence.jobId], references: [job.id] }),
+  challengeRow: one(challenge, { fields: [offence.challengeId], references: [challenge.id] }),
 }));
 export const disputeRelations = relations(dispute, ({ one }) => ({
   hostRow: one(host, { fields: [dispute.host], references: [host.address] }),
@@ -581,6 +736,8 @@ export const jobRelations = relations(job, ({ one, many }) => ({
   dispute: one(dispute, { fields: [job.id], references: [dispute.jobId] }),
   ratings: many(rating),
   offences: many(offence),
+  proofs: many(proof),
+  challenges: many(challenge),
 }));
 export const jobStatusChangeRelations = relations(jobStatusChange, ({ one }) => ({
   jobRow: one(job, { fields: [jobStatusChange.jobId], references: [job.id] }),
@@ -594,6 +751,8 @@ export const sessionRelations = relations(session, ({ one, many }) => ({
   checkpoints: many(sessionCheckpoint),
   payments: many(payment),
   ratings: many(rating),
+  proofs: many(proof),
+  challenges: many(challenge),
 }));
 export const sessionCheckpointRelations = relations(sessionCheckpoint, ({ one }) => ({
   sessionRow: one(session, { fields: [sessionCheckpoint.sessionId], references: [session.id] }),

@@ -2,7 +2,9 @@
  * The whole marketplace on one machine, as `npm start` runs it and as the end-to-end tests
  * start it: a Hardhat chain on 127.0.0.1 with the contracts deployed by the LocalDev Ignition
  * module, a funded demo renter, the indexer and API on PGlite, the generated demo models,
- * host nodes that stake and register themselves, and a renter gateway for the demo renter.
+ * host nodes that stake and register themselves, a renter gateway for the demo renter (which
+ * spot-checks a sample of its answers), and the arbiter that decides output challenges and
+ * disputes (arbiter/, holding ARBITER_ROLE as dev account 10).
  *
  * State lives in one folder (default .fabstir/local): the recorded chain (chain-log.ts),
  * each host's config, keystore and data (peer key, job state, semantic cache), and
@@ -10,17 +12,26 @@
  * chain and resumes the hosts; the indexer rebuilds its tables from the replayed chain.
  * `fresh` starts from nothing.
  */
-import { existsSync } from "node:fs";
+import { createHash } from "node:crypto";
+import { createReadStream, existsSync } from "node:fs";
 import { mkdir, rm, writeFile } from "node:fs/promises";
 import path from "node:path";
 import { erc20Abi, formatEther } from "viem";
 import { privateKeyToAccount } from "viem/accounts";
-import { fabTokenAbi, nodeRegistryAbi, testStablecoinAbi } from "../abis/index.ts";
+import {
+  fabTokenAbi,
+  jobMarketplaceAbi,
+  nodeRegistryAbi,
+  proofSystemAbi,
+  testStablecoinAbi,
+} from "../abis/index.ts";
+import { type Arbiter, createArbiter, discoveryVerifiers } from "../arbiter/index.ts";
 import {
   DEFAULT_MODELS_DIR,
   generateModel,
   type HostNode,
   parseNodeConfig,
+  reseededCopy,
   startHostNode,
 } from "../node/index.ts";
 import { createChainClient } from "../protocol/chain-client.ts";
@@ -47,6 +58,11 @@ export const LOCAL_DEFAULTS = {
   chainPort: 8545,
   apiPort: 42069,
   gatewayPort: 8787,
+  arbiterPort: 8790,
+  /** The arbiter is dev account 10: the deployer grants it ARBITER_ROLE on a fresh chain. */
+  arbiterIndex: 10,
+  /** The fraction of the gateway's session answers another host checks. */
+  spotCheckRate: 0.1,
   /** Host i (1-based) serves HTTP on hostPort + i - 1. */
   hostPort: 8081,
   chatModel: "fabstir-tiny-chat",
@@ -67,6 +83,15 @@ export interface LocalMarketplaceOptions {
   apiPort?: number;
   gatewayPort?: number;
   hostPort?: number;
+  arbiterPort?: number;
+  /** The gateway's spot-check rate, 0..1 (default LOCAL_DEFAULTS.spotCheckRate). */
+  spotCheckRate?: number;
+  /**
+   * Hosts (1-based) that cheat: they serve a reseeded copy of the chat model under its name
+   * (node/inference/reseeded-model.ts), text the listed model would not produce. For the
+   * trust layer's end-to-end test and demos; default none.
+   */
+  cheaters?: number[];
   /**
    * An operator API key (at least 16 characters) that every host accepts in its
    * `http.apiKeys`, so a caller can use a host's own API without a job or session (the
@@ -85,6 +110,7 @@ export interface LocalMarketplace {
   renter: Renter;
   indexer: Indexer;
   gateway: HttpServer;
+  arbiter: { url: string; service: Arbiter };
   /** Whether the chain was replayed from an earlier run. */
   resumed: boolean;
   stop: () => Promise<void>;
@@ -160,6 +186,7 @@ export async function startLocalMarketplace(
     const stablecoin = deployedAddresses(deploymentDir)["FabstirLocalDev#TestStablecoin"];
     if (!stablecoin) throw new Error("the deployment has no TestStablecoin");
     const renterKey = devPrivateKey(LOCAL_DEFAULTS.renterIndex);
+    const arbiterAccount = privateKeyToAccount(devPrivateKey(LOCAL_DEFAULTS.arbiterIndex));
     const renterAccount = privateKeyToAccount(renterKey);
     const hostKeys = Array.from({ length: hostCount }, (_, i) => devPrivateKey(i + 1));
 
@@ -204,6 +231,30 @@ export async function startLocalMarketplace(
         functionName: "mint",
         args: [renterAccount.address, 10_000n * 10n ** 6n],
       });
+    // The arbiter's key decides output challenges and disputes (docs/trust.md).
+    for (const [name, address, abi] of [
+      ["ProofSystem", addresses.ProofSystem, proofSystemAbi],
+      ["JobMarketplace", addresses.JobMarketplace, jobMarketplaceAbi],
+    ] as const) {
+      const role = await deployer.read(`${name} ARBITER_ROLE`, {
+        address,
+        abi,
+        functionName: "ARBITER_ROLE",
+      });
+      const has = await deployer.read(`${name} hasRole`, {
+        address,
+        abi,
+        functionName: "hasRole",
+        args: [role, arbiterAccount.address],
+      });
+      if (!has)
+        await deployer.send(`grant ${name} ARBITER_ROLE`, {
+          address,
+          abi,
+          functionName: "grantRole",
+          args: [role, arbiterAccount.address],
+        });
+    }
     const eth = await deployer.public.getBalance({ address: renterAccount.address });
     progress(
       `renter ${renterAccount.address}: ${formatEther(eth)} test ETH, ${usd === 0n ? "10000" : String(usd / 10n ** 6n)} tUSD`,
@@ -225,6 +276,15 @@ export async function startLocalMarketplace(
       progress(`generating the demo model ${name}`);
       await generateModel(name, file);
     }
+    const chatModelFile = path.join(modelsDir, `${LOCAL_DEFAULTS.chatModel}.gguf`);
+    // The reference file's hash: what the arbiter and the gateway accept verdicts about.
+    const modelSha256 = { [LOCAL_DEFAULTS.chatModel]: await sha256OfFile(chatModelFile) };
+    const cheaters = new Set(options.cheaters ?? []);
+    const cheatFile = path.join(dataDir, `${LOCAL_DEFAULTS.chatModel}.reseeded.gguf`);
+    if (cheaters.size > 0 && !existsSync(cheatFile)) {
+      progress(`hosts ${[...cheaters].join(", ")} will cheat: serving a reseeded chat model`);
+      await reseededCopy(chatModelFile, cheatFile, 7);
+    }
 
     const hosts: LocalMarketplace["hosts"] = [];
     const hostPortBase = options.hostPort ?? LOCAL_DEFAULTS.hostPort;
@@ -242,7 +302,7 @@ export async function startLocalMarketplace(
         models: [
           {
             id: LOCAL_DEFAULTS.chatModel,
-            path: path.join(modelsDir, `${LOCAL_DEFAULTS.chatModel}.gguf`),
+            path: cheaters.has(i + 1) ? cheatFile : chatModelFile,
             role: "chat",
           },
           {
@@ -294,6 +354,22 @@ export async function startLocalMarketplace(
       });
     }
 
+    const arbiterPort = await port(options.arbiterPort ?? LOCAL_DEFAULTS.arbiterPort, "arbiter");
+    const arbiterService = await createArbiter({
+      chain: createChainClient({ rpcUrl, chainId: 31337, account: arbiterAccount, logger }),
+      chainId: 31337,
+      addresses,
+      verifiers: discoveryVerifiers(indexer.url),
+      modelSha256,
+      dataDir: path.join(dataDir, "arbiter"),
+      retryMs: 5_000,
+      logger,
+    });
+    stops.push(() => arbiterService.stop());
+    const arbiterServer = await startHttpServer(arbiterService.app, { port: arbiterPort });
+    stops.push(() => arbiterServer.close());
+    progress(`arbiter ${arbiterAccount.address} on ${arbiterServer.url}`);
+
     const renter = createRenter({
       rpcUrl,
       chainId: 31337,
@@ -301,6 +377,11 @@ export async function startLocalMarketplace(
       account: renterAccount,
       addresses,
       logger,
+      spotCheck: {
+        rate: options.spotCheckRate ?? LOCAL_DEFAULTS.spotCheckRate,
+        arbiterUrl: arbiterServer.url,
+        modelSha256,
+      },
     });
     // The API lists a host once the indexer has its registration.
     await waitFor(
@@ -336,6 +417,7 @@ export async function startLocalMarketplace(
       rpcUrl,
       apiUrl: indexer.url,
       gatewayUrl: gateway.url,
+      arbiterUrl: arbiterServer.url,
       deploymentDir,
       addresses: { ...addresses, TestStablecoin: stablecoin },
       renter: { address: renterAccount.address, privateKey: renterKey },
@@ -355,6 +437,7 @@ export async function startLocalMarketplace(
       renter,
       indexer,
       gateway,
+      arbiter: { url: arbiterServer.url, service: arbiterService },
       resumed,
       stop: async () => {
         await stopAll();
@@ -364,4 +447,10 @@ export async function startLocalMarketplace(
     await stopAll();
     throw e;
   }
+}
+
+async function sha256OfFile(file: string): Promise<string> {
+  const hash = createHash("sha256");
+  for await (const chunk of createReadStream(file)) hash.update(chunk as Buffer);
+  return hash.digest("hex");
 }

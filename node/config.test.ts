@@ -21,6 +21,34 @@ describe("node config", () => {
     assert.ok(c.engine.sequences >= 1 && c.threads >= 1);
   });
 
+  it("turns proofs on by default for a chain, with one prover, and validates the switch", () => {
+    const chain = {
+      rpcUrl: "http://127.0.0.1:8545",
+      offers: [{ model: "chat", pricePerToken: "1000" }],
+    };
+    const c = parseNodeConfig({ models, chain }, "/srv/node");
+    assert.deepEqual(c.chain?.proofs, { enabled: true, submit: "always", maxConcurrent: 1 });
+    const off = parseNodeConfig(
+      { models, chain: { ...chain, proofs: { enabled: false, submit: "challenged" } } },
+      "/srv/node",
+    );
+    assert.deepEqual(off.chain?.proofs, { enabled: false, submit: "challenged", maxConcurrent: 1 });
+    const err = (() => {
+      try {
+        parseNodeConfig(
+          { models, chain: { ...chain, proofs: { submit: "never", maxConcurrent: 0 } } },
+          "/srv",
+        );
+      } catch (e) {
+        return e;
+      }
+    })();
+    assert.ok(err instanceof ConfigError);
+    const fields = err.issues.map((i) => i.split(":")[0]);
+    for (const f of ["chain.proofs.submit", "chain.proofs.maxConcurrent"])
+      assert.ok(fields.includes(f), `${f} in ${fields.join(", ")}`);
+  });
+
   it("names every bad field by its path", () => {
     const err = (() => {
       try {

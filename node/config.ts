@@ -71,6 +71,17 @@ const chainSchema = z.object({
       maxAborted: z.number().int().min(1).optional(),
     })
     .default({}),
+  /** Output-count proofs of what the node served, and answers to count challenges (docs/proofs.md). */
+  proofs: z
+    .object({
+      /** Prove what is served and answer count challenges (an unanswered one is slashed). */
+      enabled: z.boolean().default(true),
+      /** "always": submit every proof; "challenged": prove and keep, submit only when challenged. */
+      submit: z.enum(["always", "challenged"]).default("always"),
+      /** Proofs computed at once (one already uses every core). */
+      maxConcurrent: z.number().int().min(1).max(8).default(1),
+    })
+    .prefault({}),
 });
 
 const httpSchema = z.object({

@@ -144,6 +144,7 @@ export async function startHostNode(
                 checkpoint: chain.state.data.checkpoint,
                 jobs: chain.jobs.counts(),
                 sessions: chain.sessions.counts(),
+                proofs: chain.proofs?.counts() ?? null,
               }
             : null,
         }),
@@ -228,6 +229,13 @@ export async function startHostNode(
         stateFile: path.join(config.dataDir, `chain-${c.chainId}.json`),
         sessionFile: path.join(config.dataDir, `sessions-${c.chainId}.json`),
         sessionPolicy: c.sessions,
+        // On unless the config turns it off: a count challenge left unanswered is slashed.
+        proofs: c.proofs.enabled
+          ? {
+              file: path.join(config.dataDir, `proofs-${c.chainId}.json`),
+              policy: { submit: c.proofs.submit, maxConcurrent: c.proofs.maxConcurrent },
+            }
+          : undefined,
         registration: await withMinimumStake(
           registration,
           deployment.addresses.NodeRegistry,

@@ -42,6 +42,9 @@ describe("one-way imports between folders", () => {
     ["protocol", "../fixtures/local-chain.ts"],
     ["local", "../node/host.ts"],
     ["local", "../renter/client.ts"],
+    ["local", "../arbiter/service.ts"],
+    ["arbiter", "../renter/spot-check.ts"],
+    ["renter", "../arbiter/service.ts"],
     ["bench", "../test/e2e/marketplace.test.ts"],
     ["scripts", "../test/indexer/indexer.test.ts"],
   ];
@@ -55,6 +58,7 @@ describe("one-way imports between folders", () => {
     ["node", "../abis/index.ts"],
     ["node/chain", "./jobs.ts"],
     ["renter", "../protocol/openai.ts"],
+    ["arbiter", "../protocol/challenges.ts"],
     ["api", "../protocol/reputation.ts"],
     ["protocol", "./errors.ts"],
     ["protocol", "../abis/index.ts"],

@@ -17,6 +17,7 @@ import {
   encodeChunk,
   InvalidOutputError,
   loadArtifacts,
+  loadArtifactsAsync,
   outputCommitment,
   ProofWork,
   proveOutput,
@@ -89,6 +90,14 @@ describe("output commitments", () => {
 });
 
 describe("proving with the committed setup", () => {
+  it("loads the setup off the event loop into the same cache as the synchronous loader", async () => {
+    const [a, b] = await Promise.all([loadArtifactsAsync(), loadArtifactsAsync()]);
+    assert.equal(a, b);
+    assert.equal(a, loadArtifacts());
+    assert.ok(a.wasm.length > 0 && a.zkey.length > 0);
+    assert.equal(a.vkey.nPublic, 4);
+  });
+
   it("proves a 70-token output in two chunks whose public signals are the TS chain", async () => {
     const out = tokens(70, 3);
     const { chunks, commitment } = await proveOutput({ binding, tokenIds: out });

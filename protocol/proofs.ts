@@ -17,8 +17,10 @@
  *   are abi.encode(uint256[2] a, uint256[2][2] b, uint256[2] c) (OutputCountVerifier decodes them).
  */
 import { readFileSync } from "node:fs";
+import { readFile } from "node:fs/promises";
 import path from "node:path";
-import { gunzipSync } from "node:zlib";
+import { promisify } from "node:util";
+import { gunzip, gunzipSync } from "node:zlib";
 import { poseidon3, poseidon4, poseidon16 } from "poseidon-lite";
 import * as snarkjs from "snarkjs";
 import { encodeAbiParameters, type Hex, hexToBigInt, keccak256 } from "viem";
@@ -196,6 +198,39 @@ export function loadArtifacts(dir: string = CIRCUIT_BUILD_DIR): ProverArtifacts 
   };
   loaded.set(dir, artifacts);
   return artifacts;
+}
+
+const gunzipAsync = promisify(gunzip);
+const loading = new Map<string, Promise<ProverArtifacts>>();
+
+/**
+ * loadArtifacts without blocking the event loop (the files are read and gunzipped off the main
+ * thread): for a server that proves beside its requests. Shares loadArtifacts's cache.
+ */
+export function loadArtifactsAsync(dir: string = CIRCUIT_BUILD_DIR): Promise<ProverArtifacts> {
+  const cached = loaded.get(dir);
+  if (cached) return Promise.resolve(cached);
+  let p = loading.get(dir);
+  if (!p) {
+    const unzip = async (name: string) =>
+      new Uint8Array(await gunzipAsync(await readFile(path.join(dir, name))));
+    p = (async () => {
+      const [wasm, zkey, vkey] = await Promise.all([
+        unzip("output_count.wasm.gz"),
+        unzip("output_count.zkey.gz"),
+        readFile(path.join(dir, "verification_key.json"), "utf8"),
+      ]);
+      const artifacts = loaded.get(dir) ?? {
+        wasm,
+        zkey,
+        vkey: JSON.parse(vkey) as snarkjs.VerificationKey,
+      };
+      loaded.set(dir, artifacts);
+      return artifacts;
+    })().finally(() => loading.delete(dir));
+    loading.set(dir, p);
+  }
+  return p;
 }
 
 /** Proves one chunk of the chain. */

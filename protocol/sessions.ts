@@ -164,10 +164,15 @@ export const EMPTY_DIGEST: Hex = zeroHash;
  * against it, and a renter cannot pin an honest answer on another prompt (docs/trust.md).
  */
 export function nextDigest(previous: Hex, request: Hex, text: string): Hex {
+  return nextDigestOf(previous, request, outputHash(text));
+}
+
+/** nextDigest from the answer's output hash instead of its text. */
+export function nextDigestOf(previous: Hex, request: Hex, output: Hex): Hex {
   return keccak256(
     encodeAbiParameters(
       [{ type: "bytes32" }, { type: "bytes32" }, { type: "bytes32" }],
-      [previous, request, outputHash(text)],
+      [previous, request, output],
     ),
   );
 }

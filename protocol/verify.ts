@@ -64,3 +64,75 @@ export function verifyCutoffs(params: { temperature?: number; topK?: number; top
     topP: params.topP ?? HOST_SAMPLING_DEFAULTS.topP,
   };
 }
+
+/** Why a check was left without a verdict. */
+export type UncheckedReason =
+  | "no_verifier"
+  | "verifier_unreachable"
+  | "verifier_error"
+  | "invalid_response"
+  | "model_mismatch";
+
+/**
+ * One verifier's answer: a verdict ("passed" or "failed"), or "unchecked" when the verifier
+ * could not be reached, answered with an error or a malformed body, or ran another model file.
+ * Only a verdict counts for or against a host.
+ */
+export type CheckResult =
+  | { outcome: "passed" | "failed"; check: VerifyResponse }
+  | { outcome: "unchecked"; reason: UncheckedReason; detail: string };
+
+export interface AskVerifierOptions {
+  fetch?: typeof fetch;
+  /** Default 30 s. */
+  timeoutMs?: number;
+  signal?: AbortSignal;
+  /** The listed model file's sha256: a verifier that ran another file gives no verdict. */
+  modelSha256?: string;
+}
+
+/** Asks the verifier at `httpUrl` (`POST /v1/verify`) to check `body`. Never throws. */
+export async function askVerifier(
+  httpUrl: string,
+  body: VerifyBody,
+  o: AskVerifierOptions = {},
+): Promise<CheckResult> {
+  const timeout = AbortSignal.timeout(o.timeoutMs ?? 30_000);
+  const signal = o.signal ? AbortSignal.any([o.signal, timeout]) : timeout;
+  let res: Response;
+  let json: unknown;
+  try {
+    res = await (o.fetch ?? fetch)(`${httpUrl.replace(/\/+$/, "")}/v1/verify`, {
+      method: "POST",
+      headers: { "content-type": "application/json" },
+      body: JSON.stringify(body),
+      signal,
+    });
+    json = await res.json().catch(() => undefined);
+  } catch (e) {
+    return {
+      outcome: "unchecked",
+      reason: "verifier_unreachable",
+      detail: e instanceof Error ? e.message : String(e),
+    };
+  }
+  if (!res.ok) {
+    const error = (json as { error?: { code?: string; message?: string } } | undefined)?.error;
+    return {
+      outcome: "unchecked",
+      reason: "verifier_error",
+      detail: `${res.status} ${error?.code ?? ""}: ${error?.message ?? "no error body"}`.trim(),
+    };
+  }
+  const parsed = verifyResponse.safeParse(json);
+  if (!parsed.success)
+    return { outcome: "unchecked", reason: "invalid_response", detail: parsed.error.message };
+  const check = parsed.data;
+  if (o.modelSha256 && check.model_sha256 !== o.modelSha256.toLowerCase())
+    return {
+      outcome: "unchecked",
+      reason: "model_mismatch",
+      detail: `the verifier ran ${check.model_sha256}, not ${o.modelSha256}`,
+    };
+  return { outcome: check.passed ? "passed" : "failed", check };
+}

@@ -87,6 +87,7 @@ const WIRE: Record<string, readonly [status: number, type: OpenAiErrorType]> = {
   job_not_claimed: [409, "invalid_request_error"],
   job_already_served: [409, "invalid_request_error"],
   job_expired: [410, "invalid_request_error"],
+  renter_absent: [410, "invalid_request_error"],
   session_not_found: [404, "not_found_error"],
   wrong_host: [403, "permission_error"],
   session_closed: [409, "invalid_request_error"],

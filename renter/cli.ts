@@ -54,8 +54,12 @@ commands:
   expire <id>                    take back a job its host claimed and did not complete in time
   rate job|session <id> --stars 1..5
                                  rate your settled job or session once (weighted by its price)
-  gateway [--port 8787] [--bind 127.0.0.1] [--jobs]
-                                 (default: sessions; --jobs: one job per request)
+  gateway [--port 8787] [--bind 127.0.0.1] [--jobs] [--spot-check RATE] [--arbiter URL]
+                                 (default: sessions; --jobs: one job per request;
+                                 --spot-check 0.05: check 5% of session answers with another
+                                 host; a failed check becomes a bonded challenge whose
+                                 evidence goes to the arbiter, default FABSTIR_ARBITER_URL or
+                                 the local marketplace's)
 
 common: --json  --rpc URL  --api URL  --marketplace FILE
         --min-score N            only hosts with an on-chain score of at least N (0-1000);
@@ -86,6 +90,8 @@ const { values, positionals } = parseArgs({
     reason: { type: "string" },
     stars: { type: "string" },
     "min-score": { type: "string" },
+    "spot-check": { type: "string" },
+    arbiter: { type: "string" },
     help: { type: "boolean", short: "h", default: false },
   },
 });
@@ -124,11 +130,20 @@ try {
   const minScore = int("min-score", values["min-score"]);
   if (minScore !== undefined && minScore > 1000)
     throw new RenterUsageError("--min-score is 0 to 1000");
+  const spotRate = values["spot-check"] === undefined ? undefined : Number(values["spot-check"]);
+  if (spotRate !== undefined && !(spotRate >= 0 && spotRate <= 1))
+    throw new RenterUsageError(
+      `--spot-check is a fraction from 0 to 1, got ${values["spot-check"]}`,
+    );
   const renter = createRenter({
     ...settings,
     account: renterAccount(settings),
     logger,
     minScore,
+    spotCheck:
+      spotRate === undefined
+        ? undefined
+        : { rate: spotRate, arbiterUrl: values.arbiter ?? settings.arbiterUrl },
   });
 
   switch (command) {

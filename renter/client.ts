@@ -10,20 +10,29 @@
  * Each step is an event, so callers show progress and keep the job id. The node never
  * trusts the indexer for money; neither does the renter: job state is read from the chain.
  */
-import { erc20Abi, type PrivateKeyAccount, parseEventLogs, stringToHex, zeroAddress } from "viem";
+import { randomBytes } from "node:crypto";
+import {
+  erc20Abi,
+  type PrivateKeyAccount,
+  parseEventLogs,
+  stringToHex,
+  toHex,
+  zeroAddress,
+} from "viem";
 import { jobMarketplaceAbi, paymentEscrowAbi, reputationSystemAbi } from "../abis/index.ts";
 import {
   type ChainClient,
   ContractRevertError,
   createChainClient,
 } from "../protocol/chain-client.ts";
+import { evidenceHash, type OutputEvidence } from "../protocol/challenges.ts";
 import { outputHash, requestHash } from "../protocol/hashing.ts";
 import { signJobAuthorization } from "../protocol/job-auth.ts";
 import { type Job, type JobStatus, MAX_JOB_TOKENS, readJob } from "../protocol/jobs.ts";
 import { type Logger, silentLogger } from "../protocol/logger.ts";
 import { chainModelId } from "../protocol/model-id.ts";
 import { type ChatCompletionBody, chatToServeRequest } from "../protocol/openai.ts";
-import type { FinishReason } from "../protocol/wire.ts";
+import type { FinishReason, ServeRequest } from "../protocol/wire.ts";
 import {
   createDiscoveryClient,
   type Discovery,
@@ -42,6 +51,8 @@ import {
 } from "./errors.ts";
 import { checkWithHost, streamFromHost } from "./host-stream.ts";
 import { createSessionPool, readSessionTerms, type SessionPool } from "./sessions.ts";
+import { createSpotChecker } from "./spot-check.ts";
+import { createTrustGuard, postEvidence, type TrustGuard } from "./trust.ts";
 
 export interface RenterAddresses {
   JobMarketplace: `0x${string}`;
@@ -49,6 +60,8 @@ export interface RenterAddresses {
   SessionManager: `0x${string}`;
   /** Ratings (rate); without it the renter cannot rate. */
   ReputationSystem?: `0x${string}`;
+  /** Output challenges of failed spot-checks; without it a failed check only distrusts the host. */
+  ProofSystem?: `0x${string}`;
 }
 
 export interface RenterOptions {
@@ -72,6 +85,18 @@ export interface RenterOptions {
    * below it are not chosen, and the contracts refuse them (0, the default: any host).
    */
   minScore?: number;
+  /**
+   * Spot-checks of session answers (renter/trust.ts): the fraction of answers checked by
+   * another host serving the model (0..1), and the arbiter that receives a failed check's
+   * evidence. Without it nothing is checked.
+   */
+  spotCheck?: {
+    rate: number;
+    arbiterUrl?: string;
+    /** The sha256 of each model's reference file, by model name (a verifier running another gives no verdict). */
+    modelSha256?: Record<string, string>;
+    checkpointTimeoutMs?: number;
+  };
 }
 
 export interface RunOptions {
@@ -125,6 +150,8 @@ export type RunEvent =
 export interface RunResult {
   jobId: bigint;
   host: ReachableHost;
+  /** The request as the job's promptHash covers it (what a dispute's evidence reveals). */
+  served: ServeRequest;
   text: string;
   finishReason: FinishReason;
   usage: { promptTokens: number; completionTokens: number };
@@ -157,6 +184,8 @@ export interface Renter {
   readonly addresses: RenterAddresses;
   /** Chat on sessions (the default): one deposit, many answers, no transaction per answer. */
   readonly sessions: SessionPool;
+  /** The spot-checks of session answers, when `spotCheck` was given. */
+  readonly trust: TrustGuard | undefined;
   /** Hosts for a model, best first (cheapest for "price", best reputation for "score"). */
   chooseHost: (model: string, by: "price" | "score", token?: string) => Promise<ReachableHost>;
   /** Runs one paid request, step by step. */
@@ -180,6 +209,14 @@ export interface Renter {
     reason: string,
   ) => Promise<{ tx: `0x${string}`; bond: bigint; token: `0x${string}` }>;
   cancel: (id: bigint) => Promise<{ tx: `0x${string}` }>;
+  /**
+   * Disputes a completed job and sends its evidence (request and answer) to the arbiter, which
+   * re-checks the answer with other hosts and decides (renter/trust.ts, docs/trust.md).
+   */
+  disputeAnswer: (
+    id: bigint,
+    a: { model: string; served: ServeRequest; answer: string; arbiterUrl: string },
+  ) => Promise<{ tx: `0x${string}`; bond: bigint; token: `0x${string}`; evidenceSent: boolean }>;
   /** Takes back a claimed job its host did not complete or hand back in time (refund). */
   expire: (id: bigint) => Promise<{ tx: `0x${string}` }>;
   /** Rates a settled job or session of this renter once (1-5 stars, weighted by its price). */
@@ -267,7 +304,14 @@ export function createRenter(options: RenterOptions): Renter {
     token?: string,
     minScore = options.minScore ?? 0,
   ): Promise<ReachableHost> {
-    const hosts = await discovery.hosts({ model, sort: by, token, limit: 20 });
+    // The API filters by the minimum score, so qualifying hosts past the cheapest 20 are found.
+    const hosts = await discovery.hosts({
+      model,
+      sort: by,
+      token,
+      limit: 20,
+      ...(minScore > 0 ? { minScore } : {}),
+    });
     // A host reachable over HTTP, and (for "score") one that actually offers the model.
     const best = hosts.filter(reachable).find((h) => h.score >= minScore);
     if (!best)
@@ -458,6 +502,7 @@ export function createRenter(options: RenterOptions): Renter {
     return {
       jobId,
       host,
+      served: request,
       text: answer.text,
       finishReason: answer.finishReason,
       usage: answer.usage,
@@ -522,6 +567,35 @@ export function createRenter(options: RenterOptions): Renter {
   async function dispute(id: bigint, reason: string) {
     if (Buffer.byteLength(reason) > 32)
       throw new RenterUsageError("a dispute reason is at most 32 bytes (it is stored as bytes32)");
+    return disputeWith(id, stringToHex(reason, { size: 32 }));
+  }
+
+  /**
+   * Disputes a completed job with the evidence for the arbiter: the request and the answer,
+   * whose hash is the dispute's reason (protocol/challenges.ts). The arbiter re-checks the
+   * answer with other hosts: if it is the model's, the host is paid and keeps the bond.
+   */
+  async function disputeAnswer(
+    id: bigint,
+    a: { model: string; served: ServeRequest; answer: string; arbiterUrl: string },
+  ) {
+    const evidence: OutputEvidence = {
+      v: 1,
+      chainId: options.chainId,
+      proofSystem: options.addresses.ProofSystem ?? zeroAddress,
+      work: "job",
+      id: id.toString(),
+      model: a.model,
+      request: { messages: a.served.messages ?? [], params: a.served.params ?? {} },
+      answer: a.answer,
+      salt: toHex(randomBytes(32)),
+    };
+    const r = await disputeWith(id, evidenceHash(evidence));
+    const evidenceSent = await postEvidence(a.arbiterUrl, "dispute", id, evidence, options.logger);
+    return { ...r, evidenceSent };
+  }
+
+  async function disputeWith(id: bigint, reason: `0x${string}`) {
     const j = await job(id);
     const bond = await chain.read("disputeBondOf", {
       address: marketplace,
@@ -537,7 +611,7 @@ export function createRenter(options: RenterOptions): Renter {
       address: marketplace,
       abi: jobMarketplaceAbi,
       functionName: "disputeJob",
-      args: [id, stringToHex(reason, { size: 32 })],
+      args: [id, reason],
       value: j.token === zeroAddress ? bond : 0n,
     });
     return { tx: r.transactionHash, bond, token: j.token };
@@ -585,7 +659,15 @@ export function createRenter(options: RenterOptions): Renter {
     sessions: options.addresses.SessionManager,
     escrow,
     hosts: async (model, token) =>
-      (await discovery.hosts({ model, sort: "price", token, limit: 20 }))
+      (
+        await discovery.hosts({
+          model,
+          sort: "price",
+          token,
+          limit: 20,
+          ...(options.minScore ? { minScore: options.minScore } : {}),
+        })
+      )
         .filter(reachable)
         .filter((h) => h.score >= (options.minScore ?? 0)),
     ensureFunds,
@@ -594,18 +676,43 @@ export function createRenter(options: RenterOptions): Renter {
     logger: options.logger,
   });
 
+  const trust: TrustGuard | undefined = options.spotCheck
+    ? createTrustGuard({
+        chain,
+        chainId: options.chainId,
+        sessions,
+        sessionManager: options.addresses.SessionManager,
+        escrow,
+        proofSystem: options.addresses.ProofSystem,
+        arbiterUrl: options.spotCheck.arbiterUrl,
+        checkpointTimeoutMs: options.spotCheck.checkpointTimeoutMs,
+        modelSha256: options.spotCheck.modelSha256,
+        checker: createSpotChecker({
+          rate: options.spotCheck.rate,
+          // A host caught here judges no one else's answers.
+          verifiers: async (model) =>
+            (await discovery.hosts({ model, sort: "score", limit: 20 }))
+              .filter(reachable)
+              .filter((h) => !trust?.caught(h.address)),
+        }),
+        logger: options.logger,
+      })
+    : undefined;
+
   return {
     address: me,
     discovery,
     chain,
     addresses: options.addresses,
     sessions,
+    trust,
     chooseHost,
     run,
     job,
     completion,
     accept,
     dispute,
+    disputeAnswer,
     cancel,
     expire,
     rate,

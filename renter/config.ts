@@ -24,6 +24,8 @@ export const marketplaceFileSchema = z.object({
   rpcUrl: z.string().url(),
   apiUrl: z.string().url(),
   gatewayUrl: z.string().url().optional(),
+  /** The local arbiter (arbiter/), which receives the evidence of output challenges. */
+  arbiterUrl: z.string().url().optional(),
   deploymentDir: z.string(),
   addresses: z.object({
     FABToken: hex,
@@ -32,6 +34,7 @@ export const marketplaceFileSchema = z.object({
     PaymentEscrow: hex,
     SessionManager: hex.optional(),
     ReputationSystem: hex.optional(),
+    ProofSystem: hex.optional(),
     TestStablecoin: hex.optional(),
   }),
   renter: z.object({ address: hex, privateKey: hex }),
@@ -58,7 +61,10 @@ export interface RenterSettings {
     PaymentEscrow: `0x${string}`;
     SessionManager: `0x${string}`;
     ReputationSystem: `0x${string}`;
+    ProofSystem: `0x${string}`;
   };
+  /** Where a failed spot-check's evidence goes (FABSTIR_ARBITER_URL, else the local arbiter). */
+  arbiterUrl: string | undefined;
   privateKey: `0x${string}`;
 }
 
@@ -100,7 +106,9 @@ export function resolveRenterSettings(
       PaymentEscrow: addresses.PaymentEscrow,
       SessionManager: addresses.SessionManager,
       ReputationSystem: addresses.ReputationSystem,
+      ProofSystem: addresses.ProofSystem,
     },
+    arbiterUrl: env.FABSTIR_ARBITER_URL ?? local?.arbiterUrl,
     privateKey,
   };
 }

@@ -8,6 +8,7 @@
  *
  *   GET  /v1/models             models that eligible hosts offer (from the discovery API)
  *   POST /v1/chat/completions   streaming (SSE) and not
+ *   GET  /v1/fabstir/checks     the spot-checks of this gateway's answers and their challenges
  *   GET  /health
  *
  * Each answer names what paid for it: on sessions, headers X-Fabstir-Session and
@@ -39,6 +40,7 @@ import type { Renter, RunEvent, RunOptions, RunResult } from "./client.ts";
 import { tokenAddress } from "./discovery.ts";
 import { HostRequestError, InvalidRequestError, RenterError } from "./errors.ts";
 import type { SessionAnswer } from "./sessions.ts";
+import type { TrustGuard } from "./trust.ts";
 
 export interface GatewayOptions {
   renter: Renter;
@@ -51,6 +53,12 @@ export interface GatewayOptions {
   /** Defaults for every job: host choice, token, price cap, deadline. */
   run?: Omit<RunOptions, "signal" | "host">;
   maxBodyBytes?: number;
+  /**
+   * Spot-checks of session answers (renter/trust.ts; default the renter's own): a sampled
+   * answer is checked after it reached the caller; a failed one distrusts its host and
+   * becomes a bonded challenge.
+   */
+  trust?: TrustGuard;
 }
 
 function fabstirOfSession(a: SessionAnswer) {
@@ -101,6 +109,7 @@ function fabstirOf(r: RunResult) {
 export function createGatewayApp(options: GatewayOptions): Hono {
   const log = (options.logger ?? silentLogger).child({ component: "gateway" });
   const { renter } = options;
+  const trust = options.trust ?? renter.trust;
   const app = new Hono();
 
   app.onError((e, c) => {
@@ -118,6 +127,13 @@ export function createGatewayApp(options: GatewayOptions): Hono {
 
   app.get("/health", (c) =>
     c.json({ status: "ok", renter: renter.address, api: renter.discovery.url }),
+  );
+
+  app.get("/v1/fabstir/checks", (c) =>
+    c.json({
+      sampling: trust !== undefined,
+      checks: replaceBigInts(trust?.reports() ?? [], (v) => v.toString()),
+    }),
   );
 
   app.get("/v1/models", async (c) => {
@@ -216,6 +232,7 @@ export function createGatewayApp(options: GatewayOptions): Hono {
     if (!o.stream) {
       while (!next.done) next = await chat.next();
       const a = next.value;
+      void trust?.afterAnswer(a);
       c.header(HEADERS.cached, String(a.cached));
       return c.json({
         ...chatCompletion(id, created, body.model, a.text, a.finishReason, a.usage),
@@ -231,6 +248,7 @@ export function createGatewayApp(options: GatewayOptions): Hono {
           next = await chat.next();
           if (!next.done && next.value.type === "token") await token(next.value.text);
         }
+        void trust?.afterAnswer(next.value);
         return { ...next.value, fabstir: fabstirOfSession(next.value) };
       },
     );

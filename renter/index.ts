@@ -6,3 +6,5 @@
 export { createRenter, type Renter } from "./client.ts";
 export type { MarketplaceFile } from "./config.ts";
 export { createGatewayApp } from "./gateway.ts";
+export { createSpotChecker, type SpotChecker } from "./spot-check.ts";
+export { createTrustGuard, type TrustGuard, type TrustReport } from "./trust.ts";

@@ -30,7 +30,8 @@ import {
 import { generatePrivateKey, privateKeyToAccount } from "viem/accounts";
 import { sessionManagerAbi } from "../abis/index.ts";
 import { type ChainClient, ContractRevertError } from "../protocol/chain-client.ts";
-import { requestHash } from "../protocol/hashing.ts";
+import type { DigestStep } from "../protocol/challenges.ts";
+import { outputHash, requestHash } from "../protocol/hashing.ts";
 import { type Logger, silentLogger } from "../protocol/logger.ts";
 import { chainModelId } from "../protocol/model-id.ts";
 import { type ChatCompletionBody, chatToServeRequest } from "../protocol/openai.ts";
@@ -46,7 +47,7 @@ import {
   termsOfOpened,
   termsToWire,
 } from "../protocol/sessions.ts";
-import type { FinishReason } from "../protocol/wire.ts";
+import type { FinishReason, ServeRequest } from "../protocol/wire.ts";
 import type { ReachableHost } from "./client.ts";
 import {
   HostRequestError,
@@ -68,6 +69,8 @@ export const SESSION_DEFAULTS = {
   idleCloseMs: 5 * 60_000,
   /** Leave a failed host out of new sessions for this long. */
   hostBackoffMs: 5 * 60_000,
+  /** Leave a host that failed a spot-check out of new sessions for this long. */
+  distrustMs: 24 * 3_600_000,
   maxTokens: 256,
 } as const;
 
@@ -109,6 +112,8 @@ export interface HeldSession {
   /** What the renter owes so far (the latest receipt it signed). */
   receipt: SignedReceipt | undefined;
   answers: number;
+  /** Each answer's (requestHash, outputHash), in order: what the receipts' digest folds. */
+  steps: DigestStep[];
   openedTx: `0x${string}`;
   lastUsed: number;
 }
@@ -125,6 +130,10 @@ export type SessionEvent =
 export interface SessionAnswer {
   sessionId: bigint;
   host: ReachableHost;
+  /** The request exactly as the host served it (what its requestHash covers). */
+  served: ServeRequest;
+  /** This answer's place in the session's digest (its index in HeldSession.steps). */
+  step: number;
   text: string;
   finishReason: FinishReason;
   usage: { promptTokens: number; completionTokens: number };
@@ -159,6 +168,11 @@ export interface SessionPool {
   close: (id: bigint) => Promise<SessionClosed>;
   /** Closes every session (shutdown). */
   closeAll: () => Promise<SessionClosed[]>;
+  /**
+   * Stops using `host` (a failed spot-check): no new session with it for `ms` (default a day),
+   * and its held sessions are closed. Returns the sessions it closed, as they were.
+   */
+  distrust: (host: Address, ms?: number) => Promise<HeldSession[]>;
   /** Stops the idle timer and closes every session. */
   stop: () => Promise<SessionClosed[]>;
 }
@@ -294,6 +308,7 @@ export function createSessionPool(o: SessionPoolOptions): SessionPool {
       deposit,
       receipt: undefined,
       answers: 0,
+      steps: [],
       openedTx: tx.transactionHash,
       lastUsed: Date.now(),
     };
@@ -330,7 +345,11 @@ export function createSessionPool(o: SessionPoolOptions): SessionPool {
     state: { streamed: boolean },
   ): AsyncGenerator<
     SessionEvent,
-    { answer: Omit<SessionAnswer, "transactions">; receipt: SignedReceipt }
+    {
+      answer: Omit<SessionAnswer, "transactions" | "step">;
+      receipt: SignedReceipt;
+      step: DigestStep;
+    }
   > {
     const auth = {
       sessionId: s.id.toString(),
@@ -370,9 +389,11 @@ export function createSessionPool(o: SessionPoolOptions): SessionPool {
         `host ${s.host.address} reports ${tokens} tokens for ${pieces} streamed pieces and ${bytes} bytes (max_tokens ${maxTokens})`,
       );
     const base: Receipt = s.receipt ?? emptyReceipt(s.id);
+    const served = chatToServeRequest(request);
+    const step = { request: requestHash(served), output: outputHash(done.text) };
     const next = nextReceipt(
       base,
-      { tokens, text: done.text, request: requestHash(chatToServeRequest(request)) },
+      { tokens, text: done.text, request: step.request },
       s.terms.pricePerToken,
     );
     const signer = signers.get(s.id);
@@ -381,9 +402,11 @@ export function createSessionPool(o: SessionPoolOptions): SessionPool {
     const cost = next.amount - base.amount;
     return {
       receipt,
+      step,
       answer: {
         sessionId: s.id,
         host: s.host,
+        served,
         text: done.text,
         finishReason: done.finishReason,
         usage: done.usage,
@@ -443,11 +466,12 @@ export function createSessionPool(o: SessionPoolOptions): SessionPool {
       yield { type: "topped_up", sessionId: s.id, amount, tx };
     }
     yield { type: "asking", sessionId: s.id, host: s.host.address };
-    const { answer, receipt } = yield* ask(s, body, maxTokens, opts.signal, state);
+    const { answer, receipt, step } = yield* ask(s, body, maxTokens, opts.signal, state);
     s.receipt = receipt;
     s.answers++;
+    s.steps.push(step);
     s.lastUsed = Date.now();
-    return { ...answer, transactions };
+    return { ...answer, step: s.steps.length - 1, transactions };
   }
 
   /** Waits for the requests queued before on `key`; the returned function lets the next one go. */
@@ -573,6 +597,15 @@ export function createSessionPool(o: SessionPoolOptions): SessionPool {
     return results.flatMap((r) => (r.status === "fulfilled" ? [r.value] : []));
   }
 
+  async function distrust(host: Address, ms = SESSION_DEFAULTS.distrustMs) {
+    const key = host.toLowerCase();
+    failedHosts.set(key, Math.max(failedHosts.get(key) ?? 0, Date.now() + ms));
+    const theirs = [...new Set(pool.values())].filter((s) => s.host.address.toLowerCase() === key);
+    log.warn({ host, sessions: theirs.length }, "host distrusted: closing its sessions");
+    await Promise.allSettled(theirs.map((s) => close(s.id, s)));
+    return theirs;
+  }
+
   const idleMs = o.idleCloseMs ?? SESSION_DEFAULTS.idleCloseMs;
   const timer = setInterval(
     () => {
@@ -592,6 +625,7 @@ export function createSessionPool(o: SessionPoolOptions): SessionPool {
     held: () => [...pool.values()],
     close: (id) => close(id),
     closeAll,
+    distrust,
     stop: async () => {
       clearInterval(timer);
       return closeAll();

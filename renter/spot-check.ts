@@ -12,10 +12,10 @@
  */
 
 import {
+  askVerifier,
+  type CheckResult,
   type VerifyBody,
-  type VerifyResponse,
   verifyCutoffs,
-  verifyResponse,
 } from "../protocol/verify.ts";
 import type { ChatMessage, SamplingParams } from "../protocol/wire.ts";
 import { RenterUsageError } from "./errors.ts";
@@ -57,17 +57,8 @@ export interface SpotCheckRequest {
   signal?: AbortSignal;
 }
 
-/** Why a sampled answer was left unchecked. */
-export type UncheckedReason =
-  | "no_verifier"
-  | "verifier_unreachable"
-  | "verifier_error"
-  | "invalid_response"
-  | "model_mismatch";
-
-export type SpotCheckResult =
-  | { outcome: "passed" | "failed"; check: VerifyResponse }
-  | { outcome: "unchecked"; reason: UncheckedReason; detail: string };
+export type { UncheckedReason } from "../protocol/verify.ts";
+export type SpotCheckResult = CheckResult;
 
 export interface SpotCheckVerdict {
   /** The last verifier asked; undefined when no host other than the answering one serves the model. */
@@ -89,51 +80,6 @@ export function createSpotChecker(options: SpotCheckerOptions): SpotChecker {
   const doFetch = options.fetch ?? fetch;
   const timeoutMs = options.timeoutMs ?? DEFAULT_TIMEOUT_MS;
   const attempts = options.attempts ?? 2;
-
-  async function ask(
-    verifier: VerifierHost,
-    body: VerifyBody,
-    request: SpotCheckRequest,
-  ): Promise<SpotCheckResult> {
-    const timeout = AbortSignal.timeout(timeoutMs);
-    const signal = request.signal ? AbortSignal.any([request.signal, timeout]) : timeout;
-    let res: Response;
-    let json: unknown;
-    try {
-      res = await doFetch(`${verifier.httpUrl.replace(/\/+$/, "")}/v1/verify`, {
-        method: "POST",
-        headers: { "content-type": "application/json" },
-        body: JSON.stringify(body),
-        signal,
-      });
-      json = await res.json().catch(() => undefined);
-    } catch (e) {
-      return {
-        outcome: "unchecked",
-        reason: "verifier_unreachable",
-        detail: e instanceof Error ? e.message : String(e),
-      };
-    }
-    if (!res.ok) {
-      const error = (json as { error?: { code?: string; message?: string } } | undefined)?.error;
-      return {
-        outcome: "unchecked",
-        reason: "verifier_error",
-        detail: `${res.status} ${error?.code ?? ""}: ${error?.message ?? "no error body"}`.trim(),
-      };
-    }
-    const parsed = verifyResponse.safeParse(json);
-    if (!parsed.success)
-      return { outcome: "unchecked", reason: "invalid_response", detail: parsed.error.message };
-    const check = parsed.data;
-    if (request.modelSha256 && check.model_sha256 !== request.modelSha256.toLowerCase())
-      return {
-        outcome: "unchecked",
-        reason: "model_mismatch",
-        detail: `the verifier ran ${check.model_sha256}, not ${request.modelSha256}`,
-      };
-    return { outcome: check.passed ? "passed" : "failed", check };
-  }
 
   return {
     async maybeCheck(request) {
@@ -161,7 +107,12 @@ export function createSpotChecker(options: SpotCheckerOptions): SpotChecker {
         const pick = Math.min(Math.floor(random() * candidates.length), candidates.length - 1);
         verifier = candidates.splice(pick, 1)[0];
         if (!verifier) break;
-        result = await ask(verifier, body, request);
+        result = await askVerifier(verifier.httpUrl, body, {
+          fetch: doFetch,
+          timeoutMs,
+          signal: request.signal,
+          modelSha256: request.modelSha256,
+        });
         if (result.outcome !== "unchecked" || request.signal?.aborted) break;
       }
       return { verifier, result };

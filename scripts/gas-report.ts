@@ -1,14 +1,32 @@
 /**
- * Prints the gas of each step of the job lifecycle and of the session lifecycle, each step its
- * own transaction (so all storage it touches is cold), on Hardhat's in-process chain. Sessions
- * are measured on a fresh chain of their own, so their first figures start from empty storage.
+ * Prints the gas of each step of the job lifecycle, of the session lifecycle and of the trust
+ * layer (proofs, challenges, slashes, ratings, disputes), each step its own transaction (so all
+ * storage it touches is cold), on Hardhat's in-process chain. Sessions and the trust layer are
+ * measured on fresh chains of their own, so their first figures start from empty storage. The
+ * proofs are real Groth16 proofs of the project's circuit (a few seconds each to make).
  * Run: npm run gas
  */
 import { network } from "hardhat";
 import type { Hash } from "viem";
 import { keccak256, parseEther, stringToHex, zeroAddress } from "viem";
 import { openSession, receiptFor, sessionRequest, signReceipt } from "../fixtures/sessions.ts";
-import { deploySystem, jobRequest, MODEL, OUTPUT, registration, USD } from "../fixtures/system.ts";
+import {
+  deploySystem,
+  FAB,
+  jobRequest,
+  MODEL,
+  OUTPUT,
+  PROMPT,
+  registration,
+  USD,
+} from "../fixtures/system.ts";
+import {
+  bindingOf,
+  disposeProver,
+  ProofWork,
+  proveOutput,
+  toChunkArgs,
+} from "../protocol/proofs.ts";
 import type { SessionTerms } from "../protocol/sessions.ts";
 
 const connection = await network.create();
@@ -131,12 +149,8 @@ rows.push([
     value: BigInt(r2.maxTokens) * r2.maxPricePerToken,
   });
   await marketplace.write.claimJob([id2], { account: host.account });
-  await networkHelpers.time.increase(7_200);
-  rows.push([
-    "refund: expire (claimed)",
-    await gas(marketplace.write.expireJob([id2], { account: host2.account })),
-  ]);
-  // The host hands a claimed job back before its deadline (renter refunded at once).
+  // The host hands a claimed job back before its deadline (renter refunded at once). Measured
+  // before the expiry below, whose abandoned-claim slash leaves the host under the minimum stake.
   const r3 = await jobRequest(sys);
   const id3 = await marketplace.read.nextJobId();
   await marketplace.write.postJob([r3], {
@@ -144,14 +158,17 @@ rows.push([
     value: BigInt(r3.maxTokens) * r3.maxPricePerToken,
   });
   await marketplace.write.claimJob([id3], { account: host.account });
+  const refuse = await gas(
+    marketplace.write.refuseJob([id3, stringToHex("prompt_too_long", { size: 32 })], {
+      account: host.account,
+    }),
+  );
+  await networkHelpers.time.increase(7_200);
   rows.push([
-    "refund: refuse (claimed)",
-    await gas(
-      marketplace.write.refuseJob([id3, stringToHex("prompt_too_long", { size: 32 })], {
-        account: host.account,
-      }),
-    ),
+    "refund: expire (claimed; the abandoned claim slashes the host)",
+    await gas(marketplace.write.expireJob([id2], { account: host2.account })),
   ]);
+  rows.push(["refund: refuse (claimed)", refuse]);
 }
 
 // ---------------------------------------------------------------- sessions
@@ -286,7 +303,186 @@ const sessionRows: [string, bigint, bigint | undefined][] = [];
   );
 }
 
-const width = Math.max(...[...rows, ...sessionRows].map(([n]) => n.length));
+// ---------------------------------------------------------------- trust layer
+
+const trustRows: [string, bigint][] = [];
+{
+  const chain = await network.create();
+  const ts = await deploySystem(chain);
+  const { time } = chain.networkHelpers;
+  const { marketplace: m, proofs, reputation, renter: tRenter, host: tHost, other } = ts;
+  const tGas = async (hash: Hash | Promise<Hash>): Promise<bigint> => {
+    const receipt = await ts.publicClient.waitForTransactionReceipt({ hash: await hash });
+    if (receipt.status !== "success") throw new Error("transaction reverted");
+    return receipt.gasUsed;
+  };
+  // The host stakes all its 10 000 FAB, so that five escalating slashes leave it eligible. The
+  // renter and the challenger already hold FAB, so a slash's compensation is a steady-state
+  // transfer (the treasury, account 0, holds the rest of the supply).
+  await ts.registry.write.register([registration({ stake: 10_000n * FAB })], {
+    account: tHost.account,
+  });
+  for (const who of [tRenter, other]) await ts.fab.write.transfer([who.account.address, FAB]);
+
+  /** Posts, claims and (unless `claimOnly`) completes an ETH job with `tokens` billed. */
+  const job = async (tokens: number, claimOnly = false): Promise<bigint> => {
+    const r = await jobRequest(ts, { deadline: BigInt(await time.latest()) + 7n * 86_400n });
+    const id = await m.read.nextJobId();
+    await m.write.postJob([r], {
+      account: tRenter.account,
+      value: BigInt(r.maxTokens) * r.maxPricePerToken,
+    });
+    await m.write.claimJob([id], { account: tHost.account });
+    if (!claimOnly) await m.write.completeJob([id, OUTPUT, tokens], { account: tHost.account });
+    return id;
+  };
+  /** A real proof of `tokens` deterministic token ids for job `id`, submitted by its host. */
+  const prove = async (id: bigint, tokens: number) => {
+    const tokenIds = Array.from(
+      { length: tokens },
+      (_, i) => (Number(id) * 7_919 + i * 104_729) % 32_000,
+    );
+    const binding = bindingOf({ kind: ProofWork.Job, id, modelId: MODEL, requestHash: PROMPT });
+    const { chunks } = await proveOutput({ binding, tokenIds });
+    return tGas(
+      proofs.write.submitJobProof([id, PROMPT, toChunkArgs(chunks)], { account: tHost.account }),
+    );
+  };
+  /** Opens a count or output challenge of job `id` from `other`; returns its gas and id. */
+  const challenge = async (kind: "count" | "output", id: bigint) => {
+    const challengeId = await proofs.read.nextChallengeId();
+    const [, value] = await proofs.read.challengeBondOfJob([id]);
+    const evidence = keccak256(stringToHex(`evidence ${id}`));
+    const used = await tGas(
+      kind === "count"
+        ? proofs.write.challengeJobCount([id], { account: other.account, value })
+        : proofs.write.challengeJobOutput([id, evidence], { account: other.account, value }),
+    );
+    return { used, challengeId };
+  };
+  const dispute = async (id: bigint) =>
+    tGas(
+      m.write.disputeJob([id, keccak256(stringToHex("evidence"))], {
+        account: tRenter.account,
+        value: await m.read.disputeBondOf([id]),
+      }),
+    );
+
+  // Every job is claimed and completed first, while the host's stake is whole.
+  const [one, ten, answered, unanswered, upheld, rejected, unarbitrated] = [
+    await job(64),
+    await job(640),
+    await job(64),
+    await job(64),
+    await job(64),
+    await job(64),
+    await job(64),
+  ];
+  const [lost, won, defaulted, rated1, rated2] = [
+    await job(700),
+    await job(700),
+    await job(700),
+    await job(700),
+    await job(700),
+  ];
+  const abandoned = await job(0, true);
+
+  const proofOne = await prove(one, 64);
+  const proofTen = await prove(ten, 640);
+  const countOpen = await challenge("count", answered);
+  const countLate = await challenge("count", unanswered);
+  // The host answers the challenge with its proof: the challenge ends at once, bond to the host.
+  const proofAnswering = await prove(answered, 64);
+  const outputOpen = await challenge("output", upheld);
+  const outputNo = await challenge("output", rejected);
+  const outputLate = await challenge("output", unarbitrated);
+
+  const disputeOpen = await dispute(lost);
+  await dispute(won);
+  await dispute(defaulted);
+
+  // Ratings (the host's first, then a later one) and a session's, before any slash.
+  await m.write.acceptJob([rated1], { account: tRenter.account });
+  await m.write.acceptJob([rated2], { account: tRenter.account });
+  const rateFirst = await tGas(reputation.write.rateJob([rated1, 5], { account: tRenter.account }));
+  const rateSteady = await tGas(
+    reputation.write.rateJob([rated2, 4], { account: tRenter.account }),
+  );
+  const { sessionId, terms } = await openSession(ts, await sessionRequest(ts));
+  const receipt = receiptFor(sessionId, terms, 300);
+  await ts.sessions.write.closeSession(
+    [terms, sessionId, receipt, await signReceipt(tRenter, ts.sessions.address, receipt)],
+    { account: tHost.account },
+  );
+  const rateSession = await tGas(
+    reputation.write.rateSession([terms, sessionId, 5], { account: tRenter.account }),
+  );
+  // What the renter gateway opens after a failed spot-check: an output challenge of a session.
+  const [, sessionBond] = await proofs.read.challengeBondOfSession([terms, sessionId]);
+  const sessionOutputOpen = await tGas(
+    proofs.write.challengeSessionOutput([terms, sessionId, keccak256(stringToHex("evidence"))], {
+      account: other.account,
+      value: sessionBond,
+    }),
+  );
+
+  // Resolutions; each slash escalates the next (a share doubled per earlier offence, capped).
+  const resolveLost = await tGas(m.write.resolveDispute([lost, 0]));
+  const resolveWon = await tGas(m.write.resolveDispute([won, 10_000]));
+  const outputUpheld = await tGas(
+    proofs.write.resolveOutputChallenge([outputOpen.challengeId, true]),
+  );
+  const outputRejected = await tGas(
+    proofs.write.resolveOutputChallenge([outputNo.challengeId, false]),
+  );
+  // A slash on its own: a recorder's recordOffence (the admin made a recorder for the figure).
+  await reputation.write.setRecorder([ts.admin.account.address, true]);
+  const slashAlone = await tGas(
+    reputation.write.recordOffence([
+      0,
+      tHost.account.address,
+      tRenter.account.address,
+      keccak256(stringToHex("figure")),
+    ]),
+  );
+  await time.increase(3_601);
+  const expireAbandoned = await tGas(m.write.expireJob([abandoned], { account: other.account }));
+  await time.increase(86_400);
+  const countUnanswered = await tGas(
+    proofs.write.resolveCountChallenge([countLate.challengeId], { account: tRenter.account }),
+  );
+  await time.increase(7 * 86_400);
+  const outputDefault = await tGas(
+    proofs.write.settleOutputChallenge([outputLate.challengeId], { account: tRenter.account }),
+  );
+  const disputeDefault = await tGas(m.write.settleDispute([defaulted], { account: other.account }));
+  await disposeProver();
+
+  trustRows.push(
+    ["submitJobProof, 1 chunk (64 tokens)", proofOne],
+    ["submitJobProof, 10 chunks (640 tokens)", proofTen],
+    ["submitJobProof, 10 chunks, per proof", proofTen / 10n],
+    ["challengeJobCount (ETH bond)", countOpen.used],
+    ["submitJobProof answering a count challenge (1 chunk; bond to host)", proofAnswering],
+    ["resolveCountChallenge, unanswered (slash, bond back)", countUnanswered],
+    ["challengeJobOutput (ETH bond)", outputOpen.used],
+    ["challengeSessionOutput (ETH bond)", sessionOutputOpen],
+    ["resolveOutputChallenge, upheld (slash, bond back)", outputUpheld],
+    ["resolveOutputChallenge, rejected (bond to host)", outputRejected],
+    ["settleOutputChallenge after the deadline (bond back)", outputDefault],
+    ["slash alone: recordOffence by a recorder", slashAlone],
+    ["expire an abandoned claim (refund + slash)", expireAbandoned],
+    ["rateJob, the host's first rating", rateFirst],
+    ["rateJob, steady state", rateSteady],
+    ["rateSession", rateSession],
+    ["disputeJob (ETH bond)", disputeOpen],
+    ["resolveDispute, host lost (slash)", resolveLost],
+    ["resolveDispute, host won", resolveWon],
+    ["settleDispute after the arbitration deadline", disputeDefault],
+  );
+}
+
+const width = Math.max(...[...rows, ...sessionRows, ...trustRows].map(([n]) => n.length));
 for (const [n, g] of rows) console.log(`${n.padEnd(width)}  ${g.toString().padStart(8)}`);
 const total = (xs: bigint[]) => xs.reduce((a, b) => a + b, 0n);
 console.log(
@@ -304,4 +500,6 @@ for (const [n, g, target] of sessionRows) {
   console.log(`${n.padEnd(width)}  ${g.toString().padStart(8)}${verdict}`);
 }
 if (missed > 0) console.log(`\n${missed} session figure(s) above target`);
+console.log("");
+for (const [n, g] of trustRows) console.log(`${n.padEnd(width)}  ${g.toString().padStart(8)}`);
 void USD;

@@ -6,13 +6,16 @@
 
 import { db } from "ponder:api";
 import {
+  challenge,
   dispute,
   host,
   hostEarning,
   hostModel,
   hostOffer,
+  hostProofRecord,
   hostReputation,
   offence,
+  proof,
   rating,
   registryConfig,
 } from "ponder:schema";
@@ -53,7 +56,7 @@ function decodeCursor(raw: string, sort: Sort): Cursor {
   }
 }
 
-/** How many of a host's latest ratings, offences and disputes its page lists. */
+/** How many of a host's latest ratings, offences, disputes, challenges and proofs its page lists. */
 const RECENT = 20;
 
 export const hosts = new Hono();
@@ -174,35 +177,49 @@ hosts.get("/", async (c) => {
 
 hosts.get("/:address", async (c) => {
   const addr = parse(address, c.req.param("address"));
-  const [[row], models, offers, earnings, [record], ratings, offences, disputes] =
-    await Promise.all([
-      db
-        .select({ host, minimumStake: registryConfig.minimumStake })
-        .from(host)
-        .leftJoin(registryConfig, eq(registryConfig.id, REGISTRY_CONFIG_ID))
-        .where(eq(host.address, addr)),
-      db
-        .select({ modelId: hostModel.modelId, contextLength: hostModel.contextLength })
-        .from(hostModel)
-        .where(eq(hostModel.host, addr))
-        .orderBy(asc(hostModel.modelId)),
-      db.select().from(hostOffer).where(eq(hostOffer.host, addr)),
-      db.select().from(hostEarning).where(eq(hostEarning.host, addr)),
-      db.select().from(hostReputation).where(eq(hostReputation.host, addr)),
-      db.select().from(rating).where(eq(rating.host, addr)).orderBy(desc(rating.id)).limit(RECENT),
-      db
-        .select()
-        .from(offence)
-        .where(eq(offence.host, addr))
-        .orderBy(desc(offence.id))
-        .limit(RECENT),
-      db
-        .select()
-        .from(dispute)
-        .where(eq(dispute.host, addr))
-        .orderBy(desc(dispute.jobId))
-        .limit(RECENT),
-    ]);
+  const [
+    [row],
+    models,
+    offers,
+    earnings,
+    [record],
+    ratings,
+    offences,
+    disputes,
+    [proofRecord],
+    challenges,
+    proofs,
+  ] = await Promise.all([
+    db
+      .select({ host, minimumStake: registryConfig.minimumStake })
+      .from(host)
+      .leftJoin(registryConfig, eq(registryConfig.id, REGISTRY_CONFIG_ID))
+      .where(eq(host.address, addr)),
+    db
+      .select({ modelId: hostModel.modelId, contextLength: hostModel.contextLength })
+      .from(hostModel)
+      .where(eq(hostModel.host, addr))
+      .orderBy(asc(hostModel.modelId)),
+    db.select().from(hostOffer).where(eq(hostOffer.host, addr)),
+    db.select().from(hostEarning).where(eq(hostEarning.host, addr)),
+    db.select().from(hostReputation).where(eq(hostReputation.host, addr)),
+    db.select().from(rating).where(eq(rating.host, addr)).orderBy(desc(rating.id)).limit(RECENT),
+    db.select().from(offence).where(eq(offence.host, addr)).orderBy(desc(offence.id)).limit(RECENT),
+    db
+      .select()
+      .from(dispute)
+      .where(eq(dispute.host, addr))
+      .orderBy(desc(dispute.jobId))
+      .limit(RECENT),
+    db.select().from(hostProofRecord).where(eq(hostProofRecord.host, addr)),
+    db
+      .select()
+      .from(challenge)
+      .where(eq(challenge.host, addr))
+      .orderBy(desc(challenge.id))
+      .limit(RECENT),
+    db.select().from(proof).where(eq(proof.host, addr)).orderBy(desc(proof.id)).limit(RECENT),
+  ]);
   if (!row) throw new NotFoundError(`host ${addr}`);
   const minimumStake = row.minimumStake ?? 0n;
   const h = row.host;
@@ -225,11 +242,14 @@ hosts.get("/:address", async (c) => {
     performance: { completionRate, meanCompletionSeconds, sessionServedRate },
     // The indexer's own score with its components (protocol/reputation.ts); `score` is the chain's.
     reputation: rep,
-    // The on-chain record (ReputationSystem events): counts, slashes, ratings; and the latest
-    // ratings, offences and disputes themselves, newest first.
-    record: recordOf(record ?? emptyRecord(addr, h.score, h.scoreAt)),
+    // The on-chain record (ReputationSystem events: counts, slashes, ratings; ProofSystem events:
+    // proofs, challenges by outcome); and the latest ratings, offences, disputes, challenges of
+    // its work and proofs themselves, newest first.
+    record: recordOf(record ?? emptyRecord(addr, h.score, h.scoreAt), proofRecord),
     ratings,
     offences,
     disputes,
+    challenges,
+    proofs,
   });
 });

@@ -1,7 +1,10 @@
-/** GET /sessions (filtered, newest first, cursor pagination) and GET /sessions/:id with its checkpoints and payments. */
+/**
+ * GET /sessions (filtered, newest first, cursor pagination) and GET /sessions/:id with its
+ * checkpoints, payments, accepted proofs and the challenges of its work.
+ */
 
 import { db } from "ponder:api";
-import { payment, session, sessionCheckpoint } from "ponder:schema";
+import { challenge, payment, proof, session, sessionCheckpoint } from "ponder:schema";
 import { Hono } from "hono";
 import { and, asc, desc, eq, lt } from "ponder";
 import { NotFoundError } from "../errors.ts";
@@ -35,7 +38,7 @@ sessions.get("/", async (c) => {
 
 sessions.get("/:id", async (c) => {
   const id = parse(sessionIdParam, c.req.param("id"));
-  const [[row], checkpoints, payments] = await Promise.all([
+  const [[row], checkpoints, payments, proofs, challenges] = await Promise.all([
     db.select().from(session).where(eq(session.id, id)),
     db
       .select()
@@ -47,7 +50,9 @@ sessions.get("/:id", async (c) => {
       .from(payment)
       .where(and(eq(payment.source, "session"), eq(payment.sessionId, id)))
       .orderBy(asc(payment.id)),
+    db.select().from(proof).where(eq(proof.sessionId, id)).orderBy(asc(proof.id)),
+    db.select().from(challenge).where(eq(challenge.sessionId, id)).orderBy(asc(challenge.id)),
   ]);
   if (!row) throw new NotFoundError(`session ${id}`);
-  return json(c, { ...row, checkpoints, payments });
+  return json(c, { ...row, checkpoints, payments, proofs, challenges });
 });

@@ -106,7 +106,6 @@ interface IReputationSystem {
     event TreasuryUpdated(address indexed previous, address indexed current);
 
     error ReputationZeroAddress();
-    error ReputationNotRecorder(address caller);
     error ReputationInvalidStars(uint8 stars);
     error ReputationNotRateable(Work kind, uint256 id);
     error ReputationNotRenter(Work kind, uint256 id, address caller);

@@ -4,8 +4,9 @@
  * top bit set are dispute bonds (of the job with the rest of the id), the SessionManager's are
  * sessions, and the same id under both is two locks. Which is which comes from the configured
  * addresses, not from the chain. A bond is neither a job nor volume: its movements are
- * `bond` payment rows and settle its dispute's row. Movements of any other locker count in the
- * daily volume only.
+ * `bond` payment rows and settle its dispute's row. The ProofSystem's locks are challenge
+ * bonds: neither volume nor payment rows (ProofSystem.ts records where each bond went, from
+ * ChallengeResolved). Movements of any other locker count in the daily volume only.
  */
 import type { Context } from "ponder:registry";
 import { dailyVolume, dispute, hostEarning, job, payment, session } from "ponder:schema";
@@ -39,16 +40,28 @@ async function addVolume(
 interface Lockers {
   JobMarketplace: { address: unknown };
   SessionManager: { address: unknown };
+  ProofSystem: { address: unknown };
 }
 
-/** Whose lock `id` of `locker` is: a job's, a dispute bond's, a session's, or none (null). */
-function sourceOf(contracts: Lockers, locker: `0x${string}`, id: bigint): Source | null {
+/**
+ * Whose lock `id` of `locker` is: a job's, a dispute bond's, a session's, a challenge bond's
+ * (the ProofSystem's), or another locker's (null).
+ */
+function sourceOf(
+  contracts: Lockers,
+  locker: `0x${string}`,
+  id: bigint,
+): Source | "challenge" | null {
   const is = (address: unknown) =>
     typeof address === "string" && address.toLowerCase() === locker.toLowerCase();
   if (is(contracts.JobMarketplace.address)) return id >= BOND_ID_BIT ? "bond" : "job";
   if (is(contracts.SessionManager.address)) return "session";
+  if (is(contracts.ProofSystem.address)) return "challenge";
   return null;
 }
+
+/** Bonds (a dispute's, a challenge's) are neither deposits nor volume. */
+const isBond = (source: ReturnType<typeof sourceOf>) => source === "bond" || source === "challenge";
 
 /** The lock's id in the column of its source (a bond's under its job's id). */
 const idsOf = (source: Source, id: bigint) =>
@@ -70,7 +83,7 @@ async function settleBond(
 indexContract("PaymentEscrow", paymentEscrowAbi, {
   FundsLocked: async ({ event, context }) => {
     const { id, token, locker, amount } = event.args;
-    if (sourceOf(context.contracts, locker, id) === "bond") return;
+    if (isBond(sourceOf(context.contracts, locker, id))) return;
     await addVolume(context.db, event.block.timestamp, token, { deposits: amount });
   },
   PaymentReleased: async ({ event, context }) => {
@@ -78,10 +91,10 @@ indexContract("PaymentEscrow", paymentEscrowAbi, {
     const at = event.block.timestamp;
     const fees = a.treasuryAmount + a.stakersAmount;
     const source = sourceOf(context.contracts, a.locker, a.id);
-    if (source !== "bond") {
+    if (!isBond(source)) {
       await addVolume(context.db, at, a.token, { volume: a.hostAmount + fees, fees });
     }
-    if (source === null) return;
+    if (source === null || source === "challenge") return;
     // `pay` (a session checkpoint) keeps the lock open: no renter, no refund in the event.
     const kind = a.renter === zeroAddress ? "pay" : "release";
     const sessionRow = source === "session" ? await context.db.find(session, { id: a.id }) : null;
@@ -146,7 +159,7 @@ indexContract("PaymentEscrow", paymentEscrowAbi, {
   FundsRefunded: async ({ event, context }) => {
     const a = event.args;
     const source = sourceOf(context.contracts, a.locker, a.id);
-    if (source === null) return;
+    if (source === null || source === "challenge") return;
     await context.db.insert(payment).values({
       id: eventId(event),
       source,

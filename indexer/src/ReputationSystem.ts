@@ -5,11 +5,19 @@
  * the event emitted (the contract decays it toward neutral between events; see docs/indexer.md).
  */
 import type { Context } from "ponder:registry";
-import { dispute, job, offence, rating, reputationConfig, slashFailure } from "ponder:schema";
+import {
+  challenge,
+  dispute,
+  job,
+  offence,
+  rating,
+  reputationConfig,
+  slashFailure,
+} from "ponder:schema";
 import { reputationSystemAbi } from "../../abis/index.ts";
 import { indexContract } from "./lib/index-contract.ts";
 import { updateRecord } from "./lib/reputation.ts";
-import { eventId, OFFENCE, WORK } from "./lib/values.ts";
+import { eventId, OFFENCE, workOf } from "./lib/values.ts";
 
 const CONFIG_ID = "ReputationSystem";
 
@@ -22,14 +30,6 @@ async function setConfig(
     .insert(reputationConfig)
     .values({ id: CONFIG_ID, ...change, updatedAt: at })
     .onConflictDoUpdate({ ...change, updatedAt: at });
-}
-
-function workOf(kind: number, id: bigint) {
-  const label = WORK[kind];
-  if (label === undefined) throw new Error(`unknown work kind ${kind} of ${id}`);
-  return label === "Job"
-    ? { kind: label, jobId: id, sessionId: null }
-    : { kind: label, jobId: null, sessionId: id };
 }
 
 indexContract("ReputationSystem", reputationSystemAbi, {
@@ -76,9 +76,12 @@ indexContract("ReputationSystem", reputationSystemAbi, {
     const at = event.block.timestamp;
     const kind = OFFENCE[a.offence];
     if (kind === undefined) throw new Error(`unknown offence ${a.offence} of ${a.host}`);
-    // The marketplace names the job in `ref`; a challenge's ref is the proof system's own.
-    const refJob = kind === "ChallengeLost" ? null : BigInt(a.ref);
-    const jobId = refJob !== null && (await context.db.find(job, { id: refJob })) ? refJob : null;
+    // The marketplace names the job in `ref`; the ProofSystem names its challenge (of this host).
+    const ref = BigInt(a.ref);
+    const isChallenge = kind === "ChallengeLost";
+    const jobId = !isChallenge && (await context.db.find(job, { id: ref })) ? ref : null;
+    const lost = isChallenge ? await context.db.find(challenge, { id: ref }) : null;
+    const challengeId = lost && lost.host.toLowerCase() === a.host.toLowerCase() ? ref : null;
     await context.db.insert(offence).values({
       id: eventId(event),
       offence: kind,
@@ -86,6 +89,7 @@ indexContract("ReputationSystem", reputationSystemAbi, {
       wronged: BigInt(a.wronged) === 0n ? null : a.wronged,
       ref: a.ref,
       jobId,
+      challengeId,
       slashed: a.slashed,
       compensation: a.compensation,
       count: Number(a.count),

@@ -7,10 +7,9 @@
  */
 
 import { type Logger, silentLogger } from "../../protocol/logger.ts";
-import type { GenerationEvent } from "../../protocol/wire.ts";
 import type { InferenceEngine } from "../inference/engine.ts";
 import { resolveParams } from "../inference/engine.ts";
-import type { GenerateRequest, Generator } from "../inference/types.ts";
+import type { EngineEvent, GenerateRequest, Generator } from "../inference/types.ts";
 import type { CacheScope, SemanticCache } from "./semantic-cache.ts";
 
 export interface CachedGenerator extends Generator {
@@ -26,9 +25,7 @@ export function withSemanticCache(
   const log = options.logger ?? silentLogger;
   const writes = new Set<Promise<void>>();
 
-  async function* generate(
-    request: GenerateRequest,
-  ): AsyncGenerator<GenerationEvent, void, undefined> {
+  async function* generate(request: GenerateRequest): AsyncGenerator<EngineEvent, void, undefined> {
     const params = resolveParams(request.params);
     const mode = request.cache ?? "auto";
     // Raw completions are keyed by chat messages nowhere: they bypass the cache.
@@ -58,6 +55,8 @@ export function withSemanticCache(
             completionTokens: hit.usage.completionTokens,
           },
           cached: true,
+          // The stored answer's own ids (its output-count proof needs them), when kept.
+          tokenIds: hit.tokenIds,
         };
         return;
       }
@@ -72,6 +71,7 @@ export function withSemanticCache(
             text: event.text,
             finishReason: event.finishReason,
             usage: event.usage,
+            tokenIds: event.tokenIds,
           })
           .catch((e) => log.warn({ err: String(e) }, "cache write failed"))
           .finally(() => writes.delete(write));

@@ -9,10 +9,10 @@ import { mkdtemp, rm } from "node:fs/promises";
 import { tmpdir } from "node:os";
 import path from "node:path";
 import { afterAll, beforeAll, describe, it } from "vitest";
-import type { ChatMessage, GenerationEvent } from "../../protocol/wire.ts";
+import type { ChatMessage } from "../../protocol/wire.ts";
 import { createEmbedder, type Embedder } from "../inference/embedder.ts";
 import { createInferenceEngine, type InferenceEngine, resolveParams } from "../inference/engine.ts";
-import type { GenerateRequest } from "../inference/types.ts";
+import type { EngineEvent, GenerateRequest } from "../inference/types.ts";
 import { createModelManager, type ModelManager } from "../models/manager.ts";
 import { type TestModels, tinyTestModels } from "../models/test-models.ts";
 import { withSemanticCache } from "./cached-generator.ts";
@@ -179,7 +179,7 @@ describe("semantic cache", () => {
     loaded.release();
     const run = async (request: GenerateRequest) => {
       const chunks: string[] = [];
-      let done: Extract<GenerationEvent, { type: "done" }> | undefined;
+      let done: Extract<EngineEvent, { type: "done" }> | undefined;
       for await (const e of gen.generate(request)) {
         if (e.type === "token") chunks.push(e.text);
         else done = e;
@@ -196,6 +196,9 @@ describe("semantic cache", () => {
     assert.deepEqual(second.chunks, first.chunks);
     assert.deepEqual(second.done.usage, first.done.usage);
     assert.equal(second.done.text, first.done.text);
+    // The stored answer keeps the generated token ids (its output-count proof needs them).
+    assert.equal(first.done.tokenIds?.length, first.done.usage.completionTokens);
+    assert.deepEqual(second.done.tokenIds, first.done.tokenIds);
     // A near duplicate is billed for its own prompt tokens.
     const near = await run({ messages: user("what is a cache ?"), params: { maxTokens: 12 } });
     assert.equal(near.done.cached, true);

@@ -22,6 +22,11 @@ export interface CachedAnswer {
   text: string;
   finishReason: FinishReason;
   usage: Usage;
+  /**
+   * The generated token ids (`usage.completionTokens` of them): a cached answer's output-count
+   * proof needs them (node/chain/proofs.ts). Absent in rows written before they were kept.
+   */
+  tokenIds?: number[];
 }
 
 export interface CacheHit extends CachedAnswer {
@@ -134,6 +139,7 @@ export function createSemanticCache(options: SemanticCacheOptions): SemanticCach
       new Field("completion_tokens", new Int32(), false),
       new Field("prompt_tokens", new Int32(), false),
       new Field("created_at", new Float64(), false),
+      new Field("token_ids", new Utf8(), true),
     ]);
 
   function open(scope: Pick<CacheScope, "modelId" | "modelSha256">): Promise<TableState> {
@@ -145,6 +151,9 @@ export function createSemanticCache(options: SemanticCacheOptions): SemanticCach
         const table = (await db.tableNames()).includes(name)
           ? await db.openTable(name)
           : await db.createEmptyTable(name, schema(), { existOk: true });
+        // Tables written before the token ids were kept get the column (empty in old rows).
+        if (!(await table.schema()).fields.some((f) => f.name === "token_ids"))
+          await table.addColumns([{ name: "token_ids", valueSql: "CAST(NULL AS STRING)" }]);
         const rows = await table.countRows();
         return {
           table,
@@ -172,6 +181,8 @@ export function createSemanticCache(options: SemanticCacheOptions): SemanticCach
 
   function toAnswer(row: Record<string, unknown>): CachedAnswer {
     const chunks = JSON.parse(String(row.chunks)) as string[];
+    const tokenIds =
+      typeof row.token_ids === "string" ? (JSON.parse(row.token_ids) as number[]) : undefined;
     return {
       chunks,
       text: chunks.join(""),
@@ -180,6 +191,7 @@ export function createSemanticCache(options: SemanticCacheOptions): SemanticCach
         promptTokens: Number(row.prompt_tokens),
         completionTokens: Number(row.completion_tokens),
       },
+      tokenIds: tokenIds?.length === Number(row.completion_tokens) ? tokenIds : undefined,
     };
   }
 
@@ -256,7 +268,14 @@ export function createSemanticCache(options: SemanticCacheOptions): SemanticCach
         .vectorSearch(vector)
         .distanceType("cosine")
         .where(`params_key = '${paramsKey(scope.params)}' AND created_at >= ${now() - ttlMs}`)
-        .select(["chunks", "finish_reason", "prompt_tokens", "completion_tokens", "_distance"])
+        .select([
+          "chunks",
+          "finish_reason",
+          "prompt_tokens",
+          "completion_tokens",
+          "token_ids",
+          "_distance",
+        ])
         .limit(1)
         .toArray();
       const best = near[0];
@@ -285,6 +304,7 @@ export function createSemanticCache(options: SemanticCacheOptions): SemanticCach
           completion_tokens: answer.usage.completionTokens,
           prompt_tokens: answer.usage.promptTokens,
           created_at: now(),
+          token_ids: answer.tokenIds ? JSON.stringify(answer.tokenIds) : null,
         });
       }
       if (rows.length === 0) return;

@@ -5,7 +5,8 @@
  * half-served by a killed process is put back first, then registration, then the monitor
  * catches up from the checkpoint, and the periodic sync resumes or gives up the jobs this
  * host claimed earlier, and every open session (kept in its own synced file) is checkpointed or
- * closed as its policy says.
+ * closed as its policy says. With proofs on, the same rounds read the ProofSystem's count
+ * challenges and start the output-count proofs that are due (node/chain/proofs.ts).
  */
 import type { PrivateKeyAccount } from "viem";
 import {
@@ -17,6 +18,8 @@ import { type Logger, silentLogger } from "../../protocol/logger.ts";
 import type { NodeMetrics } from "../metrics.ts";
 import { createJobManager, type JobManager, type JobPolicy, recoverInterrupted } from "./jobs.ts";
 import { createJobMonitor, type JobMonitor } from "./monitor.ts";
+import { openProofStore } from "./proof-store.ts";
+import { createProofService, type ProofPolicy, type ProofService } from "./proofs.ts";
 import { type DesiredRegistration, ensureRegistration } from "./registration.ts";
 import { openSessionStore } from "./session-store.ts";
 import { createHostSessions, type HostSessions, type SessionPolicy } from "./sessions.ts";
@@ -35,6 +38,8 @@ export interface HostChainOptions {
     SessionManager: `0x${string}`;
     /** Optional: without it minimum scores are not checked before claiming (claims may revert). */
     ReputationSystem?: `0x${string}`;
+    /** Where output-count proofs go; needed for `proofs`. */
+    ProofSystem?: `0x${string}`;
   };
   /** First block to follow when there is no checkpoint yet (the deployment block). */
   startBlock: number;
@@ -42,6 +47,11 @@ export interface HostChainOptions {
   /** Where the session receipts are kept (synced to disk before each answer). */
   sessionFile: string;
   sessionPolicy?: Partial<SessionPolicy>;
+  /**
+   * Output-count proofs of the jobs and sessions served, and answers to count challenges
+   * (node/chain/proofs.ts), kept in `file`. Off when absent (or without a ProofSystem address).
+   */
+  proofs?: { file: string; policy?: Partial<ProofPolicy> };
   /** What to register; without it the host must already be registered by other means. */
   registration?: DesiredRegistration;
   policy?: Partial<JobPolicy>;
@@ -57,6 +67,8 @@ export interface HostChain {
   readonly client: ChainClient;
   readonly jobs: JobManager;
   readonly sessions: HostSessions;
+  /** Present when proofs are on. */
+  readonly proofs: ProofService | undefined;
   readonly monitor: JobMonitor;
   readonly state: ChainStateStore;
   /** Transactions the registration sent at start (empty when it was up to date). */
@@ -94,6 +106,25 @@ export async function startHostChain(o: HostChainOptions): Promise<HostChain> {
     byToken.set(offer.token.toLowerCase(), offer.pricePerToken);
     prices.set(id, byToken);
   }
+  const proofs =
+    o.proofs && o.addresses.ProofSystem
+      ? createProofService({
+          client,
+          proofSystem: o.addresses.ProofSystem,
+          marketplace: o.addresses.JobMarketplace,
+          sessions: o.addresses.SessionManager,
+          store: await openProofStore(o.proofs.file, {
+            chainId: o.chainId,
+            proofSystem: o.addresses.ProofSystem,
+            host: o.account.address,
+            startBlock: o.startBlock,
+          }),
+          policy: o.proofs.policy,
+          confirmations: o.confirmations,
+          logger,
+          now: o.now,
+        })
+      : undefined;
   const jobs = createJobManager({
     client,
     chainId: o.chainId,
@@ -106,6 +137,7 @@ export async function startHostChain(o: HostChainOptions): Promise<HostChain> {
     metrics: o.metrics,
     logger,
     now: o.now,
+    proofs,
   });
   const sessionStore = await openSessionStore(o.sessionFile, {
     chainId: o.chainId,
@@ -120,6 +152,7 @@ export async function startHostChain(o: HostChainOptions): Promise<HostChain> {
     policy: o.sessionPolicy,
     logger,
     now: o.now,
+    proofs,
   });
   const syncEvery = o.pollIntervalMs ?? 1_000;
   let lastSync = 0;
@@ -133,6 +166,7 @@ export async function startHostChain(o: HostChainOptions): Promise<HostChain> {
       lastSync = Date.now();
       await jobs.sync();
       await sessions.sync();
+      await proofs?.sync();
     },
     pollIntervalMs: o.pollIntervalMs,
     confirmations: o.confirmations,
@@ -144,6 +178,7 @@ export async function startHostChain(o: HostChainOptions): Promise<HostChain> {
     client,
     jobs,
     sessions,
+    proofs,
     monitor,
     state,
     registrationActions,
@@ -151,6 +186,7 @@ export async function startHostChain(o: HostChainOptions): Promise<HostChain> {
       await monitor.stop();
       await jobs.idle();
       await sessions.idle();
+      await proofs?.stop();
       await state.save();
     },
   };

@@ -25,6 +25,7 @@ import { JobRefusedError } from "../errors.ts";
 import type { NodeMetrics } from "../metrics.ts";
 import type { JobGate, JobLease } from "../serving/handler.ts";
 import type { MarketplaceLog } from "./monitor.ts";
+import type { ProofHooks } from "./proofs.ts";
 import type { ChainStateStore, JobOutcome, JobRecord } from "./state.ts";
 
 export interface JobPolicy {
@@ -62,6 +63,8 @@ export interface JobManagerOptions {
   logger?: Logger;
   /** Unix seconds now; the chain's clock may differ (tests move it). */
   now?: () => Promise<number>;
+  /** Output-count proofs (node/chain/proofs.ts): told of each answer and completion. */
+  proofs?: ProofHooks;
 }
 
 export interface JobManager extends JobGate {
@@ -221,12 +224,14 @@ export function createJobManager(options: JobManagerOptions): JobManager {
       state.update(r.id, { status: "completed" });
       options.metrics?.jobs.inc({ outcome: "completed" });
       log.info({ job: r.id, tokens: r.tokensUsed }, "completed job");
+      options.proofs?.jobCompleted(r.id);
     } catch (e) {
       if (!(e instanceof ContractRevertError)) throw e;
       const job = await chainJob(r.id);
-      if (job.status === "Completed" || job.status === "Settled")
+      if (job.status === "Completed" || job.status === "Settled") {
         state.update(r.id, { status: "completed" });
-      else {
+        options.proofs?.jobCompleted(r.id);
+      } else {
         log.warn({ job: r.id, reason: e.errorName }, "completion refused; giving the job up");
         options.metrics?.jobs.inc({ outcome: "given_up" });
         finish(r, { kind: "completion_refused", error: e.errorName });
@@ -505,13 +510,20 @@ export function createJobManager(options: JobManagerOptions): JobManager {
     let settled = false;
     return {
       maxTokens: r.maxTokens,
-      finish: (result: { text: string; usage: Usage }) => {
+      finish: (result: { text: string; usage: Usage; tokenIds?: number[] }) => {
         if (settled) return;
         settled = true;
         state.update(id, {
           status: "served",
           outputHash: outputHash(result.text),
           tokensUsed: result.usage.completionTokens,
+        });
+        // The job's request hash in its proof's binding is the prompt hash the renter posted
+        // (and signed over, checked above): the marketplace does not store it on chain.
+        options.proofs?.jobServed(id, {
+          modelId: r.modelId,
+          requestHash: r.promptHash,
+          tokenIds: result.tokenIds,
         });
         afterSave(id, complete, "completion failed; will retry");
       },

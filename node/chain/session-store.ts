@@ -122,7 +122,7 @@ export async function openSessionStore(
 }
 
 /** Replaces `file` with `text` so that a crash leaves the old or the new file, synced. */
-async function writeDurably(file: string, text: string) {
+export async function writeDurably(file: string, text: string) {
   const tmp = `${file}.${process.pid}.tmp`;
   const handle = await open(tmp, "w");
   try {

@@ -37,6 +37,7 @@ import {
 import type { ServeRequest } from "../../protocol/wire.ts";
 import { InvalidRequestError, SessionRefusedError } from "../errors.ts";
 import type { SessionGate, SessionLease } from "../serving/handler.ts";
+import type { ProofHooks } from "./proofs.ts";
 import type { SessionRecord, SessionStore, SessionTotals } from "./session-store.ts";
 
 export interface SessionPolicy {
@@ -66,6 +67,8 @@ export interface SessionManagerOptions {
   logger?: Logger;
   /** Unix seconds now; the chain's clock may differ (tests move it). */
   now?: () => Promise<number>;
+  /** Output-count proofs (node/chain/proofs.ts): told of each answer, checkpoint and close. */
+  proofs?: ProofHooks;
 }
 
 export interface HostSessions extends SessionGate {
@@ -288,13 +291,14 @@ export function createHostSessions(options: SessionManagerOptions): HostSessions
       let settled = false;
       return {
         maxTokens,
-        finish: ({ text, usage }) => {
+        finish: ({ text, usage, tokenIds }) => {
           if (settled) return;
           settled = true;
           serving.delete(id);
           const before = store.get(id);
           if (!before) return;
           const tokens = usage.completionTokens;
+          options.proofs?.sessionServed(id, before.terms, before.served.tokens, tokens, tokenIds);
           const amount = BigInt(before.served.amount) + BigInt(tokens) * terms.pricePerToken;
           const digest = nextDigest(before.served.digest, asked, text);
           store.update(id, {
@@ -340,6 +344,7 @@ export function createHostSessions(options: SessionManagerOptions): HostSessions
       store.update(r.id, { paid: receipt.amount.toString() });
       await store.save();
       log.info({ session: r.id, paid: receipt.amount.toString() }, "session checkpointed");
+      options.proofs?.sessionSettled(r.id);
     } catch (e) {
       log.warn(
         { session: r.id, err: e instanceof ContractRevertError ? e.message : String(e) },
@@ -375,6 +380,7 @@ export function createHostSessions(options: SessionManagerOptions): HostSessions
     });
     await store.save();
     log.info({ session: r.id, reason, paid: paid.toString() }, "session closed");
+    options.proofs?.sessionSettled(r.id);
     return { paid, tokens: receipt?.tokens ?? 0, transactionHash: tx.transactionHash };
   }
 
@@ -403,6 +409,7 @@ export function createHostSessions(options: SessionManagerOptions): HostSessions
           outcome: { reason: "settled", paid: chain.paid.toString() },
         });
         await store.save();
+        options.proofs?.sessionSettled(sessionId);
         return { paid: chain.paid, tokens: chain.tokens };
       }
       if (current.status === "done")
@@ -421,6 +428,7 @@ export function createHostSessions(options: SessionManagerOptions): HostSessions
         outcome: r.outcome ?? { reason: "settled", paid: chain.paid.toString() },
       });
       await store.save();
+      options.proofs?.sessionSettled(r.id);
       return;
     }
     if (chain.paid > BigInt(r.paid)) store.update(r.id, { paid: chain.paid.toString() });

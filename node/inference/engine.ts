@@ -21,7 +21,6 @@ import { type Logger, silentLogger } from "../../protocol/logger.ts";
 import {
   type ChatMessage,
   type FinishReason,
-  type GenerationEvent,
   type SamplingParams,
   samplingParamsSchema,
 } from "../../protocol/wire.ts";
@@ -36,7 +35,7 @@ import {
 } from "../errors.ts";
 import type { LoadedModel, ModelManager } from "../models/manager.ts";
 import { StopSequenceFilter } from "./text-stream.ts";
-import type { GenerateRequest, Generator } from "./types.ts";
+import type { EngineEvent, GenerateRequest, Generator } from "./types.ts";
 import {
   checkAnswer,
   type TokenScore,
@@ -212,9 +211,7 @@ export function createInferenceEngine(options: EngineOptions): InferenceEngine {
     if (running === 0) idle?.();
   }
 
-  async function* generate(
-    request: GenerateRequest,
-  ): AsyncGenerator<GenerationEvent, void, undefined> {
+  async function* generate(request: GenerateRequest): AsyncGenerator<EngineEvent, void, undefined> {
     const params = resolveParams(request.params);
     const { model } = started();
     const { tokens: prompt, triggers } = promptOf(request.messages, request.prompt);
@@ -288,6 +285,9 @@ export function createInferenceEngine(options: EngineOptions): InferenceEngine {
         finishReason,
         usage: { promptTokens: prompt.length, completionTokens: generated.length },
         cached: false,
+        // Exactly the tokens counted above (re-tokenizing the text would not give them back:
+        // it lacks the stop tokens, and a model may emit a non-canonical tokenization).
+        tokenIds: generated.map(Number),
       };
     } finally {
       await freeSlot(sequence);

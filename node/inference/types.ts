@@ -27,8 +27,20 @@ export interface GenerateRequest {
   cache?: CacheMode;
 }
 
+/**
+ * What a generator streams: the wire's events, with the generated token ids on `done` (every
+ * token the model produced, stop-sequence and end-of-turn tokens included, so exactly
+ * `usage.completionTokens` of them). The ids are the node's own (output-count proofs,
+ * node/chain/proofs.ts): the request handler takes them off before a transport sends `done`.
+ * A generator that does not know them (an answer from a cache that did not keep them) leaves
+ * them out.
+ */
+export type EngineEvent =
+  | Exclude<GenerationEvent, { type: "done" }>
+  | (Extract<GenerationEvent, { type: "done" }> & { tokenIds?: number[] });
+
 /** Anything that answers requests as a stream: the engine, or the engine behind the cache. */
 export interface Generator {
   readonly modelId: string;
-  generate: (request: GenerateRequest) => AsyncGenerator<GenerationEvent, void, undefined>;
+  generate: (request: GenerateRequest) => AsyncGenerator<EngineEvent, void, undefined>;
 }

@@ -28,8 +28,11 @@ import type { RequestHandler, ServeOptions } from "./types.ts";
 export interface JobLease {
   /** The most completion tokens the job paid for. */
   maxTokens: number;
-  /** The answer was delivered in full: settle the job with it. */
-  finish: (result: { text: string; usage: Usage; cached: boolean }) => void;
+  /**
+   * The answer was delivered in full: settle the job with it. `tokenIds` are the generated
+   * token ids (for the output-count proof), when the generator knows them.
+   */
+  finish: (result: { text: string; usage: Usage; cached: boolean; tokenIds?: number[] }) => void;
   /** The answer failed part-way (the client went away, a timeout): the job is not served. */
   fail: (error: unknown) => void;
   /**
@@ -48,7 +51,7 @@ export interface JobGate {
 export interface SessionLease {
   /** The most completion tokens the rest of the deposit pays for. */
   maxTokens: number;
-  finish: (result: { text: string; usage: Usage }) => void;
+  finish: (result: { text: string; usage: Usage; tokenIds?: number[] }) => void;
   fail: (error: unknown) => void;
 }
 
@@ -133,8 +136,12 @@ export function createRequestHandler(options: HandlerOptions): RequestHandler {
             { model, kind: event.cached ? "cached_completion" : "completion" },
             event.usage.completionTokens,
           );
-          lease?.finish({ text: event.text, usage: event.usage, cached: event.cached });
+          const { tokenIds, ...wire } = event;
+          lease?.finish({ text: event.text, usage: event.usage, cached: event.cached, tokenIds });
           lease = undefined;
+          // The token ids stay on the node: the transports send the wire's `done` as it was.
+          yield wire;
+          continue;
         }
         yield event;
       }

@@ -6,10 +6,14 @@ import {IPaymentEscrow} from "../../contracts/escrow/IPaymentEscrow.sol";
 import {PaymentEscrow} from "../../contracts/escrow/PaymentEscrow.sol";
 import {IJobMarketplace} from "../../contracts/marketplace/IJobMarketplace.sol";
 import {JobMarketplace} from "../../contracts/marketplace/JobMarketplace.sol";
+import {IProofSystem} from "../../contracts/proofs/IProofSystem.sol";
+import {ProofSystem} from "../../contracts/proofs/ProofSystem.sol";
+import {FabstirProxy} from "../../contracts/proxy/FabstirProxy.sol";
 import {INodeRegistry} from "../../contracts/registry/INodeRegistry.sol";
 import {NodeRegistry} from "../../contracts/registry/NodeRegistry.sol";
 import {IReputationSystem} from "../../contracts/reputation/IReputationSystem.sol";
 import {ReputationSystem} from "../../contracts/reputation/ReputationSystem.sol";
+import {TestAcceptingVerifier} from "../../contracts/test/TestAcceptingVerifier.sol";
 import {TestStablecoin} from "../../contracts/test/TestStablecoin.sol";
 import {FabstirTestBase} from "./FabstirTestBase.sol";
 import {ModelCheckedHandler} from "./ModelCheckedHandler.sol";
@@ -21,10 +25,17 @@ import {ModelCheckedHandler} from "./ModelCheckedHandler.sol";
 /// Disputes lock a bond; the arbiter resolves them or, after the arbitration deadline, anyone
 /// applies the default; claims time out; abandoned claims and lost disputes slash the host's
 /// stake through the ReputationSystem (each slash checked against the parameters: escalation,
-/// cap, compensation); renters rate settled jobs and high scores earn fee discounts.
+/// cap, compensation); renters rate settled jobs and high scores earn fee discounts. Completed,
+/// disputed and settled jobs are challenged in the ProofSystem (bonds in the job's token locked in
+/// the same escrow; count challenges answered by a proof or lost, output challenges upheld,
+/// rejected or left to the default), so the escrow holds deposits, dispute bonds and challenge
+/// bonds side by side while slashes move stake. Proofs are checked by TestAcceptingVerifier (a
+/// FAKE: no Groth16 proof can be made in Solidity; proof-system.test.ts uses real proofs).
 contract MarketplaceHandler is ModelCheckedHandler {
     uint16 internal constant BPS = 10_000;
     uint256 public constant BOND_ID = uint256(1) << 255;
+    /// The escrow id of a challenge bond: the challenge id with bit 254 set (ProofSystem's BOND_ID).
+    uint256 public constant CHALLENGE_BOND_ID = uint256(1) << 254;
     bytes32 internal constant MODEL = bytes32("llama-3.1-8b-q4_k_m");
     address internal constant ETH = address(0);
 
@@ -32,6 +43,7 @@ contract MarketplaceHandler is ModelCheckedHandler {
     PaymentEscrow public immutable escrow;
     NodeRegistry public immutable registry;
     ReputationSystem public immutable reputation;
+    ProofSystem public immutable proofs;
     TestStablecoin public immutable usd;
     address public immutable admin;
     address public immutable treasury;
@@ -71,16 +83,41 @@ contract MarketplaceHandler is ModelCheckedHandler {
     uint16 public stakersBps = 500;
     mapping(address token => uint256) public withdrawn;
     mapping(address token => uint256) public collected;
-    /// FAB taken from each host by slashes, and what went to renters and to the treasury.
+    /// FAB taken from each host by slashes (measured from the registry's balance, not the model),
+    /// and what went to the wronged parties and to the treasury.
     mapping(address host => uint256) public slashedFrom;
     uint256 public compensationPaid;
     uint256 public slashedToTreasury;
+    /// FAB each host ever put into the registry (its registration stake and every addStake).
+    mapping(address host => uint256) public stakedIn;
+
+    /// A challenge of a job in the ProofSystem as the model sees it.
+    struct GhostChallenge {
+        uint256 jobId;
+        IProofSystem.ChallengeKind kind;
+        address challenger;
+        address host;
+        address token;
+        uint256 bond;
+        uint64 deadline;
+        bool open;
+    }
+
+    /// Challenge ids run from 1 to challengeCount().
+    mapping(uint256 challengeId => GhostChallenge) internal challenges;
+    uint256 public challengeCount;
+    mapping(uint256 jobId => uint256) public openCountChallengeOf;
+    mapping(uint256 jobId => bool) public countChallengeLost;
+    mapping(uint256 jobId => bool) public proven;
+    /// Bonds of ended challenges, credited in full to the challenger or the host (no fee).
+    mapping(address token => uint256) public endedBonds;
 
     constructor(
         JobMarketplace marketplace_,
         PaymentEscrow escrow_,
         NodeRegistry registry_,
         ReputationSystem reputation_,
+        ProofSystem proofs_,
         TestStablecoin usd_,
         address admin_,
         address treasury_,
@@ -91,12 +128,17 @@ contract MarketplaceHandler is ModelCheckedHandler {
         escrow = escrow_;
         registry = registry_;
         reputation = reputation_;
+        proofs = proofs_;
         usd = usd_;
         admin = admin_;
         treasury = treasury_;
         stakersPool = stakersPool_;
         actors = actors_;
         time = block.timestamp;
+        for (uint256 i; i < 3; ++i) {
+            (, uint256 stake,, uint256 unbonding,) = registry_.hostState(actors_[i]);
+            stakedIn[actors_[i]] = stake + unbonding;
+        }
     }
 
     modifier tick() {
@@ -116,6 +158,10 @@ contract MarketplaceHandler is ModelCheckedHandler {
 
     function ghostJob(uint256 jobId) external view returns (GhostJob memory) {
         return jobs[jobId];
+    }
+
+    function ghostChallenge(uint256 challengeId) external view returns (GhostChallenge memory) {
+        return challenges[challengeId];
     }
 
     function actor(uint256 i) external view returns (address) {
@@ -240,54 +286,72 @@ contract MarketplaceHandler is ModelCheckedHandler {
 
     /// @dev What an offence must slash, from the state before it: the offence's share of the host's
     /// stake and unbonding stake, doubled per earlier offence (at most 4 times), capped per incident;
-    /// the renter's compensation share of it.
+    /// the wronged party's (renter's or challenger's) compensation share of it.
     struct SlashCheck {
         uint256 held;
+        uint256 cap;
         uint256 slash;
         uint256 compensation;
-        uint256 renterFab;
+        uint256 wrongedFab;
         uint256 treasuryFab;
+        uint256 registryFab;
         uint256 offences;
     }
 
-    function _expectSlash(address host, address renter, bool abandoned) internal view returns (SlashCheck memory c) {
+    function _expectSlash(address host, address wronged, IReputationSystem.Offence offence)
+        internal
+        view
+        returns (SlashCheck memory c)
+    {
         (, uint256 stake,, uint256 unbonding,) = registry.hostState(host);
         c.held = stake + unbonding;
         ReputationSystem.Slashing memory p = reputation.parameters();
         IReputationSystem.Reputation memory r = reputation.reputationOf(host);
         c.offences = uint256(r.abandoned) + r.disputesLost + r.challengesLost;
-        uint256 bps = abandoned ? p.abandonedBps : p.disputeLostBps;
+        uint256 bps = offence == IReputationSystem.Offence.AbandonedClaim
+            ? p.abandonedBps
+            : offence == IReputationSystem.Offence.DisputeLost ? p.disputeLostBps : p.challengeLostBps;
         bps <<= c.offences < 4 ? c.offences : 4;
         if (bps > p.maxSlashBps) bps = p.maxSlashBps;
+        c.cap = c.held * p.maxSlashBps / BPS;
         c.slash = c.held * bps / BPS;
         c.compensation = c.slash * p.compensationBps / BPS;
-        c.renterFab = IERC20(registry.fab()).balanceOf(renter);
-        c.treasuryFab = IERC20(registry.fab()).balanceOf(treasury);
+        IERC20 fab = IERC20(registry.fab());
+        c.wrongedFab = fab.balanceOf(wronged);
+        c.treasuryFab = fab.balanceOf(treasury);
+        c.registryFab = fab.balanceOf(address(registry));
     }
 
     function _probe(string memory name) internal {
         if (keccak256(bytes(vm.envOr("FABSTIR_PROBE", string("")))) == keccak256(bytes(name))) _violate(name, "");
     }
 
-    function _checkSlash(address host, address renter, SlashCheck memory c) internal {
+    /// @dev Checks a slash against `c` (taken before it). What was taken is measured from the FAB
+    /// that left the registry: never more than the host held (stake and unbonding stake), never
+    /// more than the per-incident cap, and exactly what the model expects.
+    function _checkSlash(address host, address wronged, SlashCheck memory c) internal {
         _probe(c.slash == 0 ? "slash0" : c.compensation == 0 ? "slashNoComp" : "slash");
         if (c.offences >= 2) _probe("escalated");
+        IERC20 fab = IERC20(registry.fab());
+        uint256 registryFab = fab.balanceOf(address(registry));
+        if (registryFab > c.registryFab) _violate("slash: the registry gained FAB", "");
+        uint256 taken = c.registryFab > registryFab ? c.registryFab - registryFab : 0;
         (, uint256 stake,, uint256 unbonding,) = registry.hostState(host);
-        if (c.slash > c.held) _violate("slash: more than the stake and unbonding stake", "");
-        if (stake + unbonding + c.slash != c.held) _violate("slash: wrong amount taken", "");
-        if (IERC20(registry.fab()).balanceOf(renter) != c.renterFab + c.compensation) {
-            _violate("slash: wrong compensation", "");
-        }
-        if (IERC20(registry.fab()).balanceOf(treasury) != c.treasuryFab + c.slash - c.compensation) {
+        if (taken > c.held) _violate("slash: more than the stake and unbonding stake", "");
+        if (taken > c.cap) _violate("slash: more than the per-incident cap", "");
+        if (taken != c.slash) _violate("slash: wrong amount taken", "");
+        if (stake + unbonding + taken != c.held) _violate("slash: stake not reduced by what was taken", "");
+        if (fab.balanceOf(wronged) != c.wrongedFab + c.compensation) _violate("slash: wrong compensation", "");
+        if (fab.balanceOf(treasury) + c.compensation != c.treasuryFab + taken) {
             _violate("slash: wrong treasury share", "");
         }
         IReputationSystem.Reputation memory r = reputation.reputationOf(host);
         if (uint256(r.abandoned) + r.disputesLost + r.challengesLost != c.offences + 1) {
             _violate("slash: offence not recorded", "");
         }
-        slashedFrom[host] += c.slash;
+        slashedFrom[host] += taken;
         compensationPaid += c.compensation;
-        slashedToTreasury += c.slash - c.compensation;
+        if (taken >= c.compensation) slashedToTreasury += taken - c.compensation;
     }
 
     /// @dev When a claimed job may be taken back: its deadline or the claim timeout, whichever first.
@@ -387,7 +451,7 @@ contract MarketplaceHandler is ModelCheckedHandler {
         Snap memory b = _snap(g.host, g.renter, g.token);
         uint256 discount = g.host == address(0) ? 0 : reputation.feeDiscountBps(g.host);
         SlashCheck memory c;
-        if (expectOk && bps < BPS / 2) c = _expectSlash(g.host, g.renter, false);
+        if (expectOk && bps < BPS / 2) c = _expectSlash(g.host, g.renter, IReputationSystem.Offence.DisputeLost);
         uint256 wonBefore = g.host == address(0) ? 0 : reputation.reputationOf(g.host).disputesWon;
         vm.prank(admin);
         (bool ok, bytes memory err) =
@@ -451,7 +515,7 @@ contract MarketplaceHandler is ModelCheckedHandler {
             || (claimed && time > claimEndsAt(g));
         Snap memory b = _snap(g.host, g.renter, g.token);
         SlashCheck memory c;
-        if (expectOk && claimed) c = _expectSlash(g.host, g.renter, true);
+        if (expectOk && claimed) c = _expectSlash(g.host, g.renter, IReputationSystem.Offence.AbandonedClaim);
         vm.prank(caller);
         (bool ok, bytes memory err) = address(marketplace).call(abi.encodeCall(marketplace.expireJob, (jobId)));
         _record("expireJob", expectOk, ok, err);
@@ -831,6 +895,259 @@ contract MarketplaceHandler is ModelCheckedHandler {
         _record("setDisputeWindow", expectOk, ok, err);
     }
 
+    // ---------------------------------------------------------------- challenges (ProofSystem)
+
+    function _completedOrLater(IJobMarketplace.JobStatus s) internal pure returns (bool) {
+        return s == IJobMarketplace.JobStatus.Completed || s == IJobMarketplace.JobStatus.Disputed
+            || s == IJobMarketplace.JobStatus.Settled;
+    }
+
+    /// @dev When a job's challenge window closes: jobChallengeWindow after its dispute window ended
+    /// (after its arbitration deadline once disputed).
+    function _challengeWindowEnd(GhostJob storage g) internal view returns (uint256) {
+        (uint32 jobWindow,,,) = proofs.windows();
+        return uint256(g.arbitrationEndsAt != 0 ? g.arbitrationEndsAt : g.disputeEndsAt) + jobWindow;
+    }
+
+    /// @dev Mostly a job that can be challenged now (completed, disputed or settled, with tokens,
+    /// inside its challenge window), sometimes any job, to exercise the rejections.
+    function _pickChallengeable(uint256 seed) internal view returns (bool found, uint256 jobId) {
+        uint256 n = jobIds.length;
+        if (n == 0) return (false, 0);
+        uint256 start = (seed >> 8) % n;
+        if (seed % 8 != 0) {
+            for (uint256 i; i < n; ++i) {
+                uint256 id = jobIds[(start + i) % n];
+                GhostJob storage g = jobs[id];
+                if (_completedOrLater(g.status) && g.tokensUsed != 0 && time <= _challengeWindowEnd(g)) {
+                    return (true, id);
+                }
+            }
+        }
+        return (true, jobIds[start]);
+    }
+
+    /// A renter (actor 2 is also a host, so self-challenges happen) challenges a completed,
+    /// disputed or settled job's count or output, locking a bond of the job's payment in its token.
+    function openChallenge(uint256 jobSeed, uint256 challengerSeed, uint256 kindSeed) external tick {
+        (bool found, uint256 jobId) = _pickChallengeable(jobSeed);
+        if (!found) return;
+        GhostJob storage g = jobs[jobId];
+        bool output = kindSeed % 2 == 1;
+        address challenger = _renter(challengerSeed);
+        bool done = _completedOrLater(g.status);
+        uint256 bond = done ? uint256(g.tokensUsed) * g.price * proofs.bondBps() / BPS : 0;
+        bool expectOk = done && g.tokensUsed != 0 && time <= _challengeWindowEnd(g) && challenger != g.host
+            && bond != 0;
+        if (!output) {
+            expectOk = expectOk && openCountChallengeOf[jobId] == 0 && !countChallengeLost[jobId] && !proven[jobId];
+        }
+        uint256 challengeId = proofs.nextChallengeId();
+        uint256 paidBefore = _tokenBalance(g.token, challenger);
+        bytes memory call = output
+            ? abi.encodeCall(proofs.challengeJobOutput, (jobId, keccak256(abi.encode("evidence", jobId))))
+            : abi.encodeCall(proofs.challengeJobCount, (jobId));
+        vm.prank(challenger);
+        (bool ok, bytes memory ret) = address(proofs).call{value: g.token == ETH ? bond : 0}(call);
+        _record(output ? bytes32("challengeJobOutput") : bytes32("challengeJobCount"), expectOk, ok, ret);
+        if (!ok || !expectOk) return;
+        if (abi.decode(ret, (uint256)) != challengeId || challengeId != challengeCount + 1) {
+            _violate("challenge: unexpected id", "");
+        }
+        if (_tokenBalance(g.token, challenger) + bond != paidBefore) _violate("challenge: challenger paid != bond", "");
+        (address lockedToken, uint256 locked) = escrow.lockOf(address(proofs), challengeId | CHALLENGE_BOND_ID);
+        if (locked != bond || lockedToken != g.token) _violate("challenge: bond not locked", "");
+        (,, uint32 responseWindow, uint32 arbitrationWindow) = proofs.windows();
+        challenges[challengeId] = GhostChallenge({
+            jobId: jobId,
+            kind: output ? IProofSystem.ChallengeKind.Output : IProofSystem.ChallengeKind.Count,
+            challenger: challenger,
+            host: g.host,
+            token: g.token,
+            bond: bond,
+            deadline: uint64(time + (output ? arbitrationWindow : responseWindow)),
+            open: true
+        });
+        challengeCount = challengeId;
+        if (!output) openCountChallengeOf[jobId] = challengeId;
+        if (g.status == IJobMarketplace.JobStatus.Disputed) _probe("challengeDisputed");
+    }
+
+    /// The job's host proves its whole count (one time in eight someone else tries); a proof in
+    /// time answers the job's open count challenge, whose bond then goes to the host.
+    function proveJob(uint256 jobSeed, uint256 callerSeed) external tick {
+        (bool found, uint256 jobId) = _pick(jobSeed, IJobMarketplace.JobStatus.Completed);
+        if (!found) return;
+        // Rather a job with an open count challenge, when there is one.
+        uint256 n = challengeCount;
+        if (n != 0 && jobSeed % 2 == 0) {
+            for (uint256 i; i < n; ++i) {
+                GhostChallenge storage gc = challenges[1 + ((jobSeed >> 8) + i) % n];
+                if (gc.open && gc.kind == IProofSystem.ChallengeKind.Count) {
+                    jobId = gc.jobId;
+                    break;
+                }
+            }
+        }
+        GhostJob storage g = jobs[jobId];
+        _prove(jobId, _callerOr(callerSeed, g.host != address(0) ? g.host : _host(callerSeed >> 3)));
+    }
+
+    function _prove(uint256 jobId, address caller) internal {
+        GhostJob storage g = jobs[jobId];
+        bool expectOk = caller == g.host && g.host != address(0) && _completedOrLater(g.status) && g.tokensUsed != 0
+            && !proven[jobId];
+        uint256 answering = openCountChallengeOf[jobId];
+        GhostChallenge storage c = challenges[answering];
+        bool answers = expectOk && answering != 0 && time <= c.deadline;
+        uint256 hostBalance = escrow.balanceOf(g.host, g.token);
+        IProofSystem.ChunkProof[] memory chunks = _chunks(_completedOrLater(g.status) ? g.tokensUsed : 1);
+        vm.prank(caller);
+        (bool ok, bytes memory err) =
+            address(proofs).call(abi.encodeCall(proofs.submitJobProof, (jobId, keccak256("prompt"), chunks)));
+        _record("submitJobProof", expectOk, ok, err);
+        if (!ok || !expectOk) return;
+        proven[jobId] = true;
+        if (proofs.recordOf(IProofSystem.Work.Job, jobId).tokens != g.tokensUsed) _violate("prove: tokens", "");
+        IProofSystem.ChallengeStatus status = proofs.challengeOf(answering).status;
+        if (!answers) {
+            // A proof after the response deadline is stored but does not save the host.
+            if (answering != 0 && status != IProofSystem.ChallengeStatus.Open) _violate("prove: late answer ended", "");
+            if (escrow.balanceOf(g.host, g.token) != hostBalance) _violate("prove: host credited", "");
+            return;
+        }
+        _probe("challengeAnswered");
+        if (status != IProofSystem.ChallengeStatus.Answered) _violate("prove: challenge not answered", "");
+        if (escrow.balanceOf(g.host, g.token) != hostBalance + c.bond) _violate("prove: bond not to the host", "");
+        _endChallenge(answering);
+        openCountChallengeOf[jobId] = 0;
+    }
+
+    /// Ends a challenge (mostly an open one) as its kind allows: a count challenge by anyone after
+    /// its response deadline (unanswered: slashed), an output challenge by the arbiter before its
+    /// deadline (upheld: slashed; rejected: bond to the host) or by anyone after it (the default).
+    function endChallenge(uint256 idSeed, uint256 how, bool upheld) external tick {
+        uint256 n = challengeCount;
+        if (n == 0) return;
+        uint256 id = 1 + (idSeed >> 3) % n;
+        for (uint256 i; idSeed % 8 != 0 && i < n && !challenges[id].open; ++i) {
+            id = 1 + ((idSeed >> 3) + i) % n;
+        }
+        _end(id, how, upheld);
+    }
+
+    /// Takes a random open challenge to its end (the fuzzer rarely lines up a deadline and the
+    /// right call by itself): a count challenge is answered by the host's proof in time or, once
+    /// its deadline has passed (time moves on to it if needed), resolved as unanswered; an output
+    /// challenge is upheld or rejected by the arbiter in time, or left to the default after its
+    /// deadline.
+    function progressChallenge(uint256 idSeed, uint256 seed) external tick {
+        uint256 n = challengeCount;
+        for (uint256 i; i < n; ++i) {
+            uint256 id = 1 + (idSeed + i) % n;
+            GhostChallenge storage c = challenges[id];
+            if (!c.open) continue;
+            bool late = time > c.deadline;
+            uint256 mode = seed % 3;
+            if (c.kind == IProofSystem.ChallengeKind.Count) {
+                if (!late && mode == 0 && !proven[c.jobId]) {
+                    _prove(c.jobId, c.host);
+                } else {
+                    _passDeadline(c.deadline);
+                    _end(id, seed >> 2, false);
+                }
+            } else if (!late && mode != 2) {
+                // how: even for the arbiter's decision, odd for anyone's default.
+                _end(id, 0, mode == 0);
+            } else {
+                _passDeadline(c.deadline);
+                _end(id, 1 | (seed >> 2) << 2, false);
+            }
+            return;
+        }
+    }
+
+    function _passDeadline(uint64 deadline) internal {
+        if (time > deadline) return;
+        time = uint256(deadline) + 1;
+        vm.warp(time);
+    }
+
+    function _end(uint256 id, uint256 how, bool upheld) internal {
+        GhostChallenge storage c = challenges[id];
+        bool late = time > c.deadline;
+        bool expectOk;
+        bool slash;
+        address bondTo = c.challenger;
+        IProofSystem.ChallengeStatus outcome;
+        bytes memory call;
+        address caller = _actor(how >> 2);
+        if (c.kind == IProofSystem.ChallengeKind.Count) {
+            expectOk = c.open && late;
+            slash = true;
+            outcome = IProofSystem.ChallengeStatus.Unanswered;
+            call = abi.encodeCall(proofs.resolveCountChallenge, (id));
+        } else if (how % 2 == 0) {
+            expectOk = c.open && !late;
+            slash = upheld;
+            if (!upheld) bondTo = c.host;
+            outcome = upheld ? IProofSystem.ChallengeStatus.Upheld : IProofSystem.ChallengeStatus.Rejected;
+            caller = admin;
+            call = abi.encodeCall(proofs.resolveOutputChallenge, (id, upheld));
+        } else {
+            expectOk = c.open && late;
+            outcome = IProofSystem.ChallengeStatus.Unarbitrated;
+            call = abi.encodeCall(proofs.settleOutputChallenge, (id));
+        }
+        SlashCheck memory sc;
+        if (expectOk && slash) sc = _expectSlash(c.host, c.challenger, IReputationSystem.Offence.ChallengeLost);
+        uint256 bondToBalance = escrow.balanceOf(bondTo, c.token);
+        vm.prank(caller);
+        (bool ok, bytes memory err) = address(proofs).call(call);
+        _record("endChallenge", expectOk, ok, err);
+        if (!ok || !expectOk) return;
+        if (proofs.challengeOf(id).status != outcome) _violate("endChallenge: wrong outcome", "");
+        if (escrow.balanceOf(bondTo, c.token) != bondToBalance + c.bond) {
+            _violate("endChallenge: bond not credited", "");
+        }
+        if (slash) _checkSlash(c.host, c.challenger, sc);
+        _probe(
+            outcome == IProofSystem.ChallengeStatus.Unanswered
+                ? "challengeUnanswered"
+                : outcome == IProofSystem.ChallengeStatus.Upheld
+                    ? "challengeUpheld"
+                    : outcome == IProofSystem.ChallengeStatus.Rejected ? "challengeRejected" : "challengeDefault"
+        );
+        if (c.kind == IProofSystem.ChallengeKind.Count) {
+            openCountChallengeOf[c.jobId] = 0;
+            countChallengeLost[c.jobId] = true;
+        }
+        _endChallenge(id);
+    }
+
+    function _endChallenge(uint256 id) internal {
+        GhostChallenge storage c = challenges[id];
+        c.open = false;
+        endedBonds[c.token] += c.bond;
+        (, uint256 locked) = escrow.lockOf(address(proofs), id | CHALLENGE_BOND_ID);
+        if (locked != 0) _violate("challenge ended: bond still locked", "");
+    }
+
+    /// @dev `tokens` cut into chunks of 64 and one last partial chunk (the fake verifier accepts
+    /// any proof bytes but 0xff...).
+    function _chunks(uint256 tokens) internal pure returns (IProofSystem.ChunkProof[] memory chunks) {
+        uint256 n = (tokens + 63) / 64;
+        chunks = new IProofSystem.ChunkProof[](n);
+        for (uint256 i; i < n; ++i) {
+            uint256 count = i + 1 < n ? 64 : tokens - 64 * (n - 1);
+            chunks[i] = IProofSystem.ChunkProof({
+                proof: hex"01",
+                commitment: uint256(keccak256(abi.encode(tokens, i))) >> 8,
+                count: uint32(count)
+            });
+        }
+    }
+
     // ---------------------------------------------------------------- host registry actions
 
     function setHostPrice(uint256 hostSeed, uint256 tokenSeed, uint256 priceSeed) external tick {
@@ -884,15 +1201,26 @@ contract MarketplaceHandler is ModelCheckedHandler {
         vm.prank(host);
         (bool ok, bytes memory err) = address(registry).call(abi.encodeCall(registry.addStake, (amount)));
         _record("hostAddStake", true, ok, err);
+        if (ok) stakedIn[host] += amount;
     }
 
     // ---------------------------------------------------------------- time
 
     /// Moves time on; one time in four exactly to a live job's next edge (its deadline, or the end
-    /// of its dispute window once completed) or one second past it, where off-by-one bugs live.
+    /// of its dispute window once completed) or one second past it, where off-by-one bugs live;
+    /// one time in eight to an open challenge's deadline or one second past it.
     function warp(uint256 secondsSeed) external {
         uint256 n = jobIds.length;
-        if (secondsSeed % 4 == 0 && n != 0) {
+        uint256 m = challengeCount;
+        if (secondsSeed % 8 == 2 && m != 0) {
+            for (uint256 i; i < m; ++i) {
+                GhostChallenge storage c = challenges[1 + ((secondsSeed >> 3) + i) % m];
+                if (!c.open) continue;
+                uint256 edge = uint256(c.deadline) + (secondsSeed >> 2) % 2;
+                if (edge > time) time = edge;
+                break;
+            }
+        } else if (secondsSeed % 4 == 0 && n != 0) {
             for (uint256 i; i < n; ++i) {
                 GhostJob storage g = jobs[jobIds[((secondsSeed >> 3) + i) % n]];
                 if (isTerminal(g.status)) continue;
@@ -914,6 +1242,7 @@ contract MarketplaceHandler is ModelCheckedHandler {
 /// @notice Invariants of the escrow and the marketplace under the handler's random action sequences.
 contract MarketplaceInvariantTest is FabstirTestBase {
     MarketplaceHandler internal handler;
+    ProofSystem internal proofs;
     /// FAB held by the registry, the treasury and the actors at the start (the admin holds the rest).
     uint256 internal fabHeld;
 
@@ -928,11 +1257,28 @@ contract MarketplaceInvariantTest is FabstirTestBase {
         for (uint256 i = 2; i < 5; ++i) {
             _fundRenter(actors[i], 1e30, 1e30);
         }
-        // A short window so that a few warps get completed jobs past it.
-        vm.prank(admin);
+        // The ProofSystem as the Ignition module wires it, with a FAKE verifier that accepts the
+        // handler's proofs (see MarketplaceHandler).
+        ProofSystem proofsImpl = new ProofSystem(address(marketplace), address(sessions), address(escrow));
+        proofs = ProofSystem(
+            address(
+                new FabstirProxy(
+                    address(proofsImpl),
+                    abi.encodeCall(
+                        ProofSystem.initialize, (admin, address(new TestAcceptingVerifier()), address(reputation))
+                    )
+                )
+            )
+        );
+        vm.startPrank(admin);
+        escrow.setLocker(address(proofs), true);
+        reputation.setRecorder(address(proofs), true);
+        // Short windows so that a few warps get completed jobs and challenges past them.
         marketplace.setDisputeWindow(2 hours);
+        proofs.setWindows(3 hours, 1 days, 1 hours, 2 hours);
+        vm.stopPrank();
         handler = new MarketplaceHandler(
-            marketplace, escrow, registry, reputation, usd, admin, treasury, stakersPool, actors
+            marketplace, escrow, registry, reputation, proofs, usd, admin, treasury, stakersPool, actors
         );
         fabHeld = fab.balanceOf(address(registry)) + fab.balanceOf(treasury);
         for (uint256 i; i < 5; ++i) {
@@ -940,7 +1286,7 @@ contract MarketplaceInvariantTest is FabstirTestBase {
         }
 
         // progressJob is repeated so that jobs often get through their whole lifecycle.
-        bytes4[] memory selectors = new bytes4[](34);
+        bytes4[] memory selectors = new bytes4[](39);
         selectors[0] = MarketplaceHandler.postJob.selector;
         selectors[1] = MarketplaceHandler.postJob.selector;
         selectors[2] = MarketplaceHandler.claimJob.selector;
@@ -975,6 +1321,11 @@ contract MarketplaceInvariantTest is FabstirTestBase {
         selectors[31] = MarketplaceHandler.setMarketplaceParameter.selector;
         selectors[32] = MarketplaceHandler.setReputationParameter.selector;
         selectors[33] = MarketplaceHandler.disputeJob.selector;
+        selectors[34] = MarketplaceHandler.openChallenge.selector;
+        selectors[35] = MarketplaceHandler.openChallenge.selector;
+        selectors[36] = MarketplaceHandler.proveJob.selector;
+        selectors[37] = MarketplaceHandler.endChallenge.selector;
+        selectors[38] = MarketplaceHandler.progressChallenge.selector;
         targetSelector(FuzzSelector({addr: address(handler), selectors: selectors}));
         targetContract(address(handler));
     }
@@ -999,8 +1350,14 @@ contract MarketplaceInvariantTest is FabstirTestBase {
             (lockedToken, amount) = escrow.lockOf(address(marketplace), id | handler.BOND_ID());
             if (lockedToken == token) sum += amount;
         }
+        for (uint256 id = 1; id <= handler.challengeCount(); ++id) {
+            (address lockedToken, uint256 amount) = escrow.lockOf(address(proofs), id | handler.CHALLENGE_BOND_ID());
+            if (lockedToken == token) sum += amount;
+        }
     }
 
+    /// The escrow holds exactly what it owes: the jobs' deposits, the dispute bonds and the
+    /// challenge bonds still locked, the accounts' withdrawable balances and the uncollected fees.
     function _assertSolvent(address token, string memory label) internal view {
         (uint256 tf, uint256 sf) = escrow.feesOf(token);
         assertEq(
@@ -1065,7 +1422,8 @@ contract MarketplaceInvariantTest is FabstirTestBase {
     }
 
     /// What the escrow credited (balances, fees, and what already left through withdraw and
-    /// collectFees) is exactly the sum of the deposits of terminal jobs.
+    /// collectFees) is exactly the deposits and dispute bonds of terminal jobs plus the bonds of
+    /// ended challenges.
     function invariant_creditsEqualTerminalDeposits() public view {
         _assertModel();
         address[2] memory tokens = [ETH, address(usd)];
@@ -1079,10 +1437,25 @@ contract MarketplaceInvariantTest is FabstirTestBase {
             (uint256 tf, uint256 sf) = escrow.feesOf(token);
             assertEq(
                 _sumBalances(token) + tf + sf + handler.withdrawn(token) + handler.collected(token),
-                terminalDeposits,
-                "credits != deposits and bonds of terminal jobs"
+                terminalDeposits + handler.endedBonds(token),
+                "credits != deposits and bonds of terminal jobs + bonds of ended challenges"
             );
         }
+    }
+
+    /// A challenge bond is locked exactly while the challenge is open, for the amount the model
+    /// says, and the ProofSystem agrees with the model about every challenge's status.
+    function invariant_challengeBondsLockedWhileOpen() public view {
+        _assertModel();
+        for (uint256 id = 1; id <= handler.challengeCount(); ++id) {
+            MarketplaceHandler.GhostChallenge memory c = handler.ghostChallenge(id);
+            (address token, uint256 locked) = escrow.lockOf(address(proofs), id | handler.CHALLENGE_BOND_ID());
+            bool open = proofs.challengeOf(id).status == IProofSystem.ChallengeStatus.Open;
+            assertEq(open, c.open, "challenge status");
+            assertEq(locked, c.open ? c.bond : 0, "a bond is locked exactly while its challenge is open");
+            if (c.open) assertEq(token, c.token, "bond token");
+        }
+        assertEq(proofs.nextChallengeId(), handler.challengeCount() + 1, "every challenge is tracked");
     }
 
     /// activeJobCount(host) is the number of the host's Claimed, Completed or Disputed jobs.
@@ -1125,8 +1498,8 @@ contract MarketplaceInvariantTest is FabstirTestBase {
         assertEq(s, handler.stakersBps());
     }
 
-    /// Slashes only move FAB from the registry to renters (compensation) and the treasury: FAB is
-    /// conserved, no host lost more than it had staked, and every slash was split as the model says.
+    /// Slashes only move FAB from the registry to the wronged renters and challengers
+    /// (compensation) and the treasury: FAB is conserved and every slash was split as the model says.
     function invariant_slashesConserveFab() public view {
         _assertModel();
         uint256 sum = fab.balanceOf(address(registry)) + fab.balanceOf(treasury);
@@ -1135,9 +1508,21 @@ contract MarketplaceInvariantTest is FabstirTestBase {
         }
         assertEq(sum, fabHeld, "FAB created or lost");
         assertEq(fab.balanceOf(treasury), handler.slashedToTreasury(), "treasury got the rest of each slash");
+    }
+
+    /// A slash never exceeds the host's stake: what each host ever staked is exactly what it still
+    /// holds (stake and unbonding stake) plus what slashes took from the registry for it (measured
+    /// from FAB leaving the registry), so slashes never took more than it put in nor anyone
+    /// else's stake. Each single slash is also checked against the host's holding and the
+    /// per-incident cap when it happens (MarketplaceHandler._checkSlash).
+    function invariant_slashNeverExceedsStake() public view {
+        _assertModel();
         for (uint256 a; a < 3; ++a) {
-            // Each host was funded with 100 000 FAB: it cannot lose more than it ever staked.
-            assertLe(handler.slashedFrom(handler.actor(a)), 100_000 * FAB, "slashed more than staked");
+            address host = handler.actor(a);
+            (, uint256 stake,, uint256 unbonding,) = registry.hostState(host);
+            assertEq(
+                stake + unbonding + handler.slashedFrom(host), handler.stakedIn(host), "stake in != held + slashed"
+            );
         }
     }
 
@@ -1151,10 +1536,36 @@ contract MarketplaceInvariantTest is FabstirTestBase {
         }
     }
 
+    /// Every dispute ends: one second after its arbitration deadline anyone can apply the default
+    /// (settleDispute never reverts then), the job settles, its deposit and bond are released, and
+    /// the host is not slashed.
+    function invariant_everyDisputeEndsAfterItsDeadline() public {
+        _assertModel();
+        address anyone = makeAddr("anyone");
+        for (uint256 i; i < handler.jobCount(); ++i) {
+            uint256 id = handler.jobIdAt(i);
+            MarketplaceHandler.GhostJob memory g = handler.ghostJob(id);
+            if (g.status != IJobMarketplace.JobStatus.Disputed) continue;
+            uint256 snapshot = vm.snapshotState();
+            vm.warp(uint256(g.arbitrationEndsAt) + 1);
+            (, uint256 stakeBefore,, uint256 unbondingBefore,) = registry.hostState(g.host);
+            vm.prank(anyone);
+            marketplace.settleDispute(id);
+            assertEq(uint256(_status(id)), uint256(IJobMarketplace.JobStatus.Settled), "dispute did not end");
+            (, uint256 locked) = escrow.lockOf(address(marketplace), id);
+            (, uint256 bond) = escrow.lockOf(address(marketplace), id | handler.BOND_ID());
+            assertEq(locked + bond, 0, "deposit or bond locked after the dispute ended");
+            (, uint256 stake,, uint256 unbonding,) = registry.hostState(g.host);
+            assertEq(stake + unbonding, stakeBefore + unbondingBefore, "the default slashed the host");
+            vm.revertToState(snapshot);
+        }
+    }
+
     /// Every job ends and nothing is locked forever: from any state reached, once time passes every
     /// deadline (a year on), anyone can take every job to a terminal state (expire, release, apply
-    /// the dispute default), after which no deposit or bond stays locked, every host can leave
-    /// (deregister) and withdraw its stake and earnings, and every renter its refunds.
+    /// the dispute default) and end every challenge, after which no deposit or bond stays locked,
+    /// every host can leave (deregister) and withdraw its stake and earnings, and every renter and
+    /// challenger its refunds and bonds.
     function invariant_everyJobEndsAndNothingStaysLocked() public {
         _assertModel();
         uint256 snapshot = vm.snapshotState();
@@ -1175,6 +1586,17 @@ contract MarketplaceInvariantTest is FabstirTestBase {
             (, uint256 locked) = escrow.lockOf(address(marketplace), id);
             (, uint256 bond) = escrow.lockOf(address(marketplace), id | handler.BOND_ID());
             assertEq(locked + bond, 0, "deposit or bond locked after the job ended");
+        }
+        // Every open challenge ends after its deadline too, whoever calls, and releases its bond.
+        for (uint256 id = 1; id <= handler.challengeCount(); ++id) {
+            IProofSystem.Challenge memory c = proofs.challengeOf(id);
+            if (c.status != IProofSystem.ChallengeStatus.Open) continue;
+            vm.prank(anyone);
+            if (c.kind == IProofSystem.ChallengeKind.Count) proofs.resolveCountChallenge(id);
+            else proofs.settleOutputChallenge(id);
+            assertTrue(proofs.challengeOf(id).status != IProofSystem.ChallengeStatus.Open, "challenge did not end");
+            (, uint256 bond) = escrow.lockOf(address(proofs), id | handler.CHALLENGE_BOND_ID());
+            assertEq(bond, 0, "challenge bond locked after the challenge ended");
         }
         // Pausing is governance's call, not a lock: with the escrow resumed everyone withdraws.
         if (escrow.paused()) {

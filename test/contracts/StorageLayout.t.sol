@@ -44,8 +44,9 @@ contract StorageLayoutTest is FabstirTestBase {
         );
     }
 
-    /// Config { uint16 hostBps; uint16 treasuryBps; uint16 stakersBps } then treasury, stakersPool
-    /// in the next slots, and the lockers mapping appended last (base + 7).
+    /// Config { uint16 hostBps; uint16 treasuryBps; uint16 stakersBps; address feeDiscounts } then
+    /// treasury, stakersPool in the next slots, and the lockers mapping appended last (base + 7).
+    /// feeDiscounts (the trust layer) was appended inside the config slot's free bytes.
     /// @dev The sessions change (issue 12) removed `marketplace` from Config and keyed `locks` by
     /// locker: that layout is not upgrade-compatible with the escrow before it, which is fine only
     /// while no escrow of the old layout holds value anywhere (redeploy, never upgrade in place).
@@ -55,7 +56,9 @@ contract StorageLayoutTest is FabstirTestBase {
         assertEq(_low(config, 0, 16), 8_500, "hostBps");
         assertEq(_low(config, 16, 16), 1_000, "treasuryBps");
         assertEq(_low(config, 32, 16), 500, "stakersBps");
-        assertEq(_low(config, 48, 208), 0, "nothing else in the config slot");
+        assertEq(_low(config, 48, 160), uint160(address(reputation)), "feeDiscounts");
+        assertEq(escrow.feeDiscounts(), address(reputation), "feeDiscounts as the escrow reads it");
+        assertEq(_low(config, 208, 48), 0, "nothing else in the config slot");
         assertEq(address(uint160(uint256(vm.load(address(escrow), bytes32(uint256(base) + 1))))), treasury);
         assertEq(address(uint160(uint256(vm.load(address(escrow), bytes32(uint256(base) + 2))))), stakersPool);
         bytes32 lockerSlot = keccak256(abi.encode(address(marketplace), uint256(base) + 7));

@@ -2197,6 +2197,33 @@ describe("NodeRegistry", async () => {
 
   // ---------------------------------------------------------------- admin
 
+  describe("setClaimsPerMinimumStake", () => {
+    it("sets the claim capacity per minimum stake within 1..1000 (admin only)", async () => {
+      const f = await loadFixture(hostRegistered);
+      const before = await f.registry.read.claimsPerMinimumStake();
+      await a.emitWithArgs(
+        f.registry.write.setClaimsPerMinimumStake([3]),
+        f.registry,
+        "ClaimsPerMinimumStakeUpdated",
+        [before, 3],
+      );
+      assert.equal(await f.registry.read.claimsPerMinimumStake(), 3);
+      for (const bad of [0, 1_001])
+        await a.revertWithCustomErrorWithArgs(
+          f.registry.write.setClaimsPerMinimumStake([bad]),
+          f.registry,
+          "NodeRegistryInvalidAmount",
+          [BigInt(bad)],
+        );
+      await a.revertWithCustomErrorWithArgs(
+        f.registry.write.setClaimsPerMinimumStake([5], { account: f.other.account }),
+        f.registry,
+        "AccessControlUnauthorizedAccount",
+        [f.other.account.address, zeroHash],
+      );
+    });
+  });
+
   describe("setMinimumStake", () => {
     it("sets the minimum and emits MinimumStakeUpdated(previous, current)", async () => {
       const f = await loadFixture(hostRegistered);

@@ -725,6 +725,23 @@ describe("PaymentEscrow", () => {
       );
     });
 
+    it("sets and clears the fee-discount source with FeeDiscountsUpdated (admin only)", async () => {
+      const current = getAddress(await sys.escrow.read.feeDiscounts());
+      assert.equal(current, getAddress(sys.reputation.address));
+      await viem.assertions.emitWithArgs(
+        sys.escrow.write.setFeeDiscounts([zeroAddress]),
+        sys.escrow,
+        "FeeDiscountsUpdated",
+        [current, zeroAddress],
+      );
+      assert.equal(await sys.escrow.read.feeDiscounts(), zeroAddress);
+      await viem.assertions.revertWithCustomError(
+        sys.escrow.write.setFeeDiscounts([current], { account: sys.other.account }),
+        sys.escrow,
+        "AccessControlUnauthorizedAccount",
+      );
+    });
+
     it("updates treasury and stakers pool with events, refusing the zero address", async () => {
       const next = getAddress(sys.other.account.address);
       const treasury = await sys.escrow.read.treasury();

@@ -231,6 +231,19 @@ describe("SessionManager", () => {
       await openSession(sys, { ...r, maxPricePerToken: HOST_PRICE });
     });
 
+    it("refuses a host below the renter's minimum score (a new host scores 500)", async () => {
+      const strict = await request({ minScore: 501 });
+      await a.revertWithCustomErrorWithArgs(
+        sys.sessions.write.openSession([strict], { account: sys.renter.account, value: DEPOSIT }),
+        sys.sessions,
+        "SessionManagerScoreTooLow",
+        [getAddress(sys.host.account.address), 500, 501],
+      );
+      assert.equal(await sys.sessions.read.nextSessionId(), 1n);
+      // A minimum the host meets opens.
+      await openSession(sys, { ...strict, minScore: 500 });
+    });
+
     it("refuses invalid requests: model, host, expiry, deposit, value", async () => {
       const now = BigInt(await time.latest());
       const cases: [Partial<SessionRequest>, string][] = [
@@ -238,7 +251,8 @@ describe("SessionManager", () => {
         [{ host: zeroAddress }, "host"],
         [{ host: sys.renter.account.address }, "host"],
         [{ expiry: now }, "expiry"],
-        [{ expiry: now + 30n * 86_400n + 100n }, "expiry"],
+        // A day past the longest session: blocks after a fixture revert may be minutes later than `now`.
+        [{ expiry: now + 31n * 86_400n }, "expiry"],
         [{ deposit: HOST_PRICE - 1n }, "deposit"],
       ];
       for (const [overrides, field] of cases) {

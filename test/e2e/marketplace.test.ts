@@ -50,6 +50,7 @@ describe("the local marketplace end to end", () => {
       apiPort: 0,
       gatewayPort: 0,
       hostPort: 0,
+      arbiterPort: 0,
     });
   const api = async (pathname: string): Promise<Json> => {
     const res = await fetch(`${market.file.apiUrl}${pathname}`);

@@ -48,6 +48,7 @@ describe("sessions end to end", () => {
       apiPort: 0,
       gatewayPort: 0,
       hostPort: 0,
+      arbiterPort: 0,
     });
     client = new OpenAI({
       baseURL: `${market.file.gatewayUrl}/v1`,

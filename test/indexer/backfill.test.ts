@@ -26,6 +26,7 @@ import {
   jobMarketplaceAbi,
   nodeRegistryAbi,
   paymentEscrowAbi,
+  proofSystemAbi,
   reputationSystemAbi,
   sessionManagerAbi,
 } from "../../abis/index.ts";
@@ -114,6 +115,8 @@ describe("indexer backfill on Postgres, killed and restarted", { timeout: 600_00
       [chain.addresses.PaymentEscrow.toLowerCase()]: paymentEscrowAbi,
       [chain.addresses.SessionManager.toLowerCase()]: sessionManagerAbi,
       [chain.addresses.ReputationSystem.toLowerCase()]: reputationSystemAbi,
+      // Its deployment's events only (proofs and challenges: api/routes/challenges.test.ts).
+      [chain.addresses.ProofSystem.toLowerCase()]: proofSystemAbi,
     };
     // In ranges of blocks: the whole history in one answer exceeds viem's 10 MB response limit.
     const head = await chain.publicClient.getBlockNumber();

@@ -1,4 +1,5 @@
 /** Small pure conversions shared by the handlers. */
+import { WORK } from "../../../abis/index.ts";
 
 /** Unique, chain-ordered id of a log: `${blockNumber}-${logIndex}` zero-padded so text order is chain order. */
 export function eventId(event: { block: { number: bigint }; log: { logIndex: number } }): string {
@@ -29,7 +30,21 @@ export function dayOf(timestamp: bigint): string {
   return new Date(Number(timestamp) * 1000).toISOString().slice(0, 10);
 }
 
+/**
+ * A work (IReputationSystem.Work and IProofSystem.Work, the same enum: Job, Session) by its
+ * label, with its id in the column of its kind: exactly one of `jobId` and `sessionId` is set.
+ */
+export function workOf(kind: number, id: bigint) {
+  const label = WORK[kind];
+  if (label === undefined) throw new Error(`unknown work kind ${kind} of ${id}`);
+  return label === "Job"
+    ? { kind: label, jobId: id, sessionId: null }
+    : { kind: label, jobId: null, sessionId: id };
+}
+
 export {
+  CHALLENGE_KIND,
+  CHALLENGE_STATUS,
   CLOSE_REASON,
   HOST_STATUS,
   JOB_STATUS,
