@@ -70,7 +70,8 @@ Fabstir local marketplace ${market.resumed ? "resumed" : "started"} in ${((Date.
   SQL over HTTP        ${f.apiUrl}/sql
   OpenAPI              ${f.apiUrl}/openapi.json
 ${f.hosts.map((h, i) => `  host ${i + 1}               ${h.httpUrl}/v1   ${h.address}`).join("\n")}
-  renter gateway       ${f.gatewayUrl}/v1   pays as ${f.renter.address}
+  renter gateway       ${f.gatewayUrl}/v1   pays as ${f.renter.address}, spot-checks ${LOCAL_DEFAULTS.spotCheckRate * 100}% of its answers
+  arbiter              ${f.arbiterUrl}   decides output challenges and disputes
 
 Try:
   npm run renter -- hosts --model ${model}
@@ -78,6 +79,7 @@ Try:
   curl -s ${f.gatewayUrl}/v1/chat/completions -H 'content-type: application/json' \\
     -d '{"model":"${model}","messages":[{"role":"user","content":"hello"}]}'
   npm run host -- status --config ${f.hosts[0]?.config}
+  curl -s ${f.gatewayUrl}/v1/fabstir/checks     (the gateway's spot-checks and challenges)
 
 The demo models are generated, so their answers are meaningless text; see docs/host-guide.md
 to serve a real GGUF model. Ctrl-C stops everything; npm start resumes, npm start -- --fresh starts over.

@@ -682,7 +682,7 @@ export function createRenter(options: RenterOptions): Renter {
         chainId: options.chainId,
         sessions,
         sessionManager: options.addresses.SessionManager,
-        escrow,
+        approve,
         proofSystem: options.addresses.ProofSystem,
         arbiterUrl: options.spotCheck.arbiterUrl,
         checkpointTimeoutMs: options.spotCheck.checkpointTimeoutMs,

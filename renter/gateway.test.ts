@@ -83,4 +83,35 @@ describe("renter gateway errors", () => {
       assert.doesNotMatch(JSON.stringify(r.error), /hunter2/);
     }
   });
+
+  it("validates a rating before it reaches the chain, and maps the contract's refusal", async () => {
+    const calls: unknown[][] = [];
+    const renter = {
+      address: "0x0000000000000000000000000000000000000001",
+      async rate(...args: unknown[]) {
+        calls.push(args);
+        throw new TransactionRefusedError("rateSession", undefined, "ReputationAlreadyRated");
+      },
+    } as unknown as Renter;
+    const app = createGatewayApp({ renter });
+    const rate = (body: unknown) =>
+      app.request("/v1/fabstir/ratings", {
+        method: "POST",
+        headers: { "content-type": "application/json" },
+        body: typeof body === "string" ? body : JSON.stringify(body),
+      });
+    for (const bad of [
+      "{",
+      { kind: "session", id: "1", stars: 6 },
+      { kind: "session", id: "1", stars: 0 },
+      { kind: "session", id: "-1", stars: 3 },
+      { kind: "host", id: "1", stars: 3 },
+      { kind: "job", id: "1", stars: 2.5 },
+    ])
+      assert.equal((await rate(bad)).status, 400, JSON.stringify(bad));
+    assert.equal(calls.length, 0, "nothing invalid reaches the chain");
+    const refused = await rate({ kind: "session", id: "7", stars: 4 });
+    assert.equal(refused.status, 502);
+    assert.deepEqual(calls, [["session", 7n, 4]]);
+  });
 });

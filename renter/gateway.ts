@@ -9,6 +9,7 @@
  *   GET  /v1/models             models that eligible hosts offer (from the discovery API)
  *   POST /v1/chat/completions   streaming (SSE) and not
  *   GET  /v1/fabstir/checks     the spot-checks of this gateway's answers and their challenges
+ *   POST /v1/fabstir/ratings    rates a settled session or job once: {"kind","id","stars"}
  *   GET  /health
  *
  * Each answer names what paid for it: on sessions, headers X-Fabstir-Session and
@@ -24,6 +25,7 @@ import { Hono } from "hono";
 import { bodyLimit } from "hono/body-limit";
 import { streamSSE } from "hono/streaming";
 import { replaceBigInts } from "ponder";
+import { z } from "zod";
 import { type Logger, silentLogger } from "../protocol/logger.ts";
 import {
   type ChatCompletionBody,
@@ -41,6 +43,13 @@ import { tokenAddress } from "./discovery.ts";
 import { HostRequestError, InvalidRequestError, RenterError } from "./errors.ts";
 import type { SessionAnswer } from "./sessions.ts";
 import type { TrustGuard } from "./trust.ts";
+
+/** A rating of a settled session or job of this renter (ReputationSystem.rateSession / rateJob). */
+const ratingBody = z.object({
+  kind: z.enum(["session", "job"]),
+  id: z.string().regex(/^\d{1,78}$/, "a decimal id"),
+  stars: z.number().int().min(1).max(5),
+});
 
 export interface GatewayOptions {
   renter: Renter;
@@ -135,6 +144,28 @@ export function createGatewayApp(options: GatewayOptions): Hono {
       checks: replaceBigInts(trust?.reports() ?? [], (v) => v.toString()),
     }),
   );
+
+  app.post("/v1/fabstir/ratings", async (c) => {
+    let raw: unknown;
+    try {
+      raw = await c.req.json();
+    } catch {
+      return c.json(errorObject("invalid_request", "the body is not JSON"), 400);
+    }
+    const parsed = ratingBody.safeParse(raw);
+    if (!parsed.success) return c.json(validationErrorObject(parsed.error), 400);
+    const { kind, id, stars } = parsed.data;
+    const r = await renter.rate(kind, BigInt(id), stars);
+    return c.json({
+      kind,
+      id,
+      stars,
+      host: r.host ?? null,
+      weight: r.weight.toString(),
+      score: r.score ?? null,
+      transaction_hash: r.tx,
+    });
+  });
 
   app.get("/v1/models", async (c) => {
     const models = await renter.discovery.models();

@@ -15,7 +15,7 @@
  * before the arbitration deadline its bond comes back and nobody is slashed.
  */
 import { randomBytes } from "node:crypto";
-import { type Address, erc20Abi, type Hex, parseEventLogs, toHex, zeroAddress } from "viem";
+import { type Address, type Hex, parseEventLogs, toHex, zeroAddress } from "viem";
 import { proofSystemAbi, sessionManagerAbi } from "../abis/index.ts";
 import type { ChainClient } from "../protocol/chain-client.ts";
 import { digestCovers, evidenceHash, type OutputEvidence } from "../protocol/challenges.ts";
@@ -28,7 +28,8 @@ export interface TrustOptions {
   chainId: number;
   sessions: SessionPool;
   sessionManager: Address;
-  escrow: Address;
+  /** Lets the escrow take `amount` of an ERC-20 (the bond) from the renter, if it cannot yet. */
+  approve: (token: Address, amount: bigint) => Promise<void>;
   checker: SpotChecker;
   /** Without a ProofSystem a failed check only distrusts the host. */
   proofSystem?: Address;
@@ -129,21 +130,7 @@ export function createTrustGuard(o: TrustOptions): TrustGuard {
       functionName: "challengeBondOfSession",
       args: [session.terms, session.id],
     });
-    if (token !== zeroAddress) {
-      const allowance = await o.chain.read("allowance", {
-        address: token,
-        abi: erc20Abi,
-        functionName: "allowance",
-        args: [o.chain.account.address, o.escrow],
-      });
-      if (allowance < bond)
-        await o.chain.send("approve", {
-          address: token,
-          abi: erc20Abi,
-          functionName: "approve",
-          args: [o.escrow, bond],
-        });
-    }
+    if (token !== zeroAddress) await o.approve(token, bond);
     const tx = await o.chain.send("challengeSessionOutput", {
       address: o.proofSystem,
       abi: proofSystemAbi,

@@ -17,7 +17,10 @@ export default buildModule("Fabstir", (m) => {
   const stakersPool = m.getParameter("stakersPool", m.getAccount(0));
   const fabSupply = m.getParameter("fabSupply", 1_000_000_000n * 10n ** 18n);
   const minimumStake = m.getParameter("minimumStake", 1_000n * 10n ** 18n);
-  const unbondingPeriod = m.getParameter("unbondingPeriod", 7n * DAY);
+  // Longer than a session's challenge window (3 days after expiry) plus the arbitration window
+  // (7 days), so stake leaving after a session's expiry is still there for its challenges
+  // (open sessions are not counted as a host's commitments when it unstakes).
+  const unbondingPeriod = m.getParameter("unbondingPeriod", 14n * DAY);
   const disputeWindow = m.getParameter("disputeWindow", DAY);
   const closeWindow = m.getParameter("sessionCloseWindow", 60n * 60n);
   // How much of the payment token is one unit of rating weight (ETH: 1 gwei, about one token's

@@ -15,7 +15,6 @@ import { encodeAbiParameters, keccak256, stringToHex, zeroAddress } from "viem";
 import { privateKeyToAccount } from "viem/accounts";
 import { afterAll, beforeAll, describe, it } from "vitest";
 import {
-  fabTokenAbi,
   jobMarketplaceAbi,
   nodeRegistryAbi,
   paymentEscrowAbi,
@@ -24,6 +23,7 @@ import {
 import { devPrivateKey, type LocalChain, startLocalChain } from "../../fixtures/local-chain.ts";
 import { postJob, readJob, until } from "../../fixtures/marketplace.ts";
 import { type RpcProxy, startRpcProxy } from "../../fixtures/rpc-proxy.ts";
+import { fundTestHost, startTestService } from "../../fixtures/test-host.ts";
 import { requestHash } from "../../protocol/hashing.ts";
 import { type HttpServer, startHttpServer } from "../../protocol/http-server.ts";
 import { signJobAuthorization } from "../../protocol/job-auth.ts";
@@ -31,12 +31,12 @@ import { createLogger } from "../../protocol/logger.ts";
 import { chainModelId } from "../../protocol/model-id.ts";
 import { type ChatCompletionBody, chatToServeRequest } from "../../protocol/openai.ts";
 import { HEADERS } from "../../protocol/wire.ts";
-import { parseNodeConfig } from "../config.ts";
 import { createHttpApp } from "../http/server.ts";
-import { createInferenceService, type InferenceService } from "../inference/service.ts";
+import type { InferenceService } from "../inference/service.ts";
 import { type TestModels, tinyTestModels } from "../models/test-models.ts";
 import { createRequestHandler } from "../serving/handler.ts";
 import { type HostChain, startHostChain } from "./host-chain.ts";
+
 import { type DesiredRegistration, ensureRegistration } from "./registration.ts";
 
 const MODEL = "tiny-chat";
@@ -134,42 +134,12 @@ describe("host node on a local chain", () => {
     [chain, models] = await Promise.all([startLocalChain(), tinyTestModels()]);
     proxy = await startRpcProxy(chain.url);
     dir = await mkdtemp(path.join(tmpdir(), "fabstir-host-chain-"));
-    service = createInferenceService(
-      parseNodeConfig(
-        {
-          models: [{ id: MODEL, path: models.chat, role: "chat" }],
-          gpu: false,
-          threads: 1,
-          engine: { contextSize: CONTEXT_SIZE, sequences: 2 },
-          cache: { enabled: false },
-        },
-        models.dir,
-      ),
-    );
-    await service.start();
-    const admin = chain.wallet(0);
-    const minimum = await chain.publicClient.readContract({
-      address: chain.addresses.NodeRegistry,
-      abi: nodeRegistryAbi,
-      functionName: "minimumStake",
+    service = await startTestService(models, MODEL, CONTEXT_SIZE);
+    registration = await fundTestHost(chain, hostAccount.address, {
+      model: MODEL,
+      price: PRICE,
+      contextSize: CONTEXT_SIZE,
     });
-    const tx = await admin.writeContract({
-      address: chain.addresses.FABToken,
-      abi: fabTokenAbi,
-      functionName: "transfer",
-      args: [hostAccount.address, minimum * 2n],
-    });
-    await chain.publicClient.waitForTransactionReceipt({ hash: tx });
-    registration = {
-      stake: minimum,
-      hardware: { gpuModel: stringToHex("CPU", { size: 32 }), vramMiB: 0, gpuCount: 0 },
-      region: stringToHex("local", { size: 32 }),
-      // This test runs no libp2p node: a placeholder peer id and address.
-      endpoints: { peerId: "0x0024080112201111", multiaddrs: [], httpUrl: "http://127.0.0.1:1" },
-      metadataDigest: keccak256(stringToHex("test host")),
-      offers: [{ modelId: chainModelId(MODEL), token: zeroAddress, pricePerToken: PRICE }],
-      contexts: [{ modelId: chainModelId(MODEL), contextLength: CONTEXT_SIZE }],
-    };
   });
   afterAll(async () => {
     await stopHost();

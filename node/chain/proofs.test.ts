@@ -12,19 +12,18 @@ import assert from "node:assert/strict";
 import { mkdtemp, readFile, rm, writeFile } from "node:fs/promises";
 import { tmpdir } from "node:os";
 import path from "node:path";
-import { keccak256, parseEventLogs, stringToHex, zeroAddress } from "viem";
+import { parseEventLogs, zeroAddress } from "viem";
 import { generatePrivateKey, privateKeyToAccount } from "viem/accounts";
 import { afterAll, beforeAll, describe, it } from "vitest";
 import {
   CHALLENGE_STATUS,
-  fabTokenAbi,
-  nodeRegistryAbi,
   paymentEscrowAbi,
   proofSystemAbi,
   sessionManagerAbi,
 } from "../../abis/index.ts";
 import { devPrivateKey, type LocalChain, startLocalChain } from "../../fixtures/local-chain.ts";
 import { postJob, readJob, until } from "../../fixtures/marketplace.ts";
+import { fundTestHost, startTestService } from "../../fixtures/test-host.ts";
 import { requestHash } from "../../protocol/hashing.ts";
 import { signJobAuthorization } from "../../protocol/job-auth.ts";
 import { createLogger } from "../../protocol/logger.ts";
@@ -41,12 +40,12 @@ import {
   termsToWire,
 } from "../../protocol/sessions.ts";
 import type { GenerationEvent, ServeRequest } from "../../protocol/wire.ts";
-import { parseNodeConfig } from "../config.ts";
-import { createInferenceService, type InferenceService } from "../inference/service.ts";
+import type { InferenceService } from "../inference/service.ts";
 import { type TestModels, tinyTestModels } from "../models/test-models.ts";
 import { createRequestHandler } from "../serving/handler.ts";
 import type { RequestHandler } from "../serving/types.ts";
 import { type HostChain, startHostChain } from "./host-chain.ts";
+
 import type { WorkProof } from "./proof-store.ts";
 import type { ProofPolicy } from "./proofs.ts";
 import type { DesiredRegistration } from "./registration.ts";
@@ -196,41 +195,12 @@ describe("host proofs on a local chain", () => {
   beforeAll(async () => {
     [chain, models] = await Promise.all([startLocalChain(), tinyTestModels()]);
     dir = await mkdtemp(path.join(tmpdir(), "fabstir-host-proofs-"));
-    service = createInferenceService(
-      parseNodeConfig(
-        {
-          models: [{ id: MODEL, path: models.chat, role: "chat" }],
-          gpu: false,
-          threads: 1,
-          engine: { contextSize: CONTEXT_SIZE, sequences: 2 },
-          cache: { enabled: false },
-        },
-        models.dir,
-      ),
-    );
-    await service.start();
-    const admin = chain.wallet(0);
-    const minimum = await chain.publicClient.readContract({
-      address: chain.addresses.NodeRegistry,
-      abi: nodeRegistryAbi,
-      functionName: "minimumStake",
+    service = await startTestService(models, MODEL, CONTEXT_SIZE);
+    registration = await fundTestHost(chain, hostAccount.address, {
+      model: MODEL,
+      price: PRICE,
+      contextSize: CONTEXT_SIZE,
     });
-    const tx = await admin.writeContract({
-      address: chain.addresses.FABToken,
-      abi: fabTokenAbi,
-      functionName: "transfer",
-      args: [hostAccount.address, minimum * 2n],
-    });
-    await chain.publicClient.waitForTransactionReceipt({ hash: tx });
-    registration = {
-      stake: minimum,
-      hardware: { gpuModel: stringToHex("CPU", { size: 32 }), vramMiB: 0, gpuCount: 0 },
-      region: stringToHex("local", { size: 32 }),
-      endpoints: { peerId: "0x0024080112201111", multiaddrs: [], httpUrl: "http://127.0.0.1:1" },
-      metadataDigest: keccak256(stringToHex("test host")),
-      offers: [{ modelId: chainModelId(MODEL), token: zeroAddress, pricePerToken: PRICE }],
-      contexts: [{ modelId: chainModelId(MODEL), contextLength: CONTEXT_SIZE }],
-    };
   });
   afterAll(async () => {
     await stopHost();

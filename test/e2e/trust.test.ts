@@ -230,6 +230,28 @@ describe("the trust layer end to end: a cheating host is caught and slashed", ()
       assert.ok((await scoreOf(h)) >= 500);
     }
 
+    // The renter rates the honest host's session through the gateway once it is settled.
+    const session = market.renter.sessions
+      .held()
+      .find((h) => h.host.address.toLowerCase() === honest.toLowerCase());
+    assert.ok(session);
+    assert.equal((await market.renter.sessions.close(session.id)).how, "host");
+    const rated = await fetch(`${market.file.gatewayUrl}/v1/fabstir/ratings`, {
+      method: "POST",
+      headers: { "content-type": "application/json" },
+      body: JSON.stringify({ kind: "session", id: session.id.toString(), stars: 5 }),
+    });
+    const rating = (await rated.json()) as Json;
+    assert.equal(rated.status, 200, JSON.stringify(rating));
+    assert.equal(rating.host.toLowerCase(), honest.toLowerCase());
+    assert.equal(rating.score, await scoreOf(honest));
+    const again = await fetch(`${market.file.gatewayUrl}/v1/fabstir/ratings`, {
+      method: "POST",
+      headers: { "content-type": "application/json" },
+      body: JSON.stringify({ kind: "session", id: session.id.toString(), stars: 1 }),
+    });
+    assert.equal(again.status, 502, "a session is rated once");
+
     // Evidence for a challenge that does not exist, or that is malformed, is refused.
     const post = (id: string, body: unknown) =>
       fetch(`${market.arbiter.url}/v1/challenges/${id}/evidence`, {
