@@ -298,7 +298,9 @@ export async function createArbiter(o: ArbiterOptions): Promise<Arbiter> {
   /** Collects verdicts from hosts other than the accused and the challenger. */
   async function collect(c: ArbiterCase) {
     const exclude = new Set([c.host.toLowerCase(), c.challenger.toLowerCase()]);
-    for (const v of c.verdicts) exclude.add(v.verifier.toLowerCase());
+    // A verifier that gave a verdict is not asked again; one that could not check is, later.
+    for (const v of c.verdicts)
+      if (v.outcome !== "unchecked") exclude.add(v.verifier.toLowerCase());
     const decided = () => c.verdicts.filter((v) => v.outcome !== "unchecked").length;
     const candidates = (await o.verifiers(c.evidence.model)).filter(
       (v) => !exclude.has(v.address.toLowerCase()),
@@ -320,6 +322,8 @@ export async function createArbiter(o: ArbiterOptions): Promise<Arbiter> {
           modelSha256: hashOfModelId(c.evidence.model) ?? o.modelSha256?.[c.evidence.model],
         },
       );
+      // Keep one entry per verifier: its verdict, or why it could not check the last time.
+      c.verdicts = c.verdicts.filter((x) => x.verifier.toLowerCase() !== v.address.toLowerCase());
       c.verdicts.push(
         r.outcome === "unchecked"
           ? { verifier: v.address, outcome: r.outcome, detail: `${r.reason}: ${r.detail}` }
@@ -336,9 +340,37 @@ export async function createArbiter(o: ArbiterOptions): Promise<Arbiter> {
   /** Works one case as far as it goes now. */
   async function decide(c: ArbiterCase) {
     if (c.status !== "pending") return;
-    if (Date.now() / 1000 > c.deadline) {
+    // Deadlines are the chain's time, not this machine's.
+    const now = (await o.chain.query("latest block", (client) => client.getBlock())).timestamp;
+    if (now > BigInt(c.deadline)) {
+      // Anyone may apply the default once the deadline passed: the arbiter does, so the bond
+      // and the payment do not wait for someone to ask.
       c.status = "expired";
       c.note = "the deadline passed before a decision: the contracts' default applies";
+      try {
+        const tx =
+          c.kind === "challenge"
+            ? await o.chain.send("settleOutputChallenge", {
+                address: o.addresses.ProofSystem,
+                abi: proofSystemAbi,
+                functionName: "settleOutputChallenge",
+                args: [BigInt(c.id)],
+              })
+            : await o.chain.send("settleDispute", {
+                address: o.addresses.JobMarketplace,
+                abi: jobMarketplaceAbi,
+                functionName: "settleDispute",
+                args: [BigInt(c.id)],
+              });
+        c.tx = tx.transactionHash;
+      } catch (e) {
+        const name = e instanceof ContractRevertError ? (e.errorName ?? e.message) : String(e);
+        // The chain's clock is behind ours, or the RPC failed: try again on the next round.
+        if (!(e instanceof ContractRevertError) || name.endsWith("ArbitrationOpen")) {
+          c.status = "pending";
+          c.note = `applying the default failed, will retry: ${name}`;
+        } else c.note += ` (already applied: ${name})`;
+      }
       return save(c);
     }
     await collect(c);

@@ -14,20 +14,11 @@ import { mkdtemp, readFile, rm, writeFile } from "node:fs/promises";
 import { tmpdir } from "node:os";
 import path from "node:path";
 import OpenAI from "openai";
-import {
-  keccak256,
-  type LocalAccount,
-  type PrivateKeyAccount,
-  parseEventLogs,
-  stringToHex,
-  zeroAddress,
-} from "viem";
+import { type LocalAccount, type PrivateKeyAccount, parseEventLogs, zeroAddress } from "viem";
 import { generatePrivateKey, privateKeyToAccount } from "viem/accounts";
 import { afterAll, beforeAll, describe, it } from "vitest";
 import {
   CLOSE_REASON,
-  fabTokenAbi,
-  nodeRegistryAbi,
   paymentEscrowAbi,
   SESSION_STATUS,
   sessionManagerAbi,
@@ -35,6 +26,7 @@ import {
 import { devPrivateKey, type LocalChain, startLocalChain } from "../../fixtures/local-chain.ts";
 import { until } from "../../fixtures/marketplace.ts";
 import { localNode } from "../../fixtures/p2p.ts";
+import { fundTestHost, startTestService } from "../../fixtures/test-host.ts";
 import { requestHash } from "../../protocol/hashing.ts";
 import { type HttpServer, startHttpServer } from "../../protocol/http-server.ts";
 import { createLogger } from "../../protocol/logger.ts";
@@ -56,9 +48,8 @@ import {
 } from "../../protocol/sessions.ts";
 import type { GenerationEvent } from "../../protocol/wire.ts";
 import { errorStatus } from "../../protocol/wire-errors.ts";
-import { parseNodeConfig } from "../config.ts";
 import { createHttpApp } from "../http/server.ts";
-import { createInferenceService, type InferenceService } from "../inference/service.ts";
+import type { InferenceService } from "../inference/service.ts";
 import { createNodeMetrics, type NodeMetrics } from "../metrics.ts";
 import { type TestModels, tinyTestModels } from "../models/test-models.ts";
 import { RemoteError } from "../p2p/errors.ts";
@@ -363,40 +354,12 @@ describe("host sessions on a local chain", () => {
   beforeAll(async () => {
     [chain, models] = await Promise.all([startLocalChain(), tinyTestModels()]);
     dir = await mkdtemp(path.join(tmpdir(), "fabstir-host-sessions-"));
-    service = createInferenceService(
-      parseNodeConfig(
-        {
-          models: [{ id: MODEL, path: models.chat, role: "chat" }],
-          gpu: false,
-          threads: 1,
-          engine: { contextSize: CONTEXT_SIZE, sequences: 2 },
-          cache: { enabled: false },
-        },
-        models.dir,
-      ),
-    );
-    await service.start();
-    const minimum = await chain.publicClient.readContract({
-      address: chain.addresses.NodeRegistry,
-      abi: nodeRegistryAbi,
-      functionName: "minimumStake",
+    service = await startTestService(models, MODEL, CONTEXT_SIZE);
+    registration = await fundTestHost(chain, hostAccount.address, {
+      model: MODEL,
+      price: PRICE,
+      contextSize: CONTEXT_SIZE,
     });
-    const tx = await chain.wallet(0).writeContract({
-      address: chain.addresses.FABToken,
-      abi: fabTokenAbi,
-      functionName: "transfer",
-      args: [hostAccount.address, minimum],
-    });
-    await chain.publicClient.waitForTransactionReceipt({ hash: tx });
-    registration = {
-      stake: minimum,
-      hardware: { gpuModel: stringToHex("CPU", { size: 32 }), vramMiB: 0, gpuCount: 0 },
-      region: stringToHex("local", { size: 32 }),
-      endpoints: { peerId: "0x0024080112201111", multiaddrs: [], httpUrl: "http://127.0.0.1:1" },
-      metadataDigest: keccak256(stringToHex("test host")),
-      offers: [{ modelId: chainModelId(MODEL), token: zeroAddress, pricePerToken: PRICE }],
-      contexts: [{ modelId: chainModelId(MODEL), contextLength: CONTEXT_SIZE }],
-    };
     // The default policy: no checkpoint or idle close gets in the way of the first tests.
     await startHost(path.join(dir, "sessions.json"));
   });

@@ -27,12 +27,14 @@ import {
   type LocalMarketplace,
   startLocalMarketplace,
 } from "../../local/marketplace.ts";
+import { evidenceHash, type OutputEvidence } from "../../protocol/challenges.ts";
 import { runToEnd } from "../../renter/client.ts";
 
 const MODEL = LOCAL_DEFAULTS.chatModel;
 // biome-ignore lint/suspicious/noExplicitAny: API JSON, checked field by field
 type Json = any;
 const CHALLENGE_UPHELD = 4;
+const CHALLENGE_UNARBITRATED = 6;
 
 async function until<T>(what: string, fn: () => Promise<T | undefined>, ms = 180_000): Promise<T> {
   const end = Date.now() + ms;
@@ -52,6 +54,8 @@ describe("the trust layer end to end: a cheating host is caught and slashed", ()
   let honest: `0x${string}`;
   let third: `0x${string}`;
   const stakeBefore = new Map<string, bigint>();
+  /** The honest host's job of the dispute test. */
+  let disputedJob: Awaited<ReturnType<typeof runToEnd>> | undefined;
 
   const read = () => market.renter.chain.public;
   const a = () => market.file.addresses as Record<string, `0x${string}`>;
@@ -282,6 +286,7 @@ describe("the trust layer end to end: a cheating host is caught and slashed", ()
       ),
     );
     assert.equal(result.verified, true);
+    disputedJob = result;
     const hostEscrowBefore = await escrowBalance(honest);
     const disputed = await market.renter.disputeAnswer(result.jobId, {
       model: MODEL,
@@ -314,5 +319,71 @@ describe("the trust layer end to end: a cheating host is caught and slashed", ()
     // The host was paid in full and got the renter's bond.
     assert.ok((await escrowBalance(honest)) >= hostEscrowBefore + disputed.bond);
     assert.equal(await stakeOf(honest), stakeBefore.get(honest));
+  });
+
+  it("applies the contracts' default to a challenge no one decided by its deadline: bond back, nobody slashed", async () => {
+    // A renter challenges the honest host's job of the test before, and the arbiter only gets
+    // the evidence after the arbitration window (7 days) has passed.
+    const disputed = disputedJob;
+    assert.ok(disputed, "the dispute test ran");
+    const jobId = disputed.jobId;
+    const result = await market.renter.job(jobId);
+    const evidence: OutputEvidence = {
+      v: 1,
+      chainId: 31337,
+      proofSystem: a().ProofSystem as `0x${string}`,
+      work: "job",
+      id: jobId.toString(),
+      model: MODEL,
+      request: { messages: disputed.served.messages ?? [], params: disputed.served.params ?? {} },
+      answer: disputed.text,
+      salt: `0x${"42".repeat(32)}`,
+    };
+    assert.equal(result.status, "Settled");
+    const [, bond] = await read().readContract({
+      address: a().ProofSystem as `0x${string}`,
+      abi: proofSystemAbi,
+      functionName: "challengeBondOfJob",
+      args: [jobId],
+    });
+    const opened = await market.renter.chain.send("challengeJobOutput", {
+      address: a().ProofSystem as `0x${string}`,
+      abi: proofSystemAbi,
+      functionName: "challengeJobOutput",
+      args: [jobId, evidenceHash(evidence)],
+      value: bond,
+    });
+    const [event] = parseEventLogs({
+      abi: proofSystemAbi,
+      eventName: "OutputChallengeOpened",
+      logs: opened.logs,
+    });
+    const id = event?.args.challengeId as bigint;
+    const escrowBefore = await escrowBalance(market.renter.address);
+    const stakeBefore = await stakeOf(honest);
+    await read().request({ method: "evm_increaseTime" as never, params: [8 * 86_400] as never });
+    await read().request({ method: "evm_mine" as never, params: [] as never });
+    const res = await fetch(`${market.arbiter.url}/v1/challenges/${id}/evidence`, {
+      method: "POST",
+      headers: { "content-type": "application/json" },
+      body: JSON.stringify(evidence),
+    });
+    assert.equal(res.status, 202, await res.clone().text());
+    const ended = await until("the arbiter to apply the default", async () => {
+      const body = (await (
+        await fetch(`${market.arbiter.url}/v1/challenges/${id}`)
+      ).json()) as Json;
+      return body.status === "expired" && body.tx ? body : undefined;
+    });
+    assert.deepEqual(ended.verdicts, [], "nothing was asked past the deadline");
+    const challenge = await read().readContract({
+      address: a().ProofSystem as `0x${string}`,
+      abi: proofSystemAbi,
+      functionName: "challengeOf",
+      args: [id],
+    });
+    assert.equal(challenge.status, CHALLENGE_UNARBITRATED);
+    assert.equal(await escrowBalance(market.renter.address), escrowBefore + bond);
+    assert.equal(await stakeOf(honest), stakeBefore);
   });
 });
