@@ -59,7 +59,7 @@ export const LOCAL_DEFAULTS = {
   apiPort: 42069,
   gatewayPort: 8787,
   arbiterPort: 8790,
-  /** The arbiter is dev account 10: the deployer grants it ARBITER_ROLE on a fresh chain. */
+  /** The arbiter is dev account 10: the LocalDev module grants it ARBITER_ROLE. */
   arbiterIndex: 10,
   /** The fraction of the gateway's session answers another host checks. */
   spotCheckRate: 0.1,
@@ -231,7 +231,9 @@ export async function startLocalMarketplace(
         functionName: "mint",
         args: [renterAccount.address, 10_000n * 10n ** 6n],
       });
-    // The arbiter's key decides output challenges and disputes (docs/trust.md).
+    // The arbiter's key decides output challenges and disputes (docs/trust.md). The LocalDev
+    // module grants it ARBITER_ROLE during the governance handover (the deployer keeps no admin
+    // power to grant it later), so a deployment without it is one made before governance.
     for (const [name, address, abi] of [
       ["ProofSystem", addresses.ProofSystem, proofSystemAbi],
       ["JobMarketplace", addresses.JobMarketplace, jobMarketplaceAbi],
@@ -248,12 +250,9 @@ export async function startLocalMarketplace(
         args: [role, arbiterAccount.address],
       });
       if (!has)
-        await deployer.send(`grant ${name} ARBITER_ROLE`, {
-          address,
-          abi,
-          functionName: "grantRole",
-          args: [role, arbiterAccount.address],
-        });
+        throw new Error(
+          `the arbiter ${arbiterAccount.address} has no ARBITER_ROLE on ${name}: this deployment predates governance; start over with npm start -- --fresh`,
+        );
     }
     const eth = await deployer.public.getBalance({ address: renterAccount.address });
     progress(

@@ -17,6 +17,10 @@ export const CONTRACT_NAMES = [
   "SessionManager",
   "ReputationSystem",
   "ProofSystem",
+  "StakersPool",
+  "FabstirTreasury",
+  "FabstirGovernor",
+  "FabstirTimelock",
 ] as const;
 export type ContractName = (typeof CONTRACT_NAMES)[number];
 
@@ -34,6 +38,10 @@ const ENV_KEYS: Record<ContractName, string> = {
   SessionManager: "FABSTIR_SESSION_MANAGER_ADDRESS",
   ReputationSystem: "FABSTIR_REPUTATION_SYSTEM_ADDRESS",
   ProofSystem: "FABSTIR_PROOF_SYSTEM_ADDRESS",
+  StakersPool: "FABSTIR_STAKERS_POOL_ADDRESS",
+  FabstirTreasury: "FABSTIR_TREASURY_ADDRESS",
+  FabstirGovernor: "FABSTIR_GOVERNOR_ADDRESS",
+  FabstirTimelock: "FABSTIR_TIMELOCK_ADDRESS",
 };
 
 /** No deployment is known for the chain: a configuration the program cannot run with. */

@@ -17,6 +17,10 @@ const CORE = [
   "sessions/SessionManager.sol/SessionManager",
   "reputation/ReputationSystem.sol/ReputationSystem",
   "proofs/ProofSystem.sol/ProofSystem",
+  "tokenomics/StakersPool.sol/StakersPool",
+  "tokenomics/FabstirTreasury.sol/FabstirTreasury",
+  "governance/FabstirGovernor.sol/FabstirGovernor",
+  "governance/FabstirTimelock.sol/FabstirTimelock",
 ];
 /**
  * The errors and events OpenZeppelin declares: the core contracts inherit them, and OpenZeppelin's

@@ -20,6 +20,10 @@ const CONTRACTS = [
   "sessions/SessionManager.sol/SessionManager",
   "reputation/ReputationSystem.sol/ReputationSystem",
   "proofs/ProofSystem.sol/ProofSystem",
+  "tokenomics/StakersPool.sol/StakersPool",
+  "tokenomics/FabstirTreasury.sol/FabstirTreasury",
+  "governance/FabstirGovernor.sol/FabstirGovernor",
+  "governance/FabstirTimelock.sol/FabstirTimelock",
   "proxy/FabstirProxy.sol/FabstirProxy",
   "test/TestStablecoin.sol/TestStablecoin",
 ] as const;

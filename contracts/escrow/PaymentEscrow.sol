@@ -289,8 +289,8 @@ contract PaymentEscrow is
         _pause();
     }
 
-    /// @notice Resumes withdrawals.
-    function unpause() external onlyRole(PAUSER_ROLE) {
+    /// @notice Resumes withdrawals: governance only (the guardian, PAUSER_ROLE, cannot unpause).
+    function unpause() external onlyRole(DEFAULT_ADMIN_ROLE) {
         _unpause();
     }
 

@@ -370,8 +370,8 @@ contract JobMarketplace is
         emit MarketplacePaused(msg.sender);
     }
 
-    /// @notice Resumes normal operation.
-    function unpause() external onlyRole(PAUSER_ROLE) {
+    /// @notice Resumes normal operation: governance only (the guardian, PAUSER_ROLE, cannot unpause).
+    function unpause() external onlyRole(DEFAULT_ADMIN_ROLE) {
         _s().config.paused = false;
         emit MarketplaceUnpaused(msg.sender);
     }

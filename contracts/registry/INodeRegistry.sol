@@ -86,6 +86,7 @@ interface INodeRegistry {
     event UnbondingPeriodUpdated(uint64 previous, uint64 current);
     event JobMarketplaceUpdated(address indexed previous, address indexed current);
     event ClaimsPerMinimumStakeUpdated(uint32 previous, uint32 current);
+    event StakeObserverUpdated(address indexed previous, address indexed current);
 
     error NodeRegistryZeroAddress();
     error NodeRegistryAlreadyRegistered(address host);

@@ -7,10 +7,10 @@ import {UUPSUpgradeable} from "@openzeppelin/contracts-upgradeable/proxy/utils/U
 import {PausableUpgradeable} from "@openzeppelin/contracts-upgradeable/utils/PausableUpgradeable.sol";
 import {IERC20} from "@openzeppelin/contracts/token/ERC20/IERC20.sol";
 import {IERC20Permit} from "@openzeppelin/contracts/token/ERC20/extensions/IERC20Permit.sol";
-import {SafeERC20} from "@openzeppelin/contracts/token/ERC20/utils/SafeERC20.sol";
 import {SafeCast} from "@openzeppelin/contracts/utils/math/SafeCast.sol";
 import {ReentrancyGuardTransient} from "@openzeppelin/contracts/utils/ReentrancyGuardTransient.sol";
 import {EnumerableSet} from "@openzeppelin/contracts/utils/structs/EnumerableSet.sol";
+import {IFABCustody, IStakeObserver} from "../token/IFABCustody.sol";
 import {IActiveJobCounter, INodeRegistry} from "./INodeRegistry.sol";
 
 /// @title NodeRegistry
@@ -33,7 +33,6 @@ contract NodeRegistry is
 {
     using EnumerableSet for EnumerableSet.AddressSet;
     using EnumerableSet for EnumerableSet.Bytes32Set;
-    using SafeERC20 for IERC20;
 
     bytes32 public constant PAUSER_ROLE = keccak256("PAUSER_ROLE");
     bytes32 public constant UPGRADER_ROLE = keccak256("UPGRADER_ROLE");
@@ -86,6 +85,8 @@ contract NodeRegistry is
         mapping(address host => mapping(bytes32 modelId => uint32 contextLength)) contextLengths;
         // Appended (upgrade-safe): 0 means DEFAULT_CLAIMS_PER_MINIMUM_STAKE.
         uint32 claimsPerMinimumStake;
+        // Appended (upgrade-safe): told of every active-stake change (the StakersPool), or none.
+        IStakeObserver stakeObserver;
     }
 
     // keccak256(abi.encode(uint256(keccak256("fabstir.storage.NodeRegistry")) - 1)) & ~bytes32(uint256(0xff))
@@ -154,6 +155,7 @@ contract NodeRegistry is
         delete $.profiles[msg.sender];
         (uint256 unbonding, uint64 releaseAt) = _startUnbonding($, msg.sender, h.stake);
         emit HostDeregistered(msg.sender, unbonding, releaseAt);
+        _notifyStake($, msg.sender, 0);
     }
 
     /// @notice Pauses (false) or resumes (true) taking jobs without touching stake.
@@ -268,6 +270,7 @@ contract NodeRegistry is
         h.stake = uint128(remaining);
         (uint256 unbonding, uint64 releaseAt) = _startUnbonding($, msg.sender, amount);
         emit UnstakeRequested(msg.sender, amount, remaining, unbonding, releaseAt);
+        _notifyStake($, msg.sender, remaining);
     }
 
     /// @notice Withdraws all unbonded stake once its unbonding period is over.
@@ -278,7 +281,7 @@ contract NodeRegistry is
         if (block.timestamp < u.releaseAt) revert NodeRegistryUnbondingNotOver(msg.sender, u.releaseAt);
         delete $.unbonding[msg.sender];
         emit UnstakeWithdrawn(msg.sender, u.amount);
-        $.fab.safeTransfer(msg.sender, u.amount);
+        IFABCustody(address($.fab)).custodyOut(msg.sender, msg.sender, u.amount);
     }
 
     /// @notice Takes up to `amount` of `host`'s stake (then of its unbonding stake) and sends it to `recipient`.
@@ -305,7 +308,9 @@ contract NodeRegistry is
         h.stake = uint128(stake);
         u.amount = uint128(unbonding);
         emit HostSlashed(host, recipient, amount, reason, stake, unbonding);
-        $.fab.safeTransfer(recipient, amount);
+        if (fromStake != 0) _notifyStake($, host, stake);
+        // The slashed FAB leaves custody: its votes go with it to the recipient.
+        IFABCustody(address($.fab)).custodyOut(host, recipient, amount);
     }
 
     // ---------------------------------------------------------------- admin
@@ -337,14 +342,28 @@ contract NodeRegistry is
         $.marketplace = IActiveJobCounter(marketplace);
     }
 
-    /// @notice Stops registration, capability and stake changes (slashing and eligibility checks go on).
+    /// @notice Sets the contract told of every host's active-stake change (the StakersPool, which
+    /// pays hosts' registry stake its share of fees), or address(0) for none.
+    function setStakeObserver(address observer) external onlyRole(DEFAULT_ADMIN_ROLE) {
+        NodeRegistryStorage storage $ = _s();
+        emit StakeObserverUpdated(address($.stakeObserver), observer);
+        $.stakeObserver = IStakeObserver(observer);
+    }
+
+    /// @notice Stops registration, capability and stake changes (slashing and eligibility checks
+    /// go on): the guardian's emergency power.
     function pause() external onlyRole(PAUSER_ROLE) {
         _pause();
     }
 
-    /// @notice Resumes normal operation.
-    function unpause() external onlyRole(PAUSER_ROLE) {
+    /// @notice Resumes normal operation: governance only (the guardian cannot unpause).
+    function unpause() external onlyRole(DEFAULT_ADMIN_ROLE) {
         _unpause();
+    }
+
+    /// @notice The contract told of active-stake changes (address(0): none).
+    function stakeObserver() external view returns (address) {
+        return address(_s().stakeObserver);
     }
 
     // ---------------------------------------------------------------- views
@@ -464,6 +483,7 @@ contract NodeRegistry is
         _setEndpoints($, msg.sender, r.endpoints);
         _setOffers($, msg.sender, r.offers);
         _pullFab($, r.stake);
+        _notifyStake($, msg.sender, r.stake);
     }
 
     function _addStake(uint256 amount) private {
@@ -475,11 +495,18 @@ contract NodeRegistry is
         h.stake = SafeCast.toUint128(stake);
         emit StakeAdded(msg.sender, amount, stake);
         _pullFab($, amount);
+        _notifyStake($, msg.sender, stake);
     }
 
+    /// @dev Takes the stake into custody: the host keeps its FAB votes while staked.
     function _pullFab(NodeRegistryStorage storage $, uint256 amount) private {
         if (amount > type(uint128).max) revert NodeRegistryInvalidAmount(amount);
-        $.fab.safeTransferFrom(msg.sender, address(this), amount);
+        IFABCustody(address($.fab)).custodyIn(msg.sender, amount);
+    }
+
+    function _notifyStake(NodeRegistryStorage storage $, address host, uint256 stake) private {
+        IStakeObserver observer = $.stakeObserver;
+        if (address(observer) != address(0)) observer.onHostStakeChanged(host, stake);
     }
 
     function _permit(uint256 amount, uint256 deadline, uint8 v, bytes32 r, bytes32 s) private {

@@ -39,6 +39,12 @@ interface IReputationSystem {
     /// @param challengesLost lifetime challenges lost.
     /// @param avgCompletionSeconds decayed mean time from claim to completion of jobs (0 if none).
     /// @param score the score, 0-1000 (NEUTRAL_SCORE for a host with no history).
+    /// @notice A registry-stake tier: hosts staking at least `minStake` get `discountBps` off the protocol fee.
+    struct StakeTier {
+        uint128 minStake;
+        uint16 discountBps;
+    }
+
     struct Reputation {
         uint256 completed;
         uint256 offences;
@@ -103,6 +109,7 @@ interface IReputationSystem {
         uint16 abandonedBps, uint16 disputeLostBps, uint16 challengeLostBps, uint16 maxSlashBps, uint16 compensationBps
     );
     event FeeDiscountUpdated(uint16 minScore, uint16 discountBps);
+    event StakeTiersUpdated(uint128[] minStakes, uint16[] discountsBps);
     event TreasuryUpdated(address indexed previous, address indexed current);
 
     error ReputationZeroAddress();

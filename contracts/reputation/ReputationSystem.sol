@@ -73,6 +73,9 @@ contract ReputationSystem is Initializable, AccessControlUpgradeable, UUPSUpgrad
     uint16 public constant MAX_FEE_DISCOUNT_BPS = 5_000;
     /// @notice Escalation doubles the slash share per earlier offence, at most this many times.
     uint256 public constant MAX_ESCALATIONS = 4;
+    /// @notice At most this many stake tiers; a tier's discount is at most MAX_TIER_DISCOUNT_BPS.
+    uint256 public constant MAX_STAKE_TIERS = 4;
+    uint16 public constant MAX_TIER_DISCOUNT_BPS = 2_500;
 
     /// @dev Decayed figures (3 decimals) and when they were last decayed: one slot.
     struct Record {
@@ -124,6 +127,8 @@ contract ReputationSystem is Initializable, AccessControlUpgradeable, UUPSUpgrad
         mapping(address host => Totals) totals;
         mapping(address token => uint256) ratingUnits;
         mapping(bytes32 workKey => bool) rated;
+        // Appended (upgrade-safe): registry-stake tiers, ascending, each with its fee discount.
+        StakeTier[] stakeTiers;
     }
 
     // keccak256(abi.encode(uint256(keccak256("fabstir.storage.ReputationSystem")) - 1)) & ~bytes32(uint256(0xff))
@@ -303,6 +308,32 @@ contract ReputationSystem is Initializable, AccessControlUpgradeable, UUPSUpgrad
         _setFeeDiscount(_s(), minScore, discountBps);
     }
 
+    /// @notice Sets the hosts' stake tiers: a host whose registry stake is at least
+    /// `minStakes[i]` does not pay `discountsBps[i]` of the protocol's fee (the highest tier it
+    /// reaches counts, added to the reputation discount; the sum is capped at
+    /// MAX_FEE_DISCOUNT_BPS). Thresholds strictly ascending, discounts not descending, each at
+    /// most MAX_TIER_DISCOUNT_BPS, at most MAX_STAKE_TIERS tiers; empty arrays remove the tiers.
+    function setStakeTiers(uint128[] calldata minStakes, uint16[] calldata discountsBps)
+        external
+        onlyRole(DEFAULT_ADMIN_ROLE)
+    {
+        if (minStakes.length != discountsBps.length || minStakes.length > MAX_STAKE_TIERS) {
+            revert ReputationInvalidParameter("tiers");
+        }
+        StakeTier[] storage tiers = _s().stakeTiers;
+        delete _s().stakeTiers;
+        for (uint256 i; i < minStakes.length; ++i) {
+            if (minStakes[i] == 0 || discountsBps[i] == 0 || discountsBps[i] > MAX_TIER_DISCOUNT_BPS) {
+                revert ReputationInvalidParameter("tier");
+            }
+            if (i != 0 && (minStakes[i] <= minStakes[i - 1] || discountsBps[i] < discountsBps[i - 1])) {
+                revert ReputationInvalidParameter("tier order");
+            }
+            tiers.push(StakeTier({minStake: minStakes[i], discountBps: discountsBps[i]}));
+        }
+        emit StakeTiersUpdated(minStakes, discountsBps);
+    }
+
     /// @notice Sets who receives the part of a slash that does not compensate the wronged party.
     function setTreasury(address treasury) external onlyRole(DEFAULT_ADMIN_ROLE) {
         if (treasury == address(0)) revert ReputationZeroAddress();
@@ -321,8 +352,27 @@ contract ReputationSystem is Initializable, AccessControlUpgradeable, UUPSUpgrad
 
     /// @inheritdoc IReputationSystem
     function feeDiscountBps(address host) external view returns (uint16) {
-        Slashing memory p = _s().params;
-        return p.discountBps != 0 && scoreOf(host) >= p.discountMinScore ? p.discountBps : 0;
+        ReputationStorage storage $ = _s();
+        Slashing memory p = $.params;
+        uint256 discount = p.discountBps != 0 && scoreOf(host) >= p.discountMinScore ? p.discountBps : 0;
+        discount += _tierDiscount($, host);
+        return uint16(discount > MAX_FEE_DISCOUNT_BPS ? MAX_FEE_DISCOUNT_BPS : discount);
+    }
+
+    /// @notice The stake tier `host`'s registry stake reaches (0: none) and that tier's discount.
+    function stakeTierOf(address host) external view returns (uint256 tier, uint16 discountBps) {
+        ReputationStorage storage $ = _s();
+        StakeTier[] storage tiers = $.stakeTiers;
+        if (tiers.length == 0) return (0, 0);
+        (, uint256 stake,,,) = $.registry.hostState(host);
+        for (uint256 i = tiers.length; i != 0; --i) {
+            if (stake >= tiers[i - 1].minStake) return (i, tiers[i - 1].discountBps);
+        }
+    }
+
+    /// @notice The stake tiers, ascending.
+    function stakeTiers() external view returns (StakeTier[] memory) {
+        return _s().stakeTiers;
     }
 
     /// @notice Everything known about `host`, decayed to now (one view call).
@@ -516,6 +566,18 @@ contract ReputationSystem is Initializable, AccessControlUpgradeable, UUPSUpgrad
         p.discountMinScore = minScore;
         p.discountBps = discountBps;
         emit FeeDiscountUpdated(minScore, discountBps);
+    }
+
+    function _tierDiscount(ReputationStorage storage $, address host) private view returns (uint256) {
+        StakeTier[] storage tiers = $.stakeTiers;
+        uint256 n = tiers.length;
+        if (n == 0) return 0;
+        (, uint256 stake,,,) = $.registry.hostState(host);
+        for (uint256 i = n; i != 0; --i) {
+            StakeTier memory t = tiers[i - 1];
+            if (stake >= t.minStake) return t.discountBps;
+        }
+        return 0;
     }
 
     function _authorizeUpgrade(address) internal override onlyRole(UPGRADER_ROLE) {}

@@ -259,8 +259,8 @@ contract SessionManager is
         emit SessionsPaused(msg.sender);
     }
 
-    /// @notice Resumes opening and topping up.
-    function unpause() external onlyRole(PAUSER_ROLE) {
+    /// @notice Resumes opening and topping up: governance only (the guardian cannot unpause).
+    function unpause() external onlyRole(DEFAULT_ADMIN_ROLE) {
         _s().config.paused = false;
         emit SessionsUnpaused(msg.sender);
     }

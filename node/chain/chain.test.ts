@@ -360,7 +360,7 @@ describe("host node on a local chain", () => {
     // A 2-minute claim timeout: the node gives up at half of it (wide margins for slow runs).
     const setClaimTimeout = async (seconds: number) =>
       chain.publicClient.waitForTransactionReceipt({
-        hash: await chain.wallet(0).writeContract({
+        hash: await (await chain.governance()).writeContract({
           address: chain.addresses.JobMarketplace,
           abi: jobMarketplaceAbi,
           functionName: "setClaimTimeout",

@@ -163,6 +163,8 @@ abstract contract FabstirTestBase is Test {
         usd = s.usd;
 
         vm.startPrank(admin);
+        // The registry holds stake in custody (hosts keep their votes), as the Ignition module grants.
+        fab.grantRole(fab.CUSTODIAN_ROLE(), address(registry));
         escrow.setLocker(address(marketplace), true);
         escrow.setLocker(address(sessions), true);
         registry.setJobMarketplace(address(marketplace));

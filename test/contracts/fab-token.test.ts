@@ -156,13 +156,28 @@ describe("FABToken", async () => {
       assert.equal(await impl.read.totalSupply(), 0n);
     });
 
-    it("has no mint function: the supply is fixed", async () => {
-      const { fab } = await loadFixture(tokenFixture);
+    it("has no mint function: the supply is fixed, and only a holder burns its own FAB", async () => {
+      const { fab, host, spender } = await loadFixture(tokenFixture);
       const functions: string[] = fab.abi.filter((x) => x.type === "function").map((x) => x.name);
       assert.ok(functions.includes("transfer"), "sanity: the ABI lists functions");
-      for (const name of ["mint", "burn", "burnFrom"]) {
+      for (const name of ["mint", "burnFrom"]) {
         assert.equal(functions.includes(name), false, `unexpected ${name}()`);
       }
+      // burn (the treasury's buybacks use it) takes only the caller's own balance.
+      const supply = await fab.read.totalSupply();
+      const balance = await fab.read.balanceOf([host.account.address]);
+      await a.emitWithArgs(fab.write.burn([3n * FAB], { account: host.account }), fab, "Transfer", [
+        host.account.address,
+        zeroAddress,
+        3n * FAB,
+      ]);
+      assert.equal(await fab.read.totalSupply(), supply - 3n * FAB);
+      assert.equal(await fab.read.balanceOf([host.account.address]), balance - 3n * FAB);
+      await a.revertWithCustomError(
+        fab.write.burn([1n], { account: spender.account }),
+        fab,
+        "ERC20InsufficientBalance",
+      );
     });
   });
 
@@ -510,19 +525,23 @@ describe("FABToken", async () => {
       assert.equal(await fab.read.nonces([host.account.address]), nonce + 1n);
     });
 
-    it("staked FAB carries no votes: the registry holds it and delegates to nobody", async () => {
+    it("staked FAB keeps its votes: the registry holds it in custody for the host", async () => {
       const f = await loadFixture(tokenFixture);
       await f.fab.write.delegate([f.host.account.address], { account: f.host.account });
       await registerHost(f, f.host);
-      assert.equal(await f.fab.read.getVotes([f.host.account.address]), HOST_FUNDING - MIN_STAKE);
-      assert.equal(await f.fab.read.delegates([f.registry.address]), zeroAddress);
+      assert.equal(await f.fab.read.getVotes([f.host.account.address]), HOST_FUNDING);
+      assert.equal(await f.fab.read.balanceOf([f.host.account.address]), HOST_FUNDING - MIN_STAKE);
+      assert.equal(await f.fab.read.custodiedOf([f.host.account.address]), MIN_STAKE);
+      assert.equal(await f.fab.read.heldBy([f.registry.address]), MIN_STAKE);
+      // The registry itself votes with none of it.
+      assert.equal(await f.fab.read.getVotes([f.registry.address]), 0n);
     });
   });
 
   // ---------------------------------------------------------------- pause
 
   describe("pause / unpause", () => {
-    it("only PAUSER_ROLE can pause and unpause (AccessControlUnauthorizedAccount)", async () => {
+    it("only PAUSER_ROLE can pause, only the admin unpause (AccessControlUnauthorizedAccount)", async () => {
       const { fab, other } = await loadFixture(tokenFixture);
       await a.revertWithCustomErrorWithArgs(
         fab.write.pause({ account: other.account }),
@@ -531,11 +550,12 @@ describe("FABToken", async () => {
         [other.account.address, PAUSER_ROLE],
       );
       await fab.write.pause();
+      // Unpausing is the admin's (governance's), not the pauser's (the guardian's).
       await a.revertWithCustomErrorWithArgs(
         fab.write.unpause({ account: other.account }),
         fab,
         "AccessControlUnauthorizedAccount",
-        [other.account.address, PAUSER_ROLE],
+        [other.account.address, zeroHash],
       );
       assert.equal(await fab.read.paused(), true);
     });
@@ -609,13 +629,19 @@ describe("FABToken", async () => {
       await a.revertWithCustomError(fab.write.unpause(), fab, "ExpectedPause");
     });
 
-    it("the admin can grant PAUSER_ROLE to another account, which can then pause", async () => {
+    it("the admin can grant PAUSER_ROLE to another account, which can then pause but not unpause", async () => {
       const { fab, other } = await loadFixture(tokenFixture);
       assert.equal(await fab.read.getRoleAdmin([PAUSER_ROLE]), zeroHash);
       await fab.write.grantRole([PAUSER_ROLE, other.account.address]);
       await fab.write.pause({ account: other.account });
       assert.equal(await fab.read.paused(), true);
-      await fab.write.unpause({ account: other.account });
+      await a.revertWithCustomErrorWithArgs(
+        fab.write.unpause({ account: other.account }),
+        fab,
+        "AccessControlUnauthorizedAccount",
+        [other.account.address, zeroHash],
+      );
+      await fab.write.unpause();
       assert.equal(await fab.read.paused(), false);
     });
 

@@ -345,8 +345,13 @@ describe("SessionManager", () => {
         addr(sys.admin),
       ]);
       await openSession(sys, r);
-      const role = await sys.sessions.read.PAUSER_ROLE();
-      for (const write of [sys.sessions.write.pause, sys.sessions.write.unpause]) {
+      // Pausing is the pauser's (the guardian's); unpausing the admin's (governance's).
+      const pauser = await sys.sessions.read.PAUSER_ROLE();
+      const admin = await sys.sessions.read.DEFAULT_ADMIN_ROLE();
+      for (const [write, role] of [
+        [sys.sessions.write.pause, pauser],
+        [sys.sessions.write.unpause, admin],
+      ] as const) {
         await a.revertWithCustomErrorWithArgs(
           write({ account: sys.other.account }),
           sys.sessions,

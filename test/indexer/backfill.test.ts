@@ -22,6 +22,9 @@ import {
 import { hardhat } from "viem/chains";
 import { afterAll, beforeAll, describe, it } from "vitest";
 import {
+  fabstirGovernorAbi,
+  fabstirTimelockAbi,
+  fabstirTreasuryAbi,
   fabTokenAbi,
   jobMarketplaceAbi,
   nodeRegistryAbi,
@@ -29,6 +32,7 @@ import {
   proofSystemAbi,
   reputationSystemAbi,
   sessionManagerAbi,
+  stakersPoolAbi,
 } from "../../abis/index.ts";
 import { generateHistory, type History } from "../../fixtures/history.ts";
 import {
@@ -117,6 +121,10 @@ describe("indexer backfill on Postgres, killed and restarted", { timeout: 600_00
       [chain.addresses.ReputationSystem.toLowerCase()]: reputationSystemAbi,
       // Its deployment's events only (proofs and challenges: api/routes/challenges.test.ts).
       [chain.addresses.ProofSystem.toLowerCase()]: proofSystemAbi,
+      [chain.addresses.StakersPool.toLowerCase()]: stakersPoolAbi,
+      [chain.addresses.FabstirTreasury.toLowerCase()]: fabstirTreasuryAbi,
+      [chain.addresses.FabstirGovernor.toLowerCase()]: fabstirGovernorAbi,
+      [chain.addresses.FabstirTimelock.toLowerCase()]: fabstirTimelockAbi,
     };
     // In ranges of blocks: the whole history in one answer exceeds viem's 10 MB response limit.
     const head = await chain.publicClient.getBlockNumber();

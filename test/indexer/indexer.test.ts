@@ -45,6 +45,8 @@ async function runScenario(chain: LocalChain) {
   const renter = chain.wallet(1);
   const cheap = chain.wallet(2);
   const dear = chain.wallet(3);
+  /** Dev account 10 holds ARBITER_ROLE (the LocalDev module grants it). */
+  const arbiter = chain.wallet(10);
   const { FABToken, NodeRegistry, JobMarketplace, PaymentEscrow } = chain.addresses;
   const send = async (hash: Promise<`0x${string}`>) => {
     const receipt = await chain.publicClient.waitForTransactionReceipt({ hash: await hash });
@@ -219,7 +221,7 @@ async function runScenario(chain: LocalChain) {
   );
   // Disputes end within an hour of being opened (the least arbitration window).
   await send(
-    admin.writeContract({
+    (await chain.governance()).writeContract({
       address: JobMarketplace,
       abi: jobMarketplaceAbi,
       functionName: "setArbitrationWindow",
@@ -270,7 +272,7 @@ async function runScenario(chain: LocalChain) {
   await market(cheap, "claimJob", 5n);
   const bond5 = await completeAndDispute(cheap, 5n, 500);
   await send(
-    admin.writeContract({
+    arbiter.writeContract({
       address: JobMarketplace,
       abi: jobMarketplaceAbi,
       functionName: "resolveDispute",
