@@ -4,7 +4,7 @@
  *   indexer  test/indexer/ (a real Hardhat node, Ponder on PGlite and Postgres), and the
  *            tests beside the indexer's and the API's code
  *   node     the tests beside the code of the host node, the shared protocol, the renter, the
- *            arbiter and the local marketplace
+ *            arbiter, the governance CLI and the local marketplace
  *   e2e      test/e2e/ (the marketplace as `npm start` runs it; the docs' examples)
  * `npx vitest run` runs them all; `npx vitest run --project node` one project;
  * `npx vitest run node/config.test.ts` one file. `npm run coverage:ts` adds v8 coverage.
@@ -18,6 +18,7 @@ const suites = {
     "protocol/**/*.test.ts",
     "renter/**/*.test.ts",
     "arbiter/**/*.test.ts",
+    "governance/**/*.test.ts",
     "local/**/*.test.ts",
   ],
   e2e: ["test/e2e/**/*.test.ts"],
@@ -50,6 +51,7 @@ export default defineConfig({
         "node/**/*.ts",
         "renter/**/*.ts",
         "arbiter/**/*.ts",
+        "governance/**/*.ts",
         "api/**/*.ts",
         "indexer/**/*.ts",
         "local/**/*.ts",

@@ -72,6 +72,9 @@ Fabstir local marketplace ${market.resumed ? "resumed" : "started"} in ${((Date.
 ${f.hosts.map((h, i) => `  host ${i + 1}               ${h.httpUrl}/v1   ${h.address}`).join("\n")}
   renter gateway       ${f.gatewayUrl}/v1   pays as ${f.renter.address}, spot-checks ${LOCAL_DEFAULTS.spotCheckRate * 100}% of its answers
   arbiter              ${f.arbiterUrl}   decides output challenges and disputes
+  governance           governor ${f.addresses.FabstirGovernor}, timelock ${f.addresses.FabstirTimelock}
+                       (dev account 0 holds the FAB votes, 11 is the guardian; votes take 10 minutes)
+  stakers pool         ${f.addresses.StakersPool}   treasury ${f.addresses.FabstirTreasury} (buybacks on Uniswap V2)
 
 Try:
   npm run renter -- hosts --model ${model}

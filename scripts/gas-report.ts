@@ -1,6 +1,7 @@
 /**
  * Prints the gas of each step of the job lifecycle, of the session lifecycle and of the trust
- * layer (proofs, challenges, slashes, ratings, disputes), each step its own transaction (so all
+ * layer (proofs, challenges, slashes, ratings, disputes) and of governance and tokenomics
+ * (a proposal's life, the stakers pool, a buyback), each step its own transaction (so all
  * storage it touches is cold), on Hardhat's in-process chain. Sessions and the trust layer are
  * measured on fresh chains of their own, so their first figures start from empty storage. The
  * proofs are real Groth16 proofs of the project's circuit (a few seconds each to make).
@@ -9,6 +10,7 @@
 import { network } from "hardhat";
 import type { Hash } from "viem";
 import { keccak256, parseEther, stringToHex, zeroAddress } from "viem";
+import { action, deployGoverned, proposalArgs, VOTE } from "../fixtures/governance.ts";
 import { openSession, receiptFor, sessionRequest, signReceipt } from "../fixtures/sessions.ts";
 import {
   deploySystem,
@@ -482,7 +484,98 @@ const trustRows: [string, bigint][] = [];
   );
 }
 
-const width = Math.max(...[...rows, ...sessionRows, ...trustRows].map(([n]) => n.length));
+// ---------------------------------------------------------------- governance and tokenomics
+
+const governanceRows: [string, bigint][] = [];
+{
+  const chain = await network.create();
+  const g = await deployGoverned(chain);
+  const { time } = chain.networkHelpers;
+  const gGas = async (hash: Hash | Promise<Hash>): Promise<bigint> => {
+    const receipt = await g.publicClient.waitForTransactionReceipt({ hash: await hash });
+    if (receipt.status !== "success") throw new Error("transaction reverted");
+    return receipt.gasUsed;
+  };
+  // The deployer holds the local FAB and its votes (LocalDev delegates them to itself).
+  const me = g.deployer.account.address;
+  await g.fab.write.transfer([g.host.account.address, 20_000n * FAB]);
+  const delegateFirst = await gGas(
+    g.fab.write.delegate([g.host.account.address], { account: g.host.account }),
+  );
+  // A host registering with the pool observing its stake (the pool counts it for rewards).
+  await g.fab.write.approve([g.registry.address, 10_001n * FAB], { account: g.host.account });
+  const register = await gGas(
+    g.registry.write.register([registration({ stake: 10_000n * FAB })], {
+      account: g.host.account,
+    }),
+  );
+  const addStake = await gGas(g.registry.write.addStake([FAB], { account: g.host.account }));
+
+  // A proposal's life: one action (the fee split), as the governance CLI proposes it.
+  const actions = [action(g.escrow, "setFeeSplit", [8_000, 1_500, 500])];
+  const p = proposalArgs(actions, "gas: fee split");
+  const id = await g.governor.read.hashProposal([
+    p.targets,
+    p.values,
+    p.calldatas,
+    p.descriptionHash,
+  ]);
+  const propose = await gGas(
+    g.governor.write.propose([p.targets, p.values, p.calldatas, "gas: fee split"]),
+  );
+  await time.increase(Number(await g.governor.read.votingDelay()) + 1);
+  const vote = await gGas(g.governor.write.castVote([id, VOTE.for]));
+  const voteSecond = await gGas(
+    g.governor.write.castVote([id, VOTE.against], { account: g.host.account }),
+  );
+  await time.increase(
+    Number(await g.governor.read.proposalDeadline([id])) - (await time.latest()) + 1,
+  );
+  const queue = await gGas(
+    g.governor.write.queue([p.targets, p.values, p.calldatas, p.descriptionHash]),
+  );
+  await time.increase(Number(await g.timelock.read.getMinDelay()) + 1);
+  const execute = await gGas(
+    g.governor.write.execute([p.targets, p.values, p.calldatas, p.descriptionHash]),
+  );
+
+  // The stakers pool: a plain FAB stake with a 90-day lock, ETH fees arriving, a claim.
+  await g.fab.write.approve([g.pool.address, 2_000n * FAB]);
+  const stakeFirst = await gGas(g.pool.write.stake([1_000n * FAB, 2]));
+  const stakeMore = await gGas(g.pool.write.stake([1_000n * FAB, 2]));
+  await g.deployer.sendTransaction({ to: g.pool.address, value: parseEther("1") });
+  const poolSync = await gGas(g.pool.write.sync([zeroAddress]));
+  const claim = await gGas(g.pool.write.claim([[zeroAddress], me]));
+
+  // The treasury: ETH fees arriving, then a buyback through the seeded Uniswap V2 FAB/WETH pool.
+  await g.deployer.sendTransaction({ to: g.treasury.address, value: parseEther("1") });
+  const treasurySync = await gGas(g.treasury.write.sync([zeroAddress]));
+  const reserve = await g.treasury.read.buybackReserve([zeroAddress]);
+  const deadline = BigInt(await time.latest()) + 3_600n;
+  const buyback = await gGas(
+    g.treasury.write.buyback([zeroAddress, reserve, 0n, deadline], { account: g.keeper.account }),
+  );
+  governanceRows.push(
+    ["FAB delegate, first time", delegateFirst],
+    ["register (10 000 FAB in custody, the pool observing)", register],
+    ["addStake (the pool observing)", addStake],
+    ["governor propose (one action)", propose],
+    ["governor castVote, first voter", vote],
+    ["governor castVote, second voter", voteSecond],
+    ["governor queue (into the timelock)", queue],
+    ["governor execute (setFeeSplit through the timelock)", execute],
+    ["pool stake, first (90-day lock)", stakeFirst],
+    ["pool stake, again", stakeMore],
+    ["pool sync (ETH arrived)", poolSync],
+    ["pool claim (ETH)", claim],
+    ["treasury sync (ETH arrived)", treasurySync],
+    ["treasury buyback ETH -> FAB on Uniswap V2, burned", buyback],
+  );
+}
+
+const width = Math.max(
+  ...[...rows, ...sessionRows, ...trustRows, ...governanceRows].map(([n]) => n.length),
+);
 for (const [n, g] of rows) console.log(`${n.padEnd(width)}  ${g.toString().padStart(8)}`);
 const total = (xs: bigint[]) => xs.reduce((a, b) => a + b, 0n);
 console.log(
@@ -502,4 +595,6 @@ for (const [n, g, target] of sessionRows) {
 if (missed > 0) console.log(`\n${missed} session figure(s) above target`);
 console.log("");
 for (const [n, g] of trustRows) console.log(`${n.padEnd(width)}  ${g.toString().padStart(8)}`);
+console.log("");
+for (const [n, g] of governanceRows) console.log(`${n.padEnd(width)}  ${g.toString().padStart(8)}`);
 void USD;

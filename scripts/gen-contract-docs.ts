@@ -19,6 +19,8 @@ const FOLDERS = [
   "reputation",
   "proofs",
   "token",
+  "governance",
+  "tokenomics",
   "proxy",
 ];
 
