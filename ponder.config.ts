@@ -7,6 +7,9 @@
  */
 import { createConfig } from "ponder";
 import {
+  fabstirGovernorAbi,
+  fabstirTimelockAbi,
+  fabstirTreasuryAbi,
   fabTokenAbi,
   jobMarketplaceAbi,
   nodeRegistryAbi,
@@ -14,6 +17,7 @@ import {
   proofSystemAbi,
   reputationSystemAbi,
   sessionManagerAbi,
+  stakersPoolAbi,
 } from "./abis/index.ts";
 import { loadDeployment } from "./protocol/deployment.ts";
 
@@ -49,5 +53,9 @@ export default createConfig({
     SessionManager: { abi: sessionManagerAbi, ...at(addresses.SessionManager) },
     ReputationSystem: { abi: reputationSystemAbi, ...at(addresses.ReputationSystem) },
     ProofSystem: { abi: proofSystemAbi, ...at(addresses.ProofSystem) },
+    StakersPool: { abi: stakersPoolAbi, ...at(addresses.StakersPool) },
+    FabstirTreasury: { abi: fabstirTreasuryAbi, ...at(addresses.FabstirTreasury) },
+    FabstirGovernor: { abi: fabstirGovernorAbi, ...at(addresses.FabstirGovernor) },
+    FabstirTimelock: { abi: fabstirTimelockAbi, ...at(addresses.FabstirTimelock) },
   },
 });

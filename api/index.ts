@@ -1,7 +1,8 @@
 /**
  * The Fabstir API, served by Ponder (`ponder dev|start --root indexer`): GraphQL with
  * GraphiQL at /graphql, SQL over HTTP at /sql/* (for @ponder/client), REST discovery
- * (/hosts, /models, /jobs/:id, /disputes, /challenges, /proofs, /sessions, /stats/daily) and its
+ * (/hosts, /models, /jobs/:id, /disputes, /challenges, /proofs, /sessions, /stats/daily),
+ * governance and tokenomics (/governance/proposals, /tokenomics/pool|buybacks|tiers) and its
  * OpenAPI document at /openapi.json.
  * It reads only what the indexer wrote.
  */
@@ -15,12 +16,14 @@ import { errorResponse, NotFoundError } from "./errors.ts";
 import { openapi } from "./openapi.ts";
 import { challenges } from "./routes/challenges.ts";
 import { disputes } from "./routes/disputes.ts";
+import { governance } from "./routes/governance.ts";
 import { hosts } from "./routes/hosts.ts";
 import { jobs } from "./routes/jobs.ts";
 import { models } from "./routes/models.ts";
 import { proofs } from "./routes/proofs.ts";
 import { sessions } from "./routes/sessions.ts";
 import { stats } from "./routes/stats.ts";
+import { tokenomics } from "./routes/tokenomics.ts";
 
 const app = new Hono();
 
@@ -44,6 +47,8 @@ app.route("/challenges", challenges);
 app.route("/proofs", proofs);
 app.route("/sessions", sessions);
 app.route("/stats", stats);
+app.route("/governance", governance);
+app.route("/tokenomics", tokenomics);
 app.get("/openapi.json", (c) => c.json(openapi));
 app.notFound((c) => errorResponse(new NotFoundError(`route ${c.req.method} ${c.req.path}`), c));
 app.onError(errorResponse);

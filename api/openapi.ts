@@ -9,6 +9,7 @@ import {
   SETTLEMENT,
   WORK,
 } from "../abis/enums.ts";
+import { governancePaths } from "./openapi-governance.ts";
 import { challengeItem, proofItem, proofPaths, proofRecordProperties } from "./openapi-proofs.ts";
 import {
   DISPUTE_OUTCOMES,
@@ -318,7 +319,7 @@ export const openapi = {
     title: "Fabstir marketplace API",
     version: "0.1.0",
     description:
-      "Discovery and statistics over the indexed Fabstir contracts. Amounts are decimal strings in token base units; token 0x000…000 is ETH. GraphQL at /graphql, SQL over HTTP at /sql.",
+      "Discovery, statistics, governance and tokenomics over the indexed Fabstir contracts. Amounts are decimal strings in token base units; token 0x000…000 is ETH. GraphQL at /graphql, SQL over HTTP at /sql.",
   },
   paths: {
     "/hosts": {
@@ -408,5 +409,6 @@ export const openapi = {
         responses: { "200": ok("Days"), "400": error },
       },
     },
+    ...governancePaths(queryParameters, error),
   },
 } as const;

@@ -146,6 +146,40 @@ export const proofsQuery = z
   })
   .strict();
 
+/** A governor proposal id (a uint256 hash, in decimal). */
+export const proposalIdParam = z
+  .string()
+  .regex(/^\d{1,78}$/, "expected a proposal id (decimal)")
+  .transform((s) => BigInt(s));
+
+/** GET /governance/proposals: newest first; `cursor` is the `nextCursor` of the previous page. */
+export const proposalsQuery = z
+  .object({
+    proposer: address.optional(),
+    limit: z.coerce.number().int().min(1).max(100).default(20),
+    cursor: z
+      .string()
+      .regex(/^\d{12}-\d{6}$/, "expected a nextCursor of this endpoint")
+      .optional(),
+  })
+  .strict();
+
+/** What the treasury did with the FAB a buyback bought (IFabstirTreasury.BuybackDestination). */
+export const BUYBACK_DESTINATIONS = ["Burn", "StakersPool"] as const;
+
+/** GET /tokenomics/buybacks: newest first; `cursor` is the `nextCursor` of the previous page. */
+export const buybacksQuery = z
+  .object({
+    token: address.optional(),
+    destination: z.enum(BUYBACK_DESTINATIONS).optional(),
+    limit: z.coerce.number().int().min(1).max(100).default(20),
+    cursor: z
+      .string()
+      .regex(/^\d{12}-\d{6}$/, "expected a nextCursor of this endpoint")
+      .optional(),
+  })
+  .strict();
+
 /** Parses `input` with `schema` or throws an InvalidParameterError naming the parameter. */
 export function parse<S extends z.ZodType>(schema: S, input: unknown): z.output<S> {
   const result = schema.safeParse(input);

@@ -2,8 +2,9 @@
  * The indexed marketplace: an append-only event log for analysts plus derived state
  * (hosts, offers, models, jobs with their status history and disputes, sessions with their
  * checkpoints, payments, per-host performance, the on-chain reputation record with its
- * ratings and offences, the ProofSystem's proofs and challenges, daily stats). Every table is written only by the handlers in src/;
- * the API reads it and never writes.
+ * ratings and offences, the ProofSystem's proofs and challenges, daily stats), and governance
+ * and tokenomics (schema/governance.ts, schema/tokenomics.ts, re-exported at the end). Every
+ * table is written only by the handlers in src/; the API reads it and never writes.
  *
  * Amounts are token base units (bigint); `token` is the payment token address,
  * 0x000…000 for ETH. Times are unix seconds (bigint) of the block that caused them.
@@ -174,6 +175,7 @@ export const reputationConfig = onchainTable("reputation_config", (t) => ({
   discountMinScore: t.integer(), // hosts scoring at least this...
   discountBps: t.integer(), // ...do not pay this share of the treasury's fee
   treasury: t.hex(),
+  stakeTierCount: t.integer(), // rows of stake_tier (StakeTiersUpdated)
   updatedAt: t.bigint().notNull(),
 }));
 
@@ -757,3 +759,6 @@ export const sessionRelations = relations(session, ({ one, many }) => ({
 export const sessionCheckpointRelations = relations(sessionCheckpoint, ({ one }) => ({
   sessionRow: one(session, { fields: [sessionCheckpoint.sessionId], references: [session.id] }),
 }));
+
+export * from "./schema/governance.ts";
+export * from "./schema/tokenomics.ts";

@@ -22,6 +22,7 @@ import {
   registration,
   USD,
 } from "../fixtures/system.ts";
+import { uniswapV2RouterAbi } from "../fixtures/uniswap.ts";
 import {
   bindingOf,
   disposeProver,
@@ -552,8 +553,18 @@ const governanceRows: [string, bigint][] = [];
   const treasurySync = await gGas(g.treasury.write.sync([zeroAddress]));
   const reserve = await g.treasury.read.buybackReserve([zeroAddress]);
   const deadline = BigInt(await time.latest()) + 3_600n;
+  // The keeper's minimum: the pool's quote less 1% (the treasury refuses a looser one).
+  const amounts = await g.publicClient.readContract({
+    address: g.router,
+    abi: uniswapV2RouterAbi,
+    functionName: "getAmountsOut",
+    args: [reserve, [g.weth, g.fab.address]],
+  });
+  const minFabOut = ((amounts[amounts.length - 1] ?? 0n) * 99n) / 100n;
   const buyback = await gGas(
-    g.treasury.write.buyback([zeroAddress, reserve, 0n, deadline], { account: g.keeper.account }),
+    g.treasury.write.buyback([zeroAddress, reserve, minFabOut, deadline], {
+      account: g.keeper.account,
+    }),
   );
   governanceRows.push(
     ["FAB delegate, first time", delegateFirst],

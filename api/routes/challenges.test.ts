@@ -37,6 +37,7 @@ import {
 } from "../../abis/index.ts";
 import {
   freshPostgres,
+  type GovernanceWallet,
   getJson,
   type Indexer,
   type LocalChain,
@@ -90,6 +91,9 @@ interface Scenario {
 
 async function runScenario(chain: LocalChain): Promise<Scenario> {
   const admin = chain.wallet(0);
+  /** Dev account 10 holds ARBITER_ROLE; parameters and verifiers are governance's. */
+  const arbiter = chain.wallet(10);
+  const gov = await chain.governance();
   const renter = chain.wallet(1);
   const honest = chain.wallet(2);
   const cheat = chain.wallet(3);
@@ -101,7 +105,7 @@ async function runScenario(chain: LocalChain): Promise<Scenario> {
     return receipt;
   };
   /** The ProofSystem as `w` sends to it (typed by its ABI). */
-  const proofs = (w: Wallet) =>
+  const proofs = (w: Wallet | GovernanceWallet) =>
     getContract({ address: ProofSystem, abi: proofSystemAbi, client: w });
   const fund = async (w: Wallet) => {
     await send(
@@ -235,7 +239,7 @@ async function runScenario(chain: LocalChain): Promise<Scenario> {
   await send(
     proofs(renter).write.challengeJobOutput([job4.id, EVIDENCE], { value: await bondOf(job4.id) }),
   );
-  await send(proofs(admin).write.resolveOutputChallenge([3n, true]));
+  await send(proofs(arbiter).write.resolveOutputChallenge([3n, true]));
   const job5 = await work(honest, 20);
   await send(
     proofs(renter).write.challengeJobOutput([job5.id, EVIDENCE], { value: await bondOf(job5.id) }),
@@ -243,7 +247,7 @@ async function runScenario(chain: LocalChain): Promise<Scenario> {
   await send(
     proofs(watcher).write.challengeJobOutput([job5.id, EVIDENCE], { value: await bondOf(job5.id) }),
   );
-  await send(proofs(admin).write.resolveOutputChallenge([4n, false]));
+  await send(proofs(arbiter).write.resolveOutputChallenge([4n, false]));
   const job6 = await work(cheat, 8);
   await send(proofs(renter).write.challengeJobCount([job6.id], { value: await bondOf(job6.id) }));
 
@@ -326,24 +330,24 @@ async function runScenario(chain: LocalChain): Promise<Scenario> {
     abi: proofSystemAbi,
     functionName: "defaultVerifier",
   });
-  await send(proofs(admin).write.setVerifier([MODEL_ID, verifier]));
-  await send(proofs(admin).write.setVerifier([OTHER_ID, verifier]));
-  await send(proofs(admin).write.removeVerifier([MODEL_ID]));
+  await send(proofs(gov).write.setVerifier([MODEL_ID, verifier]));
+  await send(proofs(gov).write.setVerifier([OTHER_ID, verifier]));
+  await send(proofs(gov).write.removeVerifier([MODEL_ID]));
 
   // A day later challenge 1 is unanswered; then the model loses every verifier and challenge 6
   // can only be voided; the default verifier comes back.
   await chain.testClient.increaseTime({ seconds: DAY + 1 });
   await chain.mine(1);
   await send(proofs(watcher).write.resolveCountChallenge([1n]));
-  await send(proofs(admin).write.setDefaultVerifier([zeroAddress]));
+  await send(proofs(gov).write.setDefaultVerifier([zeroAddress]));
   await send(proofs(watcher).write.resolveCountChallenge([6n]));
-  await send(proofs(admin).write.setDefaultVerifier([verifier]));
+  await send(proofs(gov).write.setDefaultVerifier([verifier]));
   // Nobody arbitrates challenge 5 within its window: the default applies.
   await chain.testClient.increaseTime({ seconds: 7 * DAY });
   await chain.mine(1);
   await send(proofs(renter).write.settleOutputChallenge([5n]));
   const minBond = parseEther("0.00001");
-  await send(proofs(admin).write.setMinBond([ETH, minBond]));
+  await send(proofs(gov).write.setMinBond([ETH, minBond]));
   return {
     honest: honest.account.address.toLowerCase() as Address,
     cheat: cheat.account.address.toLowerCase() as Address,

@@ -6,10 +6,19 @@
  * addresses, not from the chain. A bond is neither a job nor volume: its movements are
  * `bond` payment rows and settle its dispute's row. The ProofSystem's locks are challenge
  * bonds: neither volume nor payment rows (ProofSystem.ts records where each bond went, from
- * ChallengeResolved). Movements of any other locker count in the daily volume only.
+ * ChallengeResolved). Movements of any other locker count in the daily volume only. Every fee
+ * split the escrow applies (FeeSplitUpdated) is kept, in order.
  */
 import type { Context } from "ponder:registry";
-import { dailyVolume, dispute, hostEarning, job, payment, session } from "ponder:schema";
+import {
+  dailyVolume,
+  dispute,
+  feeSplitChange,
+  hostEarning,
+  job,
+  payment,
+  session,
+} from "ponder:schema";
 import { zeroAddress } from "viem";
 import { paymentEscrowAbi } from "../../abis/index.ts";
 import { indexContract } from "./lib/index-contract.ts";
@@ -178,5 +187,17 @@ indexContract("PaymentEscrow", paymentEscrowAbi, {
     if (source === "job") {
       await context.db.update(job, { id: a.id }).set({ hostPayment: 0n, refund: a.amount });
     }
+  },
+  FeeSplitUpdated: async ({ event, context }) => {
+    const { hostBps, treasuryBps, stakersBps } = event.args;
+    await context.db.insert(feeSplitChange).values({
+      id: eventId(event),
+      hostBps,
+      treasuryBps,
+      stakersBps,
+      at: event.block.timestamp,
+      blockNumber: event.block.number,
+      txHash: event.transaction.hash,
+    });
   },
 });

@@ -1,7 +1,7 @@
 /**
  * ReputationSystem: each host's on-chain record (work, ratings, disputes won, offences and
  * their slashes) with the score every event carries, the ratings, the offences, refused
- * slashes, and the contract's parameters. Nothing is read from the chain: the score is the one
+ * slashes, the registry-stake tiers, and the contract's parameters. Nothing is read from the chain: the score is the one
  * the event emitted (the contract decays it toward neutral between events; see docs/indexer.md).
  */
 import type { Context } from "ponder:registry";
@@ -13,6 +13,7 @@ import {
   rating,
   reputationConfig,
   slashFailure,
+  stakeTier,
 } from "ponder:schema";
 import { reputationSystemAbi } from "../../abis/index.ts";
 import { indexContract } from "./lib/index-contract.ts";
@@ -140,5 +141,22 @@ indexContract("ReputationSystem", reputationSystemAbi, {
   },
   TreasuryUpdated: async ({ event, context }) => {
     await setConfig(context.db, event.block.timestamp, { treasury: event.args.current });
+  },
+  StakeTiersUpdated: async ({ event, context }) => {
+    const { minStakes, discountsBps } = event.args;
+    const at = event.block.timestamp;
+    // The list replaces the previous one: rows past its end go.
+    const previous = (await context.db.find(reputationConfig, { id: CONFIG_ID }))?.stakeTierCount;
+    for (let tier = minStakes.length; tier < (previous ?? 0); tier++) {
+      await context.db.delete(stakeTier, { tier });
+    }
+    for (const [tier, minStake] of minStakes.entries()) {
+      const discountBps = discountsBps[tier] ?? 0;
+      await context.db
+        .insert(stakeTier)
+        .values({ tier, minStake, discountBps, updatedAt: at })
+        .onConflictDoUpdate({ minStake, discountBps, updatedAt: at });
+    }
+    await setConfig(context.db, at, { stakeTierCount: minStakes.length });
   },
 });
