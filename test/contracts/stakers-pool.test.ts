@@ -1,14 +1,8 @@
 import assert from "node:assert/strict";
 import { describe, it } from "node:test";
 import { network } from "hardhat";
-import {
-  encodeFunctionData,
-  getAddress,
-  keccak256,
-  parseEther,
-  stringToHex,
-  zeroAddress,
-} from "viem";
+import { getAddress, keccak256, parseEther, stringToHex, zeroAddress } from "viem";
+import { deployProxied, implementationOf } from "../../fixtures/system.ts";
 
 const FAB = 10n ** 18n;
 const USD = 10n ** 6n;
@@ -42,36 +36,21 @@ describe("StakersPool", async () => {
     if (!admin || !alice || !bob || !guardian || !registry || !other || !treasury || !carol) {
       throw new Error("need 8 accounts");
     }
-    const fabImpl = await viem.deployContract("FABToken");
-    const fabProxy = await viem.deployContract("FabstirProxy", [
-      fabImpl.address,
-      encodeFunctionData({
-        abi: fabImpl.abi,
-        functionName: "initialize",
-        args: [admin.account.address, admin.account.address, SUPPLY],
-      }),
+    const fab = await deployProxied(connection, "FABToken", [
+      admin.account.address,
+      admin.account.address,
+      SUPPLY,
     ]);
-    const fab = await viem.getContractAt("FABToken", fabProxy.address);
-    const poolImpl = await viem.deployContract("StakersPool");
-    const poolProxy = await viem.deployContract("FabstirProxy", [
-      poolImpl.address,
-      encodeFunctionData({
-        abi: poolImpl.abi,
-        functionName: "initialize",
-        args: [admin.account.address, fab.address, zeroAddress],
-      }),
+    const pool = await deployProxied(connection, "StakersPool", [
+      admin.account.address,
+      fab.address,
+      zeroAddress,
     ]);
-    const pool = await viem.getContractAt("StakersPool", poolProxy.address);
-    const escrowImpl = await viem.deployContract("PaymentEscrow");
-    const escrowProxy = await viem.deployContract("FabstirProxy", [
-      escrowImpl.address,
-      encodeFunctionData({
-        abi: escrowImpl.abi,
-        functionName: "initialize",
-        args: [admin.account.address, treasury.account.address, pool.address],
-      }),
+    const escrow = await deployProxied(connection, "PaymentEscrow", [
+      admin.account.address,
+      treasury.account.address,
+      pool.address,
     ]);
-    const escrow = await viem.getContractAt("PaymentEscrow", escrowProxy.address);
     const usd = await viem.deployContract("TestStablecoin");
 
     await fab.write.grantRole([CUSTODIAN_ROLE, pool.address]);
@@ -87,6 +66,11 @@ describe("StakersPool", async () => {
       await fab.write.transfer([w.account.address, STAKER_FAB]);
       await fab.write.approve([pool.address, 2n ** 256n - 1n], { account: w.account });
     }
+    const publicClient = await viem.getPublicClient();
+    const poolImpl = await viem.getContractAt(
+      "StakersPool",
+      await implementationOf({ publicClient }, pool.address),
+    );
     return {
       fab,
       pool,

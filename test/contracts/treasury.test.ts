@@ -13,6 +13,7 @@ import {
   zeroAddress,
   zeroHash,
 } from "viem";
+import { deployProxied, implementationOf } from "../../fixtures/system.ts";
 import {
   amountOut,
   deployUniswapV2,
@@ -54,48 +55,29 @@ async function treasuryFixture() {
   }
   const uni = await deployUniswapV2(connection);
 
-  const fabImpl = await viem.deployContract("FABToken");
-  const fabProxy = await viem.deployContract("FabstirProxy", [
-    fabImpl.address,
-    encodeFunctionData({
-      abi: fabImpl.abi,
-      functionName: "initialize",
-      args: [admin.account.address, admin.account.address, SUPPLY],
-    }),
+  const fab = await deployProxied(connection, "FABToken", [
+    admin.account.address,
+    admin.account.address,
+    SUPPLY,
   ]);
-  const fab = await viem.getContractAt("FABToken", fabProxy.address);
   const usd = await viem.deployContract("TestStablecoin");
 
   // The escrow needs a treasury at initialization and the treasury needs the escrow: the escrow
   // starts with the admin as its treasury and is pointed at the FabstirTreasury below.
-  const escrowImpl = await viem.deployContract("PaymentEscrow");
-  const escrowProxy = await viem.deployContract("FabstirProxy", [
-    escrowImpl.address,
-    encodeFunctionData({
-      abi: escrowImpl.abi,
-      functionName: "initialize",
-      args: [admin.account.address, admin.account.address, other.account.address],
-    }),
+  const escrow = await deployProxied(connection, "PaymentEscrow", [
+    admin.account.address,
+    admin.account.address,
+    other.account.address,
   ]);
-  const escrow = await viem.getContractAt("PaymentEscrow", escrowProxy.address);
 
-  const treasuryImpl = await viem.deployContract("FabstirTreasury");
-  const treasuryProxy = await viem.deployContract("FabstirProxy", [
-    treasuryImpl.address,
-    encodeFunctionData({
-      abi: treasuryImpl.abi,
-      functionName: "initialize",
-      args: [
-        admin.account.address,
-        escrow.address,
-        fab.address,
-        uni.router.address,
-        pool.account.address,
-        BUYBACK_BPS,
-      ],
-    }),
+  const treasury = await deployProxied(connection, "FabstirTreasury", [
+    admin.account.address,
+    escrow.address,
+    fab.address,
+    uni.router.address,
+    pool.account.address,
+    BUYBACK_BPS,
   ]);
-  const treasury = await viem.getContractAt("FabstirTreasury", treasuryProxy.address);
   await treasury.write.grantRole([KEEPER_ROLE, keeper.account.address]);
   await treasury.write.grantRole([PAUSER_ROLE, guardian.account.address]);
 
@@ -119,6 +101,10 @@ async function treasuryFixture() {
     POOL_USD,
     POOL_ETH,
     admin.account.address,
+  );
+  const treasuryImpl = await viem.getContractAt(
+    "FabstirTreasury",
+    await implementationOf({ publicClient: await viem.getPublicClient() }, treasury.address),
   );
   return {
     uni,
