@@ -1,11 +1,15 @@
 /**
- * The governance command line: a proposal's whole life on the FabstirGovernor, over the
- * library in governance/index.ts.
+ * The governance command line: a proposal's whole life on the FabstirGovernor, and the
+ * tokenomics' stakers and keepers (the StakersPool, the treasury's buybacks), over the library
+ * in governance/index.ts.
  *
  *   npm run governance -- propose --action 'PaymentEscrow.setFeeSplit([8000,1500,500])' --description "..."
  *   npm run governance -- vote <id> for
  *   npm run governance -- queue <id>
  *   npm run governance -- execute <id>
+ *   npm run governance -- pool stake 1000 --tier 1
+ *   npm run governance -- pool claim
+ *   npm run governance -- buyback --token ETH
  *
  * The key: FABSTIR_GOVERNANCE_KEY (or --key). Addresses come from the deployment
  * (--deployment-dir, FABSTIR_DEPLOYMENT_DIR or ignition/deployments/chain-<id>). Every command
@@ -13,25 +17,31 @@
  */
 import path from "node:path";
 import { parseArgs } from "node:util";
-import { isAddress } from "viem";
+import { type Address, isAddress } from "viem";
 import { createOutput, formatUnits18 } from "../protocol/cli-output.ts";
 import { createLogger } from "../protocol/logger.ts";
 import { resolveGovernanceSettings } from "./config.ts";
 import {
+  buyback,
   cancel,
   chainNow,
+  claimRewards,
   connectGovernance,
   delegate,
   encodeAction,
   execute,
   formatDuration,
   formatTime,
+  formatToken,
   type Governance,
   GovernanceUsageError,
   governanceStatus,
   isContractName,
   listProposals,
   type ProposalAction,
+  parseAmount,
+  parseToken,
+  poolStatus,
   propose,
   proposeUpgrade,
   queue,
@@ -39,7 +49,11 @@ import {
   SUPPORT,
   type Support,
   showProposal,
+  stakeFab,
+  tokenInfo,
+  treasuryStatus,
   vote,
+  withdrawFab,
 } from "./index.ts";
 
 const USAGE = `usage: npm run governance -- <command> [options]
@@ -60,6 +74,18 @@ commands:
   show <id>                         actions, votes, quorum and timeline
   delegate [0xTO]                   delegate your FAB votes (default: to yourself)
   status [0xACCOUNT]                FAB balance, votes, delegate; the governor's settings
+
+stakers and keepers (ETH is written ETH; amounts in whole tokens, e.g. 1000 or 12.5):
+  pool [0xACCOUNT]                  positions per lock tier, shares, host stake, pending rewards;
+                                    the pool's totals and lock tiers
+  pool stake <FAB> [--tier N]       approves FAB to the pool if needed, then stakes (tier 0: no lock)
+  pool withdraw <FAB> --tier N      once the position's lock has ended
+  pool claim [--to 0x..] [--token ETH|0x.. ...] [--no-sync]
+                                    syncs each reward token (newly arrived fees), then claims
+  treasury [--token 0x.. ...]       buyback reserves, free funds, settings, swap paths
+  buyback [--token ETH|0x..] [--amount X] [--slippage-bps N]
+                                    keeper or admin: sync, quote, swap the reserve into FAB
+                                    (default: the whole ETH reserve, the treasury's max slippage)
 
 common: --rpc-url URL (http://127.0.0.1:8545)  --chain-id N (31337)  --deployment-dir DIR  --json
         (defaults: FABSTIR_RPC_URL, FABSTIR_CHAIN_ID, FABSTIR_DEPLOYMENT_DIR, then the local
@@ -86,6 +112,12 @@ const { values, positionals, tokens } = parseArgs({
     source: { type: "string" },
     snapshot: { type: "string" },
     reason: { type: "string" },
+    tier: { type: "string" },
+    to: { type: "string" },
+    token: { type: "string", multiple: true },
+    "no-sync": { type: "boolean", default: false },
+    amount: { type: "string" },
+    "slippage-bps": { type: "string" },
     help: { type: "boolean", short: "h", default: false },
   },
 });
@@ -138,7 +170,24 @@ function signer() {
   return gov();
 }
 
+/** A whole number flag, or undefined when absent. */
+function wholeFlag(name: string, raw: string | undefined): number | undefined {
+  if (raw === undefined) return undefined;
+  if (!/^\d+$/.test(raw))
+    throw new GovernanceUsageError(`--${name} expects a whole number, got ${raw}`);
+  return Number(raw);
+}
+
+function addressArg(what: string, raw: string | undefined): Address | undefined {
+  if (raw !== undefined && !isAddress(raw))
+    throw new GovernanceUsageError(`${what} ${raw}: not an address`);
+  return raw;
+}
+
 const fab = (v: bigint) => `${formatUnits18(v)} FAB`;
+const times = (bps: number) => `${bps / 10_000}x`;
+const lockLabel = (duration: bigint) =>
+  duration === 0n ? "no lock" : `${formatDuration(duration)} lock`;
 const tally = (v: { for: bigint; against: bigint; abstain: bigint }) =>
   `for ${fab(v.for)}, against ${fab(v.against)}, abstain ${fab(v.abstain)}`;
 
@@ -288,6 +337,116 @@ try {
           `voting delay ${formatDuration(c.votingDelay)}, voting period ${formatDuration(c.votingPeriod)}, late-quorum extension ${formatDuration(c.lateQuorumExtension)}`,
           `proposal threshold ${fab(c.proposalThreshold)}, quorum ${c.quorumPercent}% (${fab(c.quorum)} now)`,
           `timelock delay ${formatDuration(c.timelockDelay)}`,
+        ].join("\n"),
+      );
+      break;
+    }
+    case "pool": {
+      if (arg === "stake") {
+        if (!arg2) throw new GovernanceUsageError("usage: pool stake <amountFAB> [--tier N]");
+        const r = await stakeFab(signer(), parseAmount(arg2), wholeFlag("tier", values.tier) ?? 0);
+        const now = await chainNow(gov());
+        out.result(r, () =>
+          [
+            r.approveTx ? `approved ${fab(r.amount)} to the pool in ${r.approveTx}` : "",
+            `staked ${fab(r.amount)} in tier ${r.tier} (${times(r.multiplierBps)}) in ${r.tx}`,
+            `  ${r.lockEnd > now ? `locked until ${formatTime(r.lockEnd, now)}` : "no lock"}; shares ${formatUnits18(r.shares)} of ${formatUnits18(r.totalShares)}`,
+          ]
+            .filter(Boolean)
+            .join("\n"),
+        );
+        break;
+      }
+      if (arg === "withdraw") {
+        const tier = wholeFlag("tier", values.tier);
+        if (!arg2 || tier === undefined)
+          throw new GovernanceUsageError("usage: pool withdraw <amountFAB> --tier N");
+        const r = await withdrawFab(signer(), parseAmount(arg2), tier);
+        out.result(
+          r,
+          () =>
+            `withdrew ${fab(r.amount)} from tier ${r.tier} in ${r.tx}; ${fab(r.remaining)} left there`,
+        );
+        break;
+      }
+      if (arg === "claim") {
+        const r = await claimRewards(signer(), {
+          to: addressArg("--to", values.to),
+          tokens: values.token?.map((t) => parseToken(t)),
+          sync: !values["no-sync"],
+        });
+        out.result(r, () =>
+          r.tx
+            ? `claimed to ${r.to} in ${r.tx}: ${r.claimed.map((c) => formatToken(c.amount, c.token)).join(", ")}`
+            : `nothing to claim${r.synced ? " (after syncing)" : ""}`,
+        );
+        break;
+      }
+      if (arg !== undefined && !isAddress(arg))
+        throw new GovernanceUsageError(
+          `pool ${arg}: not an address, nor stake, withdraw or claim\n${USAGE}`,
+        );
+      const account = arg;
+      if (account === undefined && !hasKey())
+        throw new GovernanceUsageError("pool needs an address, or FABSTIR_GOVERNANCE_KEY");
+      const s = await poolStatus(gov(), account);
+      const tierOf = (n: number) => s.pool.tiers[n];
+      out.result(s, () =>
+        [
+          `account ${s.account}: ${formatUnits18(s.shares)} shares of ${formatUnits18(s.pool.totalShares)}`,
+          `  host stake ${fab(s.hostStake)} (counted at ${times(s.pool.hostMultiplierBps)})`,
+          ...s.positions
+            .filter((p) => p.amount > 0n)
+            .map(
+              (p) =>
+                `  tier ${p.tier} (${lockLabel(tierOf(p.tier)?.duration ?? 0n)}): ${fab(p.amount)} at ${times(p.multiplierBps)}, ${p.lockEnd > s.now ? `locked until ${formatTime(p.lockEnd, s.now)}` : "unlocked"}`,
+            ),
+          `  pending rewards: ${s.rewards.map((r) => formatToken(r.pending, r.token)).join(", ")}`,
+          `pool ${s.pool.address}: ${fab(s.pool.totalStaked)} staked, ${formatUnits18(s.pool.totalShares)} shares${s.pool.paused ? " (paused: no staking or syncs)" : ""}`,
+          `  lock tiers: ${s.pool.tiers.map((t) => `${t.tier}: ${lockLabel(t.duration)} ${times(t.multiplierBps)}`).join("; ")}`,
+        ].join("\n"),
+      );
+      break;
+    }
+    case "treasury": {
+      const s = await treasuryStatus(
+        gov(),
+        values.token?.map((t) => parseToken(t)),
+      );
+      out.result(s, () =>
+        [
+          `treasury ${s.address}${s.paused ? " (paused: no buybacks)" : ""}`,
+          `  buyback share ${s.buybackShareBps / 100}%, max slippage ${s.maxSlippageBps / 100}%, bought FAB ${s.destination === "Burn" ? "is burned" : `goes to the stakers pool ${s.stakersPool}`}`,
+          `  router ${s.router}`,
+          ...s.tokens.map((t) =>
+            [
+              `  ${t.token.symbol}: reserve ${formatToken(t.reserve, t.token)}, free ${formatToken(t.free, t.token)}${t.unsynced > 0n ? `, ${formatToken(t.unsynced, t.token)} arrived since the last sync` : ""}`,
+              `    swap path: ${t.swapPath.length > 0 ? t.swapPath.join(" → ") : "none"}`,
+            ].join("\n"),
+          ),
+        ].join("\n"),
+      );
+      break;
+    }
+    case "buyback": {
+      if ((values.token?.length ?? 0) > 1)
+        throw new GovernanceUsageError("buyback takes one --token");
+      const g = signer();
+      const token = parseToken(values.token?.[0] ?? "ETH");
+      const amount =
+        values.amount === undefined
+          ? undefined
+          : parseAmount(values.amount, (await tokenInfo(g, token)).decimals, "--amount");
+      const r = await buyback(g, {
+        token,
+        amount,
+        slippageBps: wholeFlag("slippage-bps", values["slippage-bps"]),
+      });
+      out.result(r, () =>
+        [
+          `bought ${fab(r.fabOut)} with ${formatToken(r.amountIn, r.token)} in ${r.tx}`,
+          `  quote ${fab(r.quote)}, minimum ${fab(r.minFabOut)} (${r.slippageBps} bps slippage)`,
+          `  ${r.destination === "Burn" ? "burned" : `sent to the stakers pool ${r.stakersPool}`}`,
         ].join("\n"),
       );
       break;

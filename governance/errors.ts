@@ -1,8 +1,9 @@
 /**
- * What can stop a governance step, by what the caller can do about it. Each error has a stable
- * `code` (the CLI's `--json` output carries it) and, where one is concerned, the proposal id.
- * Every one is a user error (the step does not fit the proposal's state, the account or the
- * input) except TimelockNotReadyError, which is retryable: the same step works later.
+ * What can stop a governance step (or a staker's or keeper's), by what the caller can do about
+ * it. Each error has a stable `code` (the CLI's `--json` output carries it) and, where one is
+ * concerned, the proposal id. Every one is a user error (the step does not fit the proposal's
+ * state, the account or the input) except TimelockNotReadyError and PositionLockedError, which
+ * are retryable: the same step works later.
  */
 import { FabstirError } from "../protocol/errors.ts";
 
@@ -123,5 +124,76 @@ export class LayoutUncheckedError extends GovernanceError {
 export class InvalidImplementationError extends GovernanceError {
   constructor(message: string) {
     super("invalid_implementation", message);
+  }
+}
+
+/** The account's FAB (its spendable balance, not what custodians hold for it) is short. */
+export class InsufficientFabError extends GovernanceError {
+  readonly balance: bigint;
+  readonly requested: bigint;
+  constructor(message: string, balance: bigint, requested: bigint) {
+    super("insufficient_fab", message);
+    this.balance = balance;
+    this.requested = requested;
+  }
+}
+
+/** A withdrawal above what the account's position in the tier holds. */
+export class InsufficientStakeError extends GovernanceError {
+  readonly tier: number;
+  readonly staked: bigint;
+  readonly requested: bigint;
+  constructor(message: string, tier: number, staked: bigint, requested: bigint) {
+    super("insufficient_stake", message);
+    this.tier = tier;
+    this.staked = staked;
+    this.requested = requested;
+  }
+}
+
+/** The pool position is locked: the same withdrawal works from `lockEnd`. */
+export class PositionLockedError extends GovernanceError {
+  readonly tier: number;
+  /** Seconds (the chain's clock) from which the position can be withdrawn. */
+  readonly lockEnd: bigint;
+  constructor(message: string, tier: number, lockEnd: bigint) {
+    super("position_locked", message, { retryable: true });
+    this.tier = tier;
+    this.lockEnd = lockEnd;
+  }
+}
+
+/** Buybacks are for the treasury's KEEPER_ROLE and its admin (the timelock) only. */
+export class NotKeeperError extends GovernanceError {
+  constructor(account: string) {
+    super(
+      "not_keeper",
+      `${account} is not a keeper of the treasury (KEEPER_ROLE) nor its admin: buybacks are theirs`,
+    );
+  }
+}
+
+/** A buyback's slippage is looser than the treasury accepts (its maxSlippageBps). */
+export class SlippageTooLooseError extends GovernanceError {
+  readonly slippageBps: number;
+  readonly maxSlippageBps: number;
+  constructor(slippageBps: number, maxSlippageBps: number) {
+    super(
+      "slippage_too_loose",
+      `a slippage of ${slippageBps} bps is looser than the treasury's maximum of ${maxSlippageBps} bps: it would refuse the buyback`,
+    );
+    this.slippageBps = slippageBps;
+    this.maxSlippageBps = maxSlippageBps;
+  }
+}
+
+/** A buyback above the token's buyback reserve (after the sync), or with an empty reserve. */
+export class InsufficientReserveError extends GovernanceError {
+  readonly reserve: bigint;
+  readonly requested: bigint;
+  constructor(message: string, reserve: bigint, requested: bigint) {
+    super("insufficient_reserve", message);
+    this.reserve = reserve;
+    this.requested = requested;
   }
 }

@@ -1,24 +1,14 @@
-/**
- * Governance on a real local chain (a Hardhat node with the LocalDev deployment: voting delay
- * 60 s, period 600 s, late-quorum extension 60 s, timelock delay 120 s; dev account 0 holds
- * the FAB votes): a fee-split change through its whole life with the library and again with
- * the CLI process, each step refused out of turn, a proposer without votes refused, an upgrade
- * with an incompatible storage layout refused before any transaction, and a compatible
- * upgrade of PaymentEscrow executed.
- */
-import { spawn } from "node:child_process";
 import { mkdtempSync, rmSync } from "node:fs";
 import { tmpdir } from "node:os";
 import path from "node:path";
-import { privateKeyToAccount } from "viem/accounts";
 import { afterAll, beforeAll, describe, expect, it } from "vitest";
 import { paymentEscrowAbi } from "../abis/index.ts";
-import { devPrivateKey, type LocalChain, startLocalChain } from "../fixtures/local-chain.ts";
+import { governanceOn } from "../fixtures/governance-cli.ts";
+import { type LocalChain, startLocalChain } from "../fixtures/local-chain.ts";
 import { extractLayouts, StorageLayoutError, writeSnapshot } from "../scripts/storage-layout.ts";
 import {
   AlreadyVotedError,
   cancel,
-  connectGovernance,
   encodeAction,
   execute,
   type Governance,
@@ -38,13 +28,14 @@ import {
   vote,
 } from "./index.ts";
 
-const ROOT = path.resolve(import.meta.dirname, "..");
+const _ROOT = path.resolve(import.meta.dirname, "..");
 const FAB = 10n ** 18n;
 const FIXTURES = "test/fixtures/storage-layout";
 
 describe("governance", () => {
   let chain: LocalChain;
   let gov: Governance;
+  const { connect, nonceOf, cli, errorOf } = governanceOn(() => chain);
   let tmp: string;
 
   beforeAll(async () => {
@@ -56,14 +47,6 @@ describe("governance", () => {
     if (tmp) rmSync(tmp, { recursive: true, force: true });
     await chain?.stop();
   });
-
-  const connect = (account: number) =>
-    connectGovernance({
-      rpcUrl: chain.url,
-      chainId: 31337,
-      privateKey: devPrivateKey(account),
-      deploymentDir: chain.deploymentDir,
-    });
 
   /** Moves the chain's clock on by `seconds` and mines a block at the new time. */
   const wait = async (seconds: bigint | number) => {
@@ -81,42 +64,6 @@ describe("governance", () => {
       abi: paymentEscrowAbi,
       functionName: "feeSplit",
     });
-  const nonceOf = (account: number) =>
-    chain.publicClient.getTransactionCount({
-      address: privateKeyToAccount(devPrivateKey(account)).address,
-    });
-
-  /** Runs `node governance/cli.ts <args> --json` against the chain; parses its answer. */
-  const cli = (args: string[], account = 0) =>
-    new Promise<{ code: number | null; json: Record<string, unknown>; stderr: string }>(
-      (resolve, reject) => {
-        const child = spawn(
-          process.execPath,
-          [path.join(ROOT, "governance", "cli.ts"), ...args, "--rpc-url", chain.url, "--json"],
-          {
-            cwd: ROOT,
-            env: {
-              ...process.env,
-              FABSTIR_DEPLOYMENT_DIR: chain.deploymentDir,
-              FABSTIR_GOVERNANCE_KEY: devPrivateKey(account),
-            },
-          },
-        );
-        let stdout = "";
-        let stderr = "";
-        child.stdout.on("data", (d) => (stdout += d));
-        child.stderr.on("data", (d) => (stderr += d));
-        child.on("error", reject);
-        child.on("close", (code) => {
-          try {
-            resolve({ code, json: JSON.parse(stdout), stderr });
-          } catch {
-            reject(new Error(`not JSON (exit ${code}):\n${stdout}\n${stderr}`));
-          }
-        });
-      },
-    );
-  const errorCode = (json: Record<string, unknown>) => (json.error as { code?: string })?.code;
 
   it("shows the local settings and the deployer's votes", async () => {
     const s = await governanceStatus(gov);
@@ -175,18 +122,18 @@ describe("governance", () => {
     const id = String(proposed.json.id);
     const early = await cli(["vote", id, "for"]);
     expect(early.code).toBe(1);
-    expect(errorCode(early.json)).toBe("proposal_state");
+    expect(errorOf(early.json)?.code).toBe("proposal_state");
 
     await waitPast(BigInt(String(proposed.json.snapshot)));
     expect((await cli(["vote", id, "for", "--reason", "cheaper for hosts"])).code).toBe(0);
     const unfinished = await cli(["queue", id]);
-    expect(errorCode(unfinished.json)).toBe("proposal_state");
+    expect(errorOf(unfinished.json)?.code).toBe("proposal_state");
     await waitPast(BigInt(String(proposed.json.deadline)));
     const queued = await cli(["queue", id]);
     expect(queued.code, queued.stderr).toBe(0);
     const tooSoon = await cli(["execute", id]);
     expect(tooSoon.code).toBe(1);
-    expect(errorCode(tooSoon.json)).toBe("timelock_not_ready");
+    expect(errorOf(tooSoon.json)?.code).toBe("timelock_not_ready");
 
     await waitPast(BigInt(String(queued.json.eta)));
     const executed = await cli(["execute", id]);
@@ -210,7 +157,7 @@ describe("governance", () => {
       5,
     );
     expect(r.code).toBe(1);
-    expect(errorCode(r.json)).toBe("insufficient_votes");
+    expect(errorOf(r.json)?.code).toBe("insufficient_votes");
     expect(await nonceOf(5)).toBe(before);
   });
 
@@ -264,7 +211,7 @@ describe("governance", () => {
       snapshot,
     ]);
     expect(r.code).toBe(1);
-    expect(errorCode(r.json)).toBe("incompatible_storage_layout");
+    expect(errorOf(r.json)?.code).toBe("incompatible_storage_layout");
     expect(await nonceOf(0)).toBe(nonce);
     expect(await chain.publicClient.getBlockNumber()).toBe(block);
   });
