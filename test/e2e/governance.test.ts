@@ -6,10 +6,7 @@
  * FAB back on the local Uniswap V2 pool and burns it; the indexer's API shows all of it.
  */
 import assert from "node:assert/strict";
-import { mkdtemp, rm } from "node:fs/promises";
-import { tmpdir } from "node:os";
-import path from "node:path";
-import OpenAI from "openai";
+import type OpenAI from "openai";
 import {
   createTestClient,
   createWalletClient,
@@ -27,6 +24,7 @@ import {
   paymentEscrowAbi,
   stakersPoolAbi,
 } from "../../abis/index.ts";
+import { type E2eMarketplace, startE2eMarketplace } from "../../fixtures/e2e.ts";
 import {
   connectGovernance,
   encodeAction,
@@ -37,11 +35,7 @@ import {
   vote,
 } from "../../governance/index.ts";
 import { devPrivateKey } from "../../local/dev-accounts.ts";
-import {
-  LOCAL_DEFAULTS,
-  type LocalMarketplace,
-  startLocalMarketplace,
-} from "../../local/marketplace.ts";
+import { LOCAL_DEFAULTS, type LocalMarketplace } from "../../local/marketplace.ts";
 
 const MODEL = LOCAL_DEFAULTS.chatModel;
 const FAB = 10n ** 18n;
@@ -53,7 +47,7 @@ const routerAbi = parseAbi([
 type Json = any;
 
 describe("governance and tokenomics end to end", () => {
-  let dir: string;
+  let e2e: E2eMarketplace;
   let market: LocalMarketplace;
   let client: OpenAI;
   const at = (name: string) =>
@@ -109,27 +103,12 @@ describe("governance and tokenomics end to end", () => {
   };
 
   beforeAll(async () => {
-    dir = await mkdtemp(path.join(tmpdir(), "fabstir-governance-"));
-    market = await startLocalMarketplace({
-      dataDir: dir,
-      fresh: true,
-      hosts: 2,
-      chainPort: 0,
-      apiPort: 0,
-      gatewayPort: 0,
-      hostPort: 0,
-      arbiterPort: 0,
-    });
-    client = new OpenAI({
-      baseURL: `${market.file.gatewayUrl}/v1`,
-      apiKey: "unused",
-      maxRetries: 0,
-    });
+    e2e = await startE2eMarketplace("governance");
+    market = e2e.market;
+    client = e2e.client;
   });
   afterAll(async () => {
-    await market?.stop();
-    if (market) await rm(market.file.deploymentDir, { recursive: true, force: true });
-    if (dir) await rm(dir, { recursive: true, force: true });
+    await e2e?.stop();
   });
 
   it("pays the stakers' 5% to a FAB staker and the hosts' registry stake pro rata to their shares", async () => {

@@ -5,18 +5,12 @@
  * host killed mid-session is replaced by another and the next request is still answered.
  */
 import assert from "node:assert/strict";
-import { mkdtemp, rm } from "node:fs/promises";
-import { tmpdir } from "node:os";
-import path from "node:path";
-import OpenAI from "openai";
+import type OpenAI from "openai";
 import { parseEventLogs, zeroAddress } from "viem";
 import { afterAll, beforeAll, describe, it } from "vitest";
 import { paymentEscrowAbi, sessionManagerAbi } from "../../abis/index.ts";
-import {
-  LOCAL_DEFAULTS,
-  type LocalMarketplace,
-  startLocalMarketplace,
-} from "../../local/marketplace.ts";
+import { type E2eMarketplace, startE2eMarketplace } from "../../fixtures/e2e.ts";
+import { LOCAL_DEFAULTS, type LocalMarketplace } from "../../local/marketplace.ts";
 import { readSessionState } from "../../protocol/sessions.ts";
 
 const MODEL = LOCAL_DEFAULTS.chatModel;
@@ -24,7 +18,7 @@ const MODEL = LOCAL_DEFAULTS.chatModel;
 type Json = any;
 
 describe("sessions end to end", () => {
-  let dir: string;
+  let e2e: E2eMarketplace;
   let market: LocalMarketplace;
   let client: OpenAI;
 
@@ -39,27 +33,12 @@ describe("sessions end to end", () => {
     });
 
   beforeAll(async () => {
-    dir = await mkdtemp(path.join(tmpdir(), "fabstir-sessions-"));
-    market = await startLocalMarketplace({
-      dataDir: dir,
-      fresh: true,
-      hosts: 2,
-      chainPort: 0,
-      apiPort: 0,
-      gatewayPort: 0,
-      hostPort: 0,
-      arbiterPort: 0,
-    });
-    client = new OpenAI({
-      baseURL: `${market.file.gatewayUrl}/v1`,
-      apiKey: "unused",
-      maxRetries: 0,
-    });
+    e2e = await startE2eMarketplace("sessions");
+    market = e2e.market;
+    client = e2e.client;
   });
   afterAll(async () => {
-    await market?.stop();
-    if (market) await rm(market.file.deploymentDir, { recursive: true, force: true });
-    if (dir) await rm(dir, { recursive: true, force: true });
+    await e2e?.stop();
   });
 
   it("chats on one session: one transaction to open, none per answer, a top-up when low, exact payment and refund", async () => {
