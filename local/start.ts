@@ -73,7 +73,7 @@ ${f.hosts.map((h, i) => `  host ${i + 1}               ${h.httpUrl}/v1   ${h.add
   renter gateway       ${f.gatewayUrl}/v1   pays as ${f.renter.address}, spot-checks ${LOCAL_DEFAULTS.spotCheckRate * 100}% of its answers
   arbiter              ${f.arbiterUrl}   decides output challenges and disputes
   governance           governor ${f.addresses.FabstirGovernor}, timelock ${f.addresses.FabstirTimelock}
-                       (dev account 0 holds the FAB votes, 11 is the guardian; votes take 10 minutes)
+                       (dev account 0 holds the FAB votes, 11 is the guardian; a proposal passes in about 13 minutes)
   stakers pool         ${f.addresses.StakersPool}   treasury ${f.addresses.FabstirTreasury} (buybacks on Uniswap V2)
 
 Try:
@@ -83,6 +83,8 @@ Try:
     -d '{"model":"${model}","messages":[{"role":"user","content":"hello"}]}'
   npm run host -- status --config ${f.hosts[0]?.config}
   curl -s ${f.gatewayUrl}/v1/fabstir/checks     (the gateway's spot-checks and challenges)
+  npm run governance -- list                     (proposals; docs/governance.md for the rest)
+  curl -s ${f.apiUrl}/tokenomics/pool
 
 The demo models are generated, so their answers are meaningless text; see docs/host-guide.md
 to serve a real GGUF model. Ctrl-C stops everything; npm start resumes, npm start -- --fresh starts over.
