@@ -357,7 +357,8 @@ describe("host node on a local chain", () => {
     )[1];
 
   it("hands back a claimed job whose renter does not ask in time, before it could count as abandoned", async () => {
-    // A 2-minute claim timeout: the node gives up at half of it (wide margins for slow runs).
+    // A 10-minute claim timeout: the node gives up at half of it. The chain's clock also runs
+    // with the wall clock, so a slow run must not carry it past the timeout: 200 s of margin.
     const setClaimTimeout = async (seconds: number) =>
       chain.publicClient.waitForTransactionReceipt({
         hash: await (await chain.governance()).writeContract({
@@ -367,13 +368,13 @@ describe("host node on a local chain", () => {
           args: [seconds],
         }),
       });
-    await setClaimTimeout(120);
+    await setClaimTimeout(600);
     const b = body("a job its renter forgets");
     const id = await post(b, { ttl: 3_600 });
     await claimed(id);
     const stake = await stakeOf();
     // Past the node's give-up point, not yet the claim timeout.
-    await chain.testClient.increaseTime({ seconds: 80 });
+    await chain.testClient.increaseTime({ seconds: 400 });
     await chain.mine(1);
     await until("the host to hand the job back", async () => (await job(id)).status === "Refused");
     await setClaimTimeout(3_600);

@@ -198,8 +198,13 @@ export function createJobManager(options: JobManagerOptions): JobManager {
       return finish(r, { kind: "underfunded" });
     }
     try {
-      await jobTx("claimJob", r);
-      state.update(r.id, { status: "claimed" });
+      const receipt = await jobTx("claimJob", r);
+      // The claim's own block time starts the claim timeout, as on chain; a later sync would
+      // see a later block and hold the job past the point where it should be handed back.
+      const block = await client.query("claim block", (c) =>
+        c.getBlock({ blockNumber: receipt.blockNumber }),
+      );
+      state.update(r.id, { status: "claimed", claimedAt: Number(block.timestamp) });
       options.metrics?.jobs.inc({ outcome: "claimed" });
       log.info({ job: r.id }, "claimed job");
     } catch (e) {
