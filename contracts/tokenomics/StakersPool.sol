@@ -204,11 +204,7 @@ contract StakersPool is
         if (amount == 0) revert StakersPoolInvalidAmount(0);
         StakersPoolStorage storage $ = _s();
         if (tier >= $.lockTiers.length) revert StakersPoolUnknownTier(tier);
-        address[] storage tokens = $.rewardTokens;
-        for (uint256 i; i < tokens.length; ++i) {
-            address token = tokens[i];
-            _sync($, $.rewards[token], token);
-        }
+        _syncAll($);
         LockTier memory t = $.lockTiers[tier];
         Position storage p = $.positions[msg.sender][tier];
         Position memory current = p;
@@ -229,10 +225,12 @@ contract StakersPool is
 
     /// @inheritdoc IStakersPool
     /// @dev Works while paused. A partial withdrawal keeps the position's shares in proportion
-    /// (rounded down); the last one removes them all.
+    /// (rounded down); the last one removes them all. Syncs every reward token first (unless
+    /// paused), so the leaving staker keeps its share of what arrived while it was staked.
     function withdraw(uint8 tier, uint256 amount) external nonReentrant {
         if (amount == 0) revert StakersPoolInvalidAmount(0);
         StakersPoolStorage storage $ = _s();
+        if (!paused()) _syncAll($);
         Position storage p = $.positions[msg.sender][tier];
         Position memory current = p;
         if (amount > current.amount) revert StakersPoolInsufficientStake(msg.sender, tier, current.amount, amount);
@@ -261,10 +259,15 @@ contract StakersPool is
 
     /// @notice Sets `host`'s counted registry stake to `activeStake`, at the current host
     /// multiplier. Only the registry, after every stake change; works while paused, so the
-    /// registry (its slashes above all) never depends on this pool's pause.
-    function onHostStakeChanged(address host, uint256 activeStake) external {
+    /// registry (its slashes above all) never depends on this pool's pause. Syncs every reward
+    /// token first (unless paused), as stake() does, so a host's new stake never shares in
+    /// rewards that arrived before it, and stake leaving keeps what it earned. Not reentrant:
+    /// a host contract that unstakes from inside a claim's payment (to be paid again at its old
+    /// shares for the claim's next token) is refused.
+    function onHostStakeChanged(address host, uint256 activeStake) external nonReentrant {
         StakersPoolStorage storage $ = _s();
         if (msg.sender != $.registry) revert StakersPoolNotRegistry(msg.sender);
+        if (!paused()) _syncAll($);
         Account storage a = $.accounts[host];
         uint256 hostShares = Math.mulDiv(activeStake, $.hostMultiplierBps, BPS);
         uint256 shares = a.shares - a.hostShares + hostShares;
@@ -425,6 +428,15 @@ contract StakersPool is
 
     /// @dev Collects the escrow's stakers' fees of `token` (a failure is only reported) and books
     /// whatever arrived since the last sync over the current shares.
+    /// @dev Syncs every reward token (at most MAX_REWARD_TOKENS).
+    function _syncAll(StakersPoolStorage storage $) private {
+        address[] storage tokens = $.rewardTokens;
+        for (uint256 i; i < tokens.length; ++i) {
+            address token = tokens[i];
+            _sync($, $.rewards[token], token);
+        }
+    }
+
     function _sync(StakersPoolStorage storage $, Reward storage r, address token) private {
         address escrow_ = $.escrow;
         if (escrow_ != address(0)) {

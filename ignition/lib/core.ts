@@ -16,10 +16,21 @@ const DAY = 24n * 60n * 60n;
  * must order the handover after every `setup` call, and Ignition cannot take a whole module in
  * `after` at this size (its dependency expansion never finishes).
  */
-export function deployCore(m: IgnitionModuleBuilder) {
+export function deployCore(
+  m: IgnitionModuleBuilder,
+  options: {
+    /**
+     * Require the `treasury` parameter (who receives the FAB supply) instead of defaulting to
+     * the deployer: a governed deployment must not leave the deployer every vote.
+     */
+    requireTreasury?: boolean;
+  } = {},
+) {
   const setup: Future[] = [];
   const admin = m.getParameter("admin", m.getAccount(0));
-  const treasury = m.getParameter("treasury", m.getAccount(0));
+  const treasury = options.requireTreasury
+    ? m.getParameter<string>("treasury")
+    : m.getParameter("treasury", m.getAccount(0));
   const stakersPool = m.getParameter("stakersPool", m.getAccount(0));
   const fabSupply = m.getParameter("fabSupply", 1_000_000_000n * 10n ** 18n);
   const minimumStake = m.getParameter("minimumStake", 1_000n * 10n ** 18n);

@@ -335,11 +335,20 @@ contract StakersPoolHandler is ModelCheckedHandler {
         bool expectOk = amount != 0 && amount <= p.amount && time >= p.lockEnd;
         uint256 before = fab.balanceOf(a);
         uint256 votesBefore = fab.getVotes(a);
+        uint256[3] memory accs = _accs();
+        uint256 total = pool.totalShares();
         if (expectOk) _sharesChanging(a);
         vm.prank(a);
         (bool ok, bytes memory err) = address(pool).call(abi.encodeCall(pool.withdraw, (tier, amount)));
         _record("withdraw", expectOk, ok, err);
         if (!ok || !expectOk) return;
+        // Unless paused, a withdrawal syncs every reward token first, at the old shares.
+        _credit(accs);
+        if (!poolPaused) {
+            for (uint256 k; k < 3; ++k) {
+                _checkSynced(tokens[k], total);
+            }
+        }
         uint256 remaining = p.amount - amount;
         uint256 remainingShares = p.shares * remaining / p.amount;
         modelShares[a] -= p.shares - remainingShares;
@@ -357,11 +366,20 @@ contract StakersPoolHandler is ModelCheckedHandler {
         address a = _actor(actorSeed);
         uint256 s = stakeSeed % 4 == 0 ? 0 : bound(stakeSeed >> 2, 1, 50_000e18);
         bool stranger = (actorSeed >> 8) % 8 == 0;
+        uint256[3] memory accs = _accs();
+        uint256 total = pool.totalShares();
         if (!stranger) _sharesChanging(a);
         if (stranger) vm.prank(a);
         (bool ok, bytes memory err) = address(pool).call(abi.encodeCall(pool.onHostStakeChanged, (a, s)));
         _record("onHostStakeChanged", !stranger, ok, err);
         if (!ok || stranger) return;
+        // Unless paused, a host's stake change syncs every reward token first, at the old shares.
+        _credit(accs);
+        if (!poolPaused) {
+            for (uint256 k; k < 3; ++k) {
+                _checkSynced(tokens[k], total);
+            }
+        }
         uint256 hs = s * hostMultiplier / BPS;
         modelShares[a] = modelShares[a] - hostShares[a] + hs;
         hostShares[a] = hs;

@@ -293,6 +293,37 @@ describe("StakersPool", async () => {
       assert.equal(await pool.read.sharesOf([host]), 2_000n * FAB);
       assert.equal(await pool.read.totalShares(), 2_000n * FAB);
     });
+    it("syncs before a host's stake changes: new stake never shares in what arrived before it", async () => {
+      const { pool, admin, alice, bob, registry } = await loadFixture(poolFixture);
+      await pool.write.stake([1_000n * FAB, 0], { account: alice.account });
+      // Fees arrive but nobody has synced yet; then bob's registry stake is reported.
+      await admin.sendTransaction({ to: pool.address, value: 1_000n });
+      await pool.write.onHostStakeChanged([bob.account.address, 1_000n * FAB], {
+        account: registry.account,
+      });
+      assert.equal(await pool.read.pendingRewards([alice.account.address, zeroAddress]), 1_000n);
+      assert.equal(await pool.read.pendingRewards([bob.account.address, zeroAddress]), 0n);
+    });
+
+    it("refuses a host that lowers its stake from inside a claim's payment (no second payout at old shares)", async () => {
+      const { pool, admin, usd } = await loadFixture(poolFixture);
+      const host = await viem.deployContract("ReentrantPoolHost", [pool.address]);
+      await pool.write.setRegistry([host.address]);
+      await host.write.report([1_000n * FAB]);
+      await admin.sendTransaction({ to: pool.address, value: 1_000n });
+      await usd.write.transfer([pool.address, 1_000n]);
+      await pool.write.sync([zeroAddress]);
+      await pool.write.sync([usd.address]);
+      const eth = await pool.read.pendingRewards([host.address, zeroAddress]);
+      assert.equal(eth, 1_000n);
+      await a.revertWithCustomErrorWithArgs(
+        host.write.claim([[zeroAddress, usd.address]]),
+        pool,
+        "StakersPoolNativeTransferFailed",
+        [getAddress(host.address), eth],
+      );
+      assert.equal(await pool.read.sharesOf([host.address]), 1_000n * FAB);
+    });
   });
 
   // ---------------------------------------------------------------- rewards
