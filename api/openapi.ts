@@ -283,6 +283,15 @@ const sessionSummary = {
     status: { enum: SESSION_STATUS },
     closeReason: { enum: [...CLOSE_REASON, null] },
     pricePerToken: amount,
+    feeDiscountBps: {
+      type: "integer",
+      description: "the host's discount on the treasury's fee share, fixed at opening",
+    },
+    salt: { ...amount, description: "the renter's salt; the id is the hash of the terms" },
+    openedEvent: {
+      type: "string",
+      description: "the opening log's chain-ordered id (the list's order and cursor)",
+    },
     deposit: { ...amount, description: "opening deposit plus top-ups" },
     paid: { ...amount, description: "cumulative amount of the latest receipt the host was paid" },
     tokens: { ...amount, description: "cumulative tokens of that receipt" },

@@ -72,8 +72,7 @@ export const sessionsQuery = z
     limit: z.coerce.number().int().min(1).max(100).default(20),
     cursor: z
       .string()
-      .regex(/^\d{1,78}$/, "expected a nextCursor of this endpoint")
-      .transform((s) => BigInt(s))
+      .regex(/^\d{12}-\d{6}$/, "expected a nextCursor of this endpoint")
       .optional(),
   })
   .strict();

@@ -300,6 +300,8 @@ export const session = onchainTable(
     signer: t.hex(), // the key the renter authorized to sign receipts besides itself; null for none
     pricePerToken: t.bigint().notNull(),
     expiry: t.bigint().notNull(),
+    feeDiscountBps: t.integer().notNull(), // the host's fee discount, fixed at opening
+    salt: t.bigint().notNull(), // the renter's salt (the id is the hash of the terms)
     deposit: t.bigint().notNull(), // opening deposit plus top-ups
     topUps: t.integer().notNull(),
     paid: t.bigint().notNull(), // cumulative amount of the latest receipt paid (spent)
@@ -317,6 +319,8 @@ export const session = onchainTable(
     openedAt: t.bigint().notNull(),
     openedBlock: t.bigint().notNull(),
     openedTx: t.hex().notNull(),
+    // The opening log's chain-ordered id (eventId): the order of GET /sessions (ids are hashes).
+    openedEvent: t.text().notNull(),
     settledAt: t.bigint(),
     settledBlock: t.bigint(),
     settledTx: t.hex(),
@@ -327,6 +331,7 @@ export const session = onchainTable(
     byHost: index().on(t.host),
     byModel: index().on(t.modelId),
     byStatus: index().on(t.status),
+    byOpened: index().on(t.openedEvent),
   }),
 );
 

@@ -34,6 +34,8 @@ const terms: SessionTerms = {
   modelId: keccak256("0x01"),
   pricePerToken: 1_000n,
   expiry: 2_000_000_000n,
+  feeDiscountBps: 0,
+  salt: 42n,
 };
 
 /** A request hash for receipts whose request does not matter to the test. */

@@ -1,7 +1,8 @@
 /**
  * Sessions, as both ends of the wire see them (contracts/sessions/SessionManager.sol):
- * - the session's terms (fixed at opening; the contract stores only their keccak256, so every
- *   party passes them around and checks them against `termsHash`);
+ * - the session's terms (fixed at opening; the session's id is their keccak256 and the contract
+ *   stores nothing else of them, so every party passes them around and checks them against the
+ *   id: `sessionIdOf`);
  * - the receipt the renter (or the signer it named for the session) signs after each answer:
  *   EIP-712, domain "Fabstir Sessions" v1 bound to the chain and the SessionManager, over the
  *   session id, the cumulative tokens and amount, and the running digest of the answers'
@@ -37,6 +38,10 @@ export interface SessionTerms {
   pricePerToken: bigint;
   /** Unix seconds. */
   expiry: bigint;
+  /** The host's discount on the treasury's fee share (basis points), fixed at opening. */
+  feeDiscountBps: number;
+  /** The renter's salt, which keeps the ids of otherwise equal sessions apart. */
+  salt: bigint;
 }
 
 /** The terms a SessionOpened event carries (its arguments). */
@@ -48,6 +53,8 @@ export function termsOfOpened(a: {
   modelId: Hex;
   pricePerToken: bigint;
   expiry: bigint;
+  feeDiscountBps: number;
+  salt: bigint;
 }): SessionTerms {
   return {
     renter: a.renter,
@@ -57,7 +64,17 @@ export function termsOfOpened(a: {
     modelId: a.modelId,
     pricePerToken: a.pricePerToken,
     expiry: a.expiry,
+    feeDiscountBps: a.feeDiscountBps,
+    salt: a.salt,
   };
+}
+
+/** A fresh random salt for a session request (64 bits: two sessions of one renter with
+ * otherwise equal terms collide with odds of about 2^-64; the contract refuses a collision). */
+export function randomSalt(): bigint {
+  const b = new BigUint64Array(1);
+  crypto.getRandomValues(b);
+  return b[0] as bigint;
 }
 
 /** A session's changing state on chain (SessionManager.sessionState). */
@@ -144,13 +161,20 @@ const TERMS_TUPLE = [
       { name: "modelId", type: "bytes32" },
       { name: "pricePerToken", type: "uint64" },
       { name: "expiry", type: "uint64" },
+      { name: "feeDiscountBps", type: "uint16" },
+      { name: "salt", type: "uint64" },
     ],
   },
 ] as const;
 
-/** keccak256(abi.encode(terms)): what the SessionManager stores for the session. */
+/** keccak256(abi.encode(terms)): the session's id as 32 bytes (SessionManager.termsHash). */
 export function termsHash(terms: SessionTerms): Hex {
   return keccak256(encodeAbiParameters(TERMS_TUPLE, [terms]));
+}
+
+/** The id of the session opened with `terms`: their hash as a number. */
+export function sessionIdOf(terms: SessionTerms): bigint {
+  return BigInt(termsHash(terms));
 }
 
 /** The digest before any answer. */
@@ -280,6 +304,8 @@ export const sessionTermsSchema = z.object({
   modelId: bytes32,
   pricePerToken: decimal,
   expiry: decimal,
+  feeDiscountBps: z.number().int().min(0).max(10_000),
+  salt: decimal,
 });
 export type SessionTermsWire = z.infer<typeof sessionTermsSchema>;
 
@@ -314,6 +340,8 @@ export function termsToWire(t: SessionTerms): SessionTermsWire {
     modelId: t.modelId,
     pricePerToken: t.pricePerToken.toString(),
     expiry: t.expiry.toString(),
+    feeDiscountBps: t.feeDiscountBps,
+    salt: t.salt.toString(),
   };
 }
 
@@ -326,6 +354,8 @@ export function termsFromWire(t: SessionTermsWire): SessionTerms {
     modelId: t.modelId as Hex,
     pricePerToken: BigInt(t.pricePerToken),
     expiry: BigInt(t.expiry),
+    feeDiscountBps: t.feeDiscountBps,
+    salt: BigInt(t.salt),
   };
 }
 

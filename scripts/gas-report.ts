@@ -268,6 +268,14 @@ const sessionRows: [string, bigint, bigint | undefined][] = [];
   // ERC-20: the first deposit of the token into the escrow, then a later one.
   const usdFirst = await open("usd");
   const usdSteady = await open("usd");
+  // Opening reads the host's fee discount once; with the stake tiers a governed deployment sets
+  // (ignition/lib/governance.ts: 10 000 and 50 000 FAB) it also reads the tiers and the stake.
+  await ss.reputation.write.setStakeTiers([
+    [10_000n * 10n ** 18n, 50_000n * 10n ** 18n],
+    [1_000, 2_000],
+  ]);
+  const tieredEth = await open("eth");
+  const tieredUsd = await open("usd");
 
   const OPEN = 150_000n;
   const CHECKPOINT = 80_000n;
@@ -277,6 +285,8 @@ const sessionRows: [string, bigint, bigint | undefined][] = [];
     ["session open (ETH), steady state", steadySession.used, OPEN],
     ["session open (ERC-20), first deposit of the token", usdFirst.used, OPEN],
     ["session open (ERC-20), steady state", usdSteady.used, OPEN],
+    ["session open (ETH), two stake tiers set (governed defaults)", tieredEth.used, OPEN],
+    ["session open (ERC-20), two stake tiers set (governed defaults)", tieredUsd.used, OPEN],
     ["session topUp (ETH)", topUp, undefined],
     ["session checkpoint, first payout ever (host balance, fees from zero)", cp1, CHECKPOINT],
     ["session checkpoint, the host's second payout", cp2, CHECKPOINT],

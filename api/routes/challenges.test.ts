@@ -60,6 +60,7 @@ import {
   type Receipt,
   receiptArg,
   type SessionTerms,
+  sessionIdOf,
   signReceipt,
   termsHash,
 } from "../../protocol/sessions.ts";
@@ -268,6 +269,7 @@ async function runScenario(chain: LocalChain): Promise<Scenario> {
           deposit,
           expiry: block.timestamp + BigInt(DAY),
           minScore: 0,
+          salt: 1n,
         },
       ],
       value: deposit,
@@ -282,9 +284,12 @@ async function runScenario(chain: LocalChain): Promise<Scenario> {
     modelId: MODEL_ID,
     pricePerToken: PRICE,
     expiry: block.timestamp + BigInt(DAY),
+    feeDiscountBps: 0,
+    salt: 1n,
   };
+  const sessionId = sessionIdOf(terms);
   const domain = { chainId: await chain.publicClient.getChainId(), sessions: SessionManager };
-  let receipt: Receipt = emptyReceipt(1n);
+  let receipt: Receipt = emptyReceipt(sessionId);
   const checkpoint = async (tokens: number) => {
     receipt = nextReceipt(
       receipt,
@@ -297,14 +302,14 @@ async function runScenario(chain: LocalChain): Promise<Scenario> {
         address: SessionManager,
         abi: sessionManagerAbi,
         functionName: "checkpoint",
-        args: [terms, 1n, receiptArg(receipt), signature],
+        args: [terms, sessionId, receiptArg(receipt), signature],
         chain: null,
       }),
     );
   };
   const sessionBinding = bindingOf({
     kind: ProofWork.Session,
-    id: 1n,
+    id: sessionId,
     modelId: MODEL_ID,
     requestHash: termsHash(terms),
   });
@@ -314,14 +319,16 @@ async function runScenario(chain: LocalChain): Promise<Scenario> {
     binding: sessionBinding,
     tokenIds: sessionTokens.slice(0, 100),
   });
-  await send(proofs(honest).write.submitSessionProof([terms, 1n, toChunkArgs(first.chunks)]));
+  await send(
+    proofs(honest).write.submitSessionProof([terms, sessionId, toChunkArgs(first.chunks)]),
+  );
   await checkpoint(30);
   const rest = await proveOutput({
     binding: sessionBinding,
     tokenIds: sessionTokens.slice(100),
     start: first.commitment,
   });
-  await send(proofs(honest).write.submitSessionProof([terms, 1n, toChunkArgs(rest.chunks)]));
+  await send(proofs(honest).write.submitSessionProof([terms, sessionId, toChunkArgs(rest.chunks)]));
   await disposeProver();
 
   // The verifier registry: a model's own verifier set twice and removed once.
@@ -354,7 +361,7 @@ async function runScenario(chain: LocalChain): Promise<Scenario> {
     renter: renter.account.address.toLowerCase() as Address,
     watcher: watcher.account.address.toLowerCase() as Address,
     jobProofs,
-    session: { id: 1n, terms, binding: sessionBinding, tokenIds: sessionTokens },
+    session: { id: sessionId, terms, binding: sessionBinding, tokenIds: sessionTokens },
     verifier: verifier.toLowerCase() as Address,
     minBond,
   };
@@ -461,8 +468,8 @@ describe("ProofSystem indexed: proofs, challenges and each host's record", {
         assert.deepEqual(one.challenges, []);
 
         // A session's second submission extends the first one's chain.
-        const session = (await getJson(indexer.url, "/sessions/1")).body;
-        const chainSession = await recordOf(ProofWork.Session, 1n);
+        const session = (await getJson(indexer.url, `/sessions/${s.session.id}`)).body;
+        const chainSession = await recordOf(ProofWork.Session, s.session.id);
         assert.deepEqual(
           session.proofs.map((x: Record<string, unknown>) => [
             x.work,
@@ -494,9 +501,10 @@ describe("ProofSystem indexed: proofs, challenges and each host's record", {
         const all = (await getJson(indexer.url, "/proofs")).body;
         assert.deepEqual(
           all.proofs.map(
-            (x: { jobId: string | null; sessionId: string | null }) => x.jobId ?? `s${x.sessionId}`,
+            (x: { jobId: string | null; sessionId: string | null }) =>
+              x.jobId ?? (x.sessionId === String(s.session.id) ? "s" : x.sessionId),
           ),
-          ["s1", "s1", "3", "1"],
+          ["s", "s", "3", "1"],
         );
         assert.equal(all.nextCursor, null);
         const page = (await getJson(indexer.url, "/proofs?limit=3")).body;
@@ -513,7 +521,10 @@ describe("ProofSystem indexed: proofs, challenges and each host's record", {
           ["3", "1"],
         );
         assert.equal((await getJson(indexer.url, `/proofs?host=${s.cheat}`)).body.proofs.length, 0);
-        assert.equal((await getJson(indexer.url, "/proofs?session=1")).body.proofs.length, 2);
+        assert.equal(
+          (await getJson(indexer.url, `/proofs?session=${s.session.id}`)).body.proofs.length,
+          2,
+        );
       });
 
       it("indexes challenges from opening to outcome as the chain has them", async () => {
@@ -778,7 +789,7 @@ describe("ProofSystem indexed: proofs, challenges and each host's record", {
               offences { items { challengeRow { id status } } }
               hostProofRecords(orderBy: "provenTokens", orderDirection: "desc") { items { host proofs challengesLost: challengesUpheld } }
               job(id: "1") { proofs { items { tokens } } }
-              session(id: "1") { proofs { totalCount } }
+              session(id: "${s.session.id}") { proofs { totalCount } }
               host(address: "${s.cheat}") { proofRecord { challengesVoided } challenges { totalCount } }
               proofConfigs { items { defaultVerifier reputation jobChallengeWindow sessionChallengeWindow responseWindow arbitrationWindow bondBps } }
               modelVerifiers { items { modelId verifier } }

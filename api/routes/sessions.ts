@@ -25,14 +25,15 @@ sessions.get("/", async (c) => {
         q.model ? eq(session.modelId, q.model) : undefined,
         q.token ? eq(session.token, q.token) : undefined,
         q.status ? eq(session.status, q.status) : undefined,
-        q.cursor !== undefined ? lt(session.id, q.cursor) : undefined,
+        q.cursor !== undefined ? lt(session.openedEvent, q.cursor) : undefined,
       ),
     )
-    .orderBy(desc(session.id))
+    // Newest first by the opening log (session ids are terms hashes, not a sequence).
+    .orderBy(desc(session.openedEvent))
     .limit(q.limit + 1);
   const page = rows.slice(0, q.limit);
   const last = page.at(-1);
-  const nextCursor = rows.length > q.limit && last ? String(last.id) : null;
+  const nextCursor = rows.length > q.limit && last ? last.openedEvent : null;
   return json(c, { sessions: page, nextCursor });
 });
 

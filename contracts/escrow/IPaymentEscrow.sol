@@ -70,12 +70,19 @@ interface IPaymentEscrow {
     function topUp(uint256 id, address payer, address token, uint256 amount) external payable;
 
     /// @notice Pays `payment` out of the caller's lock `id` (split between host, treasury and
-    /// stakers) and keeps the rest locked.
-    function pay(uint256 id, address host, uint256 payment) external;
+    /// stakers) and keeps the rest locked. `feeDiscountBps` is the host's discount on the
+    /// treasury's share, fixed by the locker (a session fixes it at opening, as it fixes the
+    /// price); the escrow bounds it to MAX_FEE_DISCOUNT_BPS.
+    function pay(uint256 id, address host, uint256 payment, uint16 feeDiscountBps) external;
 
     /// @notice Pays `payment` out of the caller's lock `id` (split between host, treasury and
-    /// stakers), credits the rest to `renter` and closes the lock.
+    /// stakers, at the host's current fee discount, asked of the fee-discount source), credits
+    /// the rest to `renter` and closes the lock.
     function release(uint256 id, address host, address renter, uint256 payment) external;
+
+    /// @notice As `release`, at a fee discount the locker fixed (bounded to MAX_FEE_DISCOUNT_BPS)
+    /// instead of the host's current one.
+    function releaseAt(uint256 id, address host, address renter, uint256 payment, uint16 feeDiscountBps) external;
 
     /// @notice Credits the whole of the caller's lock `id` back to `renter` and closes it.
     function refund(uint256 id, address renter) external;

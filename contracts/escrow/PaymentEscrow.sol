@@ -145,7 +145,7 @@ contract PaymentEscrow is
     }
 
     /// @inheritdoc IPaymentEscrow
-    function pay(uint256 id, address host, uint256 payment) external nonReentrant {
+    function pay(uint256 id, address host, uint256 payment, uint16 feeDiscountBps) external nonReentrant {
         PaymentEscrowStorage storage $ = _s();
         Lock storage l = $.locks[msg.sender][id];
         Lock memory current = l;
@@ -157,7 +157,8 @@ contract PaymentEscrow is
         unchecked {
             l.amount = uint96(current.amount - payment);
         }
-        (uint256 hostAmount, uint256 treasuryAmount, uint256 stakersAmount) = _split($, current.token, host, payment);
+        (uint256 hostAmount, uint256 treasuryAmount, uint256 stakersAmount) =
+            _split($, current.token, host, payment, feeDiscountBps);
         emit PaymentReleased(
             id, host, current.token, msg.sender, address(0), hostAmount, treasuryAmount, stakersAmount, 0
         );
@@ -166,17 +167,15 @@ contract PaymentEscrow is
     /// @inheritdoc IPaymentEscrow
     function release(uint256 id, address host, address renter, uint256 payment) external nonReentrant {
         PaymentEscrowStorage storage $ = _s();
-        (address token, uint256 deposit) = _unlock($, id);
-        if (payment > deposit) revert PaymentEscrowPaymentExceedsDeposit(msg.sender, id, payment, deposit);
-        uint256 hostAmount;
-        uint256 treasuryAmount;
-        uint256 stakersAmount;
-        if (payment != 0) (hostAmount, treasuryAmount, stakersAmount) = _split($, token, host, payment);
-        uint256 refundAmount = deposit - payment;
-        if (refundAmount != 0) $.balances[renter][token] += refundAmount;
-        emit PaymentReleased(
-            id, host, token, msg.sender, renter, hostAmount, treasuryAmount, stakersAmount, refundAmount
-        );
+        _release($, id, host, renter, payment, payment == 0 ? 0 : _currentDiscount($, host));
+    }
+
+    /// @inheritdoc IPaymentEscrow
+    function releaseAt(uint256 id, address host, address renter, uint256 payment, uint16 feeDiscountBps)
+        external
+        nonReentrant
+    {
+        _release(_s(), id, host, renter, payment, feeDiscountBps);
     }
 
     /// @inheritdoc IPaymentEscrow
@@ -367,26 +366,54 @@ contract PaymentEscrow is
         }
     }
 
-    /// @dev Splits `payment` (> 0) into the host's balance and the two fee accruals.
-    function _split(PaymentEscrowStorage storage $, address token, address host, uint256 payment)
-        private
-        returns (uint256 hostAmount, uint256 treasuryAmount, uint256 stakersAmount)
-    {
+    function _release(
+        PaymentEscrowStorage storage $,
+        uint256 id,
+        address host,
+        address renter,
+        uint256 payment,
+        uint256 feeDiscountBps
+    ) private {
+        (address token, uint256 deposit) = _unlock($, id);
+        if (payment > deposit) revert PaymentEscrowPaymentExceedsDeposit(msg.sender, id, payment, deposit);
+        uint256 hostAmount;
+        uint256 treasuryAmount;
+        uint256 stakersAmount;
+        if (payment != 0) (hostAmount, treasuryAmount, stakersAmount) = _split($, token, host, payment, feeDiscountBps);
+        uint256 refundAmount = deposit - payment;
+        if (refundAmount != 0) $.balances[renter][token] += refundAmount;
+        emit PaymentReleased(
+            id, host, token, msg.sender, renter, hostAmount, treasuryAmount, stakersAmount, refundAmount
+        );
+    }
+
+    /// @dev `host`'s fee discount now, asked of the fee-discount source (0 when none is set). A
+    /// failing, gas-hungry or malformed source never blocks a payment: no discount then.
+    function _currentDiscount(PaymentEscrowStorage storage $, address host) private view returns (uint256) {
+        address source = address($.config.feeDiscounts);
+        if (source == address(0)) return 0;
+        (bool ok, bytes memory ret) =
+            source.staticcall{gas: 100_000}(abi.encodeCall(IFeeDiscounts.feeDiscountBps, (host)));
+        return ok && ret.length == 32 ? abi.decode(ret, (uint256)) : 0;
+    }
+
+    /// @dev Splits `payment` (> 0) into the host's balance and the two fee accruals; the host's
+    /// discount (bounded to MAX_FEE_DISCOUNT_BPS) is waived from the treasury's share.
+    function _split(
+        PaymentEscrowStorage storage $,
+        address token,
+        address host,
+        uint256 payment,
+        uint256 feeDiscountBps
+    ) private returns (uint256 hostAmount, uint256 treasuryAmount, uint256 stakersAmount) {
         Config memory c = $.config;
         hostAmount = payment * c.hostBps / BPS;
         treasuryAmount = payment * c.treasuryBps / BPS;
-        if (address(c.feeDiscounts) != address(0)) {
-            // A failing, gas-hungry or malformed discounter never blocks a payment: no discount then.
-            (bool ok, bytes memory ret) = address(c.feeDiscounts).staticcall{gas: 100_000}(
-                abi.encodeCall(IFeeDiscounts.feeDiscountBps, (host))
-            );
-            if (ok && ret.length == 32) {
-                uint256 discount = abi.decode(ret, (uint256));
-                if (discount > MAX_FEE_DISCOUNT_BPS) discount = MAX_FEE_DISCOUNT_BPS;
-                uint256 waived = treasuryAmount * discount / BPS;
-                treasuryAmount -= waived;
-                hostAmount += waived;
-            }
+        if (feeDiscountBps != 0) {
+            uint256 discount = feeDiscountBps > MAX_FEE_DISCOUNT_BPS ? MAX_FEE_DISCOUNT_BPS : feeDiscountBps;
+            uint256 waived = treasuryAmount * discount / BPS;
+            treasuryAmount -= waived;
+            hostAmount += waived;
         }
         // Rounding dust goes to the stakers so the three shares always sum to `payment`.
         stakersAmount = payment - hostAmount - treasuryAmount;

@@ -111,8 +111,10 @@ interface INodeRegistry {
     error NodeRegistryInvalidContextLength(bytes32 modelId);
 
     /// @notice Reverts unless `host` is active, staked at least the minimum and offers
-    /// `offerKey` (= keccak256(abi.encode(modelId, token))); returns its price.
-    function checkEligible(address host, bytes32 offerKey) external view returns (uint64 pricePerToken);
+    /// `offerKey` (= keccak256(abi.encode(modelId, token))); returns its price and its stake
+    /// (without unbonding stake), which a caller that asks the ReputationSystem for the host's
+    /// fee discount passes on (ReputationSystem.feeDiscountAt) instead of having it read again.
+    function checkEligible(address host, bytes32 offerKey) external view returns (uint64 pricePerToken, uint256 stake);
 
     /// @notice `checkEligible`, and how many jobs `host` may hold claimed at once: its stake
     /// (without unbonding stake) divided by the minimum stake, times claimsPerMinimumStake.

@@ -369,8 +369,8 @@ contract NodeRegistry is
     // ---------------------------------------------------------------- views
 
     /// @inheritdoc INodeRegistry
-    function checkEligible(address host, bytes32 key) external view returns (uint64 pricePerToken) {
-        (pricePerToken,) = _checkEligible(_s(), host, key);
+    function checkEligible(address host, bytes32 key) external view returns (uint64 pricePerToken, uint256 stake) {
+        return _checkEligible(_s(), host, key);
     }
 
     /// @inheritdoc INodeRegistry

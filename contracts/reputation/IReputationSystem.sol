@@ -143,4 +143,8 @@ interface IReputationSystem {
 
     /// @notice The share of the protocol's fee (bps of it) `host` does not pay.
     function feeDiscountBps(address host) external view returns (uint16);
+
+    /// @notice `feeDiscountBps` for `host` if its registry stake were `stake` (callers that just
+    /// read the stake from the NodeRegistry pass it, saving the registry a second call).
+    function feeDiscountAt(address host, uint256 stake) external view returns (uint16);
 }

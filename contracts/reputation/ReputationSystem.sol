@@ -352,11 +352,12 @@ contract ReputationSystem is Initializable, AccessControlUpgradeable, UUPSUpgrad
 
     /// @inheritdoc IReputationSystem
     function feeDiscountBps(address host) external view returns (uint16) {
-        ReputationStorage storage $ = _s();
-        Slashing memory p = $.params;
-        uint256 discount = p.discountBps != 0 && scoreOf(host) >= p.discountMinScore ? p.discountBps : 0;
-        discount += _tierDiscount($, host);
-        return uint16(discount > MAX_FEE_DISCOUNT_BPS ? MAX_FEE_DISCOUNT_BPS : discount);
+        return _feeDiscount(_s(), host, type(uint256).max);
+    }
+
+    /// @inheritdoc IReputationSystem
+    function feeDiscountAt(address host, uint256 stake) external view returns (uint16) {
+        return _feeDiscount(_s(), host, stake);
     }
 
     /// @notice The stake tier `host`'s registry stake reaches (0: none) and that tier's discount.
@@ -568,11 +569,20 @@ contract ReputationSystem is Initializable, AccessControlUpgradeable, UUPSUpgrad
         emit FeeDiscountUpdated(minScore, discountBps);
     }
 
-    function _tierDiscount(ReputationStorage storage $, address host) private view returns (uint256) {
+    /// @dev The score discount plus the stake tier's, bounded; `stake` is the host's registry
+    /// stake, or type(uint256).max to read it from the registry (only when tiers exist).
+    function _feeDiscount(ReputationStorage storage $, address host, uint256 stake) private view returns (uint16) {
+        Slashing memory p = $.params;
+        uint256 discount = p.discountBps != 0 && scoreOf(host) >= p.discountMinScore ? p.discountBps : 0;
+        discount += _tierDiscount($, host, stake);
+        return uint16(discount > MAX_FEE_DISCOUNT_BPS ? MAX_FEE_DISCOUNT_BPS : discount);
+    }
+
+    function _tierDiscount(ReputationStorage storage $, address host, uint256 stake) private view returns (uint256) {
         StakeTier[] storage tiers = $.stakeTiers;
         uint256 n = tiers.length;
         if (n == 0) return 0;
-        (, uint256 stake,,,) = $.registry.hostState(host);
+        if (stake == type(uint256).max) (, stake,,,) = $.registry.hostState(host);
         for (uint256 i = n; i != 0; --i) {
             StakeTier memory t = tiers[i - 1];
             if (stake >= t.minStake) return t.discountBps;

@@ -34,6 +34,9 @@ interface ISessionManager {
     /// @param deposit the amount locked in the escrow (msg.value for ETH).
     /// @param expiry unix time after which the session can no longer serve.
     /// @param minScore the least on-chain reputation score (0-1000) the host must have; 0 for none.
+    /// @param salt any number the renter picks so that its sessions' terms, and so their ids,
+    /// differ (the renter tools pick it at random); reusing the terms of an existing session
+    /// is refused.
     struct SessionRequest {
         address host;
         bytes32 modelId;
@@ -43,10 +46,15 @@ interface ISessionManager {
         uint96 deposit;
         uint64 expiry;
         uint16 minScore;
+        uint64 salt;
     }
 
-    /// @notice A session's fixed terms. Only their keccak256 is stored; every call that acts on a
-    /// session passes them back (they are in SessionOpened) and the contract checks the hash.
+    /// @notice A session's fixed terms. The session's id is their hash,
+    /// uint256(keccak256(abi.encode(terms))), and nothing else of them is stored: every call
+    /// that acts on a session passes them back (they are in SessionOpened) and the contract
+    /// checks them against the id.
+    /// @param feeDiscountBps the host's discount on the treasury's fee share, fixed at opening as
+    /// the price is (the ReputationSystem's feeDiscountBps then).
     struct Session {
         address renter;
         address host;
@@ -55,6 +63,8 @@ interface ISessionManager {
         bytes32 modelId;
         uint64 pricePerToken;
         uint64 expiry;
+        uint16 feeDiscountBps;
+        uint64 salt;
     }
 
     /// @notice What the renter (or its signer) signs after each answer (EIP-712, domain
@@ -92,7 +102,9 @@ interface ISessionManager {
         address signer,
         uint256 pricePerToken,
         uint256 deposit,
-        uint64 expiry
+        uint64 expiry,
+        uint16 feeDiscountBps,
+        uint64 salt
     );
     /// @notice The renter added `amount`; `deposit` is the new total.
     event SessionToppedUp(uint256 indexed sessionId, uint256 amount, uint256 deposit);
@@ -118,6 +130,9 @@ interface ISessionManager {
 
     error SessionManagerZeroAddress();
     error SessionManagerUnknownSession(uint256 sessionId);
+    /// @notice A session with the same terms (renter, host, model, token, signer, price, expiry,
+    /// discount and salt) exists already: pick another salt.
+    error SessionManagerSessionExists(uint256 sessionId);
     error SessionManagerWrongTerms(uint256 sessionId);
     error SessionManagerInvalidState(uint256 sessionId, SessionStatus status);
     error SessionManagerNotHost(uint256 sessionId, address caller);

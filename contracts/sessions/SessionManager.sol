@@ -29,9 +29,10 @@ import {ISessionManager} from "./ISessionManager.sol";
 /// deposit - paid); the host never receives more than the latest valid receipt (payments are
 /// increments between receipts, and receipts only ever raise the amount); a session settles
 /// once.
-/// @dev Gas: a session's fixed terms are stored as one hash (callers pass them back; they are
-/// in SessionOpened) and its changing state is one slot, so opening writes two slots of its
-/// own and a checkpoint rewrites one.
+/// @dev Gas: a session's id is the hash of its fixed terms (callers pass them back; they are in
+/// SessionOpened) and its changing state is one slot, so opening writes one slot of its own and
+/// a checkpoint rewrites it. The host's fee discount is fixed at opening with the price, so a
+/// checkpoint asks no other contract about the host.
 contract SessionManager is
     Initializable,
     AccessControlUpgradeable,
@@ -65,6 +66,7 @@ contract SessionManager is
 
     /// @dev Read by every open: one slot.
     struct Config {
+        // Retired (ids are terms hashes now); kept so the storage layout stays compatible.
         uint64 nextSessionId;
         uint32 closeWindow;
         bool paused;
@@ -73,6 +75,7 @@ contract SessionManager is
     /// @custom:storage-location erc7201:fabstir.storage.SessionManager
     struct SessionManagerStorage {
         Config config;
+        // Retired (the id is the terms' hash now); kept so the storage layout stays compatible.
         mapping(uint256 sessionId => bytes32) terms;
         mapping(uint256 sessionId => SessionState) states;
         // Appended (upgrade-safe).
@@ -107,9 +110,7 @@ contract SessionManager is
         _grantRole(DEFAULT_ADMIN_ROLE, admin);
         _grantRole(PAUSER_ROLE, admin);
         _grantRole(UPGRADER_ROLE, admin);
-        Config storage c = _s().config;
-        c.nextSessionId = 1;
-        _setCloseWindow(c, initialCloseWindow);
+        _setCloseWindow(_s().config, initialCloseWindow);
     }
 
     // ---------------------------------------------------------------- renter
@@ -183,7 +184,7 @@ contract SessionManager is
         uint256 increment = _apply(t, sessionId, s, receipt, signature);
         _store(st, s.deposit, receipt.amount, receipt.tokens, s.closeAt);
         emit SessionCheckpointed(sessionId, msg.sender, receipt.tokens, receipt.amount, increment, receipt.digest);
-        escrow.pay(sessionId, msg.sender, increment);
+        escrow.pay(sessionId, msg.sender, increment, t.feeDiscountBps);
     }
 
     /// @notice Closes and settles the session at once, first applying `receipt` when
@@ -269,18 +270,19 @@ contract SessionManager is
 
     /// @notice A session's status and state (all zero, status None, for an unknown id).
     function sessionState(uint256 sessionId) external view returns (SessionStatus status, SessionState memory state) {
-        SessionManagerStorage storage $ = _s();
-        if ($.terms[sessionId] == bytes32(0)) return (SessionStatus.None, state);
-        state = $.states[sessionId];
+        state = _s().states[sessionId];
+        // Every opened session has a deposit (at least one token's price) for good.
+        if (state.deposit == 0) return (SessionStatus.None, state);
         return (_status(state.closeAt), state);
     }
 
-    /// @notice The hash of a session's terms (zero for an unknown id).
+    /// @notice The hash of a session's terms: the id itself for an opened session, zero for an
+    /// unknown id.
     function termsHash(uint256 sessionId) external view returns (bytes32) {
-        return _s().terms[sessionId];
+        return _s().states[sessionId].deposit == 0 ? bytes32(0) : bytes32(sessionId);
     }
 
-    /// @notice keccak256(abi.encode(terms)): what `termsHash` holds for a session opened with them.
+    /// @notice keccak256(abi.encode(terms)): the id of the session opened with them.
     function hashTerms(Session calldata t) external pure returns (bytes32) {
         return keccak256(abi.encode(t));
     }
@@ -312,11 +314,6 @@ contract SessionManager is
         return (hex"0f", "Fabstir Sessions", "1", block.chainid, address(this), bytes32(0), new uint256[](0));
     }
 
-    /// @notice The id the next opened session will get.
-    function nextSessionId() external view returns (uint256) {
-        return _s().config.nextSessionId;
-    }
-
     /// @notice Seconds the host has after a close request or an expiry.
     function closeWindow() external view returns (uint32) {
         return _s().config.closeWindow;
@@ -331,42 +328,50 @@ contract SessionManager is
 
     function _open(SessionRequest calldata r) private returns (uint256 sessionId) {
         SessionManagerStorage storage $ = _s();
-        Config memory c = $.config;
-        if (c.paused) revert SessionManagerPaused();
+        if ($.config.paused) revert SessionManagerPaused();
         if (r.modelId == bytes32(0)) revert SessionManagerInvalidRequest("modelId");
         if (r.host == msg.sender || r.host == address(0)) revert SessionManagerInvalidRequest("host");
         if (r.expiry <= block.timestamp || r.expiry > block.timestamp + MAX_SESSION_DURATION) {
             revert SessionManagerInvalidRequest("expiry");
         }
-        uint64 price = registry.checkEligible(r.host, keccak256(abi.encode(r.modelId, r.token)));
+        (uint64 price, uint256 stake) = registry.checkEligible(r.host, keccak256(abi.encode(r.modelId, r.token)));
         if (price > r.maxPricePerToken) revert SessionManagerPriceTooHigh(price, r.maxPricePerToken);
-        if (r.minScore != 0) {
-            IReputationSystem rep = $.reputation;
-            uint16 score = address(rep) == address(0) ? 0 : rep.scoreOf(r.host);
-            if (score < r.minScore) revert SessionManagerScoreTooLow(r.host, score, r.minScore);
-        }
         // At least one token's worth, so an open session can always serve something.
         if (r.deposit < price) revert SessionManagerInvalidRequest("deposit");
-        sessionId = c.nextSessionId;
-        // Cannot overflow: one id per transaction.
-        unchecked {
-            $.config.nextSessionId = c.nextSessionId + 1;
+        uint16 discount;
+        IReputationSystem rep = $.reputation;
+        if (address(rep) != address(0)) {
+            discount = rep.feeDiscountAt(r.host, stake);
+            if (r.minScore != 0) {
+                uint16 score = rep.scoreOf(r.host);
+                if (score < r.minScore) revert SessionManagerScoreTooLow(r.host, score, r.minScore);
+            }
+        } else if (r.minScore != 0) {
+            revert SessionManagerScoreTooLow(r.host, 0, r.minScore);
         }
-        $.terms[sessionId] = keccak256(
-            abi.encode(
-                Session({
-                    renter: msg.sender,
-                    host: r.host,
-                    token: r.token,
-                    signer: r.signer,
-                    modelId: r.modelId,
-                    pricePerToken: price,
-                    expiry: r.expiry
-                })
+        sessionId = uint256(
+            keccak256(
+                abi.encode(
+                    Session({
+                        renter: msg.sender,
+                        host: r.host,
+                        token: r.token,
+                        signer: r.signer,
+                        modelId: r.modelId,
+                        pricePerToken: price,
+                        expiry: r.expiry,
+                        feeDiscountBps: discount,
+                        salt: r.salt
+                    })
+                )
             )
         );
-        $.states[sessionId].deposit = r.deposit;
-        emit SessionOpened(sessionId, msg.sender, r.host, r.modelId, r.token, r.signer, price, r.deposit, r.expiry);
+        SessionState storage st = $.states[sessionId];
+        if (st.deposit != 0) revert SessionManagerSessionExists(sessionId);
+        _store(st, r.deposit, 0, 0, 0);
+        emit SessionOpened(
+            sessionId, msg.sender, r.host, r.modelId, r.token, r.signer, price, r.deposit, r.expiry, discount, r.salt
+        );
         escrow.lock{value: msg.value}(sessionId, msg.sender, r.token, r.deposit);
     }
 
@@ -441,10 +446,10 @@ contract SessionManager is
         _store(st, s.deposit, s.paid, s.tokens, SETTLED);
         emit SessionSettled(sessionId, msg.sender, reason, s.tokens, s.paid, refund);
         if (refund != 0) {
-            escrow.release(sessionId, t.host, t.renter, increment);
+            escrow.releaseAt(sessionId, t.host, t.renter, increment, t.feeDiscountBps);
         } else if (increment != 0) {
             // The last receipt spends the whole deposit: the lock is paid down to zero (closed).
-            escrow.pay(sessionId, t.host, increment);
+            escrow.pay(sessionId, t.host, increment, t.feeDiscountBps);
         }
         // A session that paid for something is work delivered; an unused one is not recorded.
         IReputationSystem rep = _s().reputation;
@@ -469,10 +474,10 @@ contract SessionManager is
         view
         returns (SessionState storage)
     {
-        bytes32 stored = $.terms[sessionId];
-        if (stored == bytes32(0)) revert SessionManagerUnknownSession(sessionId);
-        if (stored != keccak256(abi.encode(t))) revert SessionManagerWrongTerms(sessionId);
-        return $.states[sessionId];
+        if (uint256(keccak256(abi.encode(t))) != sessionId) revert SessionManagerWrongTerms(sessionId);
+        SessionState storage st = $.states[sessionId];
+        if (st.deposit == 0) revert SessionManagerUnknownSession(sessionId);
+        return st;
     }
 
     function _receiptDigest(Receipt calldata r) private view returns (bytes32) {

@@ -23,6 +23,8 @@ indexContract("SessionManager", sessionManagerAbi, {
       signer: BigInt(a.signer) === 0n ? null : a.signer,
       pricePerToken: a.pricePerToken,
       expiry: a.expiry,
+      feeDiscountBps: a.feeDiscountBps,
+      salt: a.salt,
       deposit: a.deposit,
       topUps: 0,
       paid: 0n,
@@ -34,6 +36,7 @@ indexContract("SessionManager", sessionManagerAbi, {
       openedAt: at,
       openedBlock: event.block.number,
       openedTx: event.transaction.hash,
+      openedEvent: eventId(event),
       updatedAt: at,
     });
     await updateHost(context.db, a.host, at, (h) => ({ sessionsOpened: h.sessionsOpened + 1 }));

@@ -311,6 +311,7 @@ describe("host proofs on a local chain", () => {
           deposit,
           expiry: now + 86_400n,
           minScore: 0,
+          salt: 0n,
         },
       ],
       value: deposit,
@@ -330,6 +331,8 @@ describe("host proofs on a local chain", () => {
       modelId: opened.modelId,
       pricePerToken: opened.pricePerToken,
       expiry: opened.expiry,
+      feeDiscountBps: opened.feeDiscountBps,
+      salt: opened.salt,
     };
     const domain = { chainId: 31337, sessions: chain.addresses.SessionManager };
     let owed: Receipt = emptyReceipt(id);

@@ -38,12 +38,14 @@ import {
   nextDigest,
   nextReceipt,
   type Receipt,
+  randomSalt,
   receiptToWire,
   type SessionAuthorization,
   type SessionTerms,
   type SignedReceipt,
   sessionHeaders,
   signReceipt,
+  termsOfOpened,
   termsToWire,
 } from "../../protocol/sessions.ts";
 import type { GenerationEvent } from "../../protocol/wire.ts";
@@ -180,6 +182,7 @@ describe("host sessions on a local chain", () => {
           deposit,
           expiry: now + BigInt(ttlSec),
           minScore: 0,
+          salt: randomSalt(),
         },
       ],
       value: deposit,
@@ -194,15 +197,7 @@ describe("host sessions on a local chain", () => {
     const a = opened.args;
     return {
       id: a.sessionId,
-      terms: {
-        renter: a.renter,
-        host: a.host,
-        token: a.token,
-        signer: a.signer,
-        modelId: a.modelId,
-        pricePerToken: a.pricePerToken,
-        expiry: a.expiry,
-      },
+      terms: termsOfOpened(a),
       deposit,
       key,
       owed: emptyReceipt(a.sessionId),

@@ -29,6 +29,7 @@ import {
   type SessionAuthorization,
   type SessionTerms,
   type SignedReceipt,
+  sessionIdOf,
   signedByRenter,
   termsFromWire,
   termsHash,
@@ -156,6 +157,9 @@ export function createHostSessions(options: SessionManagerOptions): HostSessions
     const terms = termsFromWire(auth.terms);
     if (terms.host.toLowerCase() !== me)
       throw refuse("wrong_host", id, `the session is for host ${terms.host}`);
+    // The id is the terms' hash: terms that do not hash to it are refused without a chain read.
+    if (sessionIdOf(terms) !== BigInt(id))
+      throw refuse("session_not_found", id, "the terms sent do not hash to the session id");
     const stored = await client.read(`termsHash ${id}`, {
       address: options.sessions,
       abi: sessionManagerAbi,

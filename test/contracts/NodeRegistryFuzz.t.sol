@@ -54,7 +54,9 @@ contract NodeRegistryFuzzTest is FabstirTestBase {
         } else {
             assertEq(uint256(status), uint256(INodeRegistry.HostStatus.Active));
             assertEq(staked, stake);
-            assertEq(registry.checkEligible(host, registry.offerKey(MODEL, ETH)), 1 gwei);
+            (uint64 price, uint256 eligibleStake) = registry.checkEligible(host, registry.offerKey(MODEL, ETH));
+            assertEq(price, 1 gwei);
+            assertEq(eligibleStake, stake, "checkEligible returns the stake");
         }
         _assertHeld(host);
     }
@@ -277,7 +279,9 @@ contract NodeRegistryFuzzTest is FabstirTestBase {
         bytes32 key = registry.offerKey(modelId, token);
         assertEq(key, keccak256(abi.encode(modelId, token)));
         assertEq(registry.priceOf(host, modelId, token), price);
-        assertEq(registry.checkEligible(host, key), price);
+        (uint64 eligiblePrice, uint256 eligibleStake) = registry.checkEligible(host, key);
+        assertEq(eligiblePrice, price);
+        assertEq(eligibleStake, MIN_STAKE, "checkEligible returns the stake");
         (address[] memory page, uint256 total) = registry.hostsForModel(modelId, 0, 10);
         assertEq(total, 1);
         assertEq(page[0], host);

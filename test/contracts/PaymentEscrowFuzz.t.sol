@@ -212,7 +212,7 @@ contract PaymentEscrowFuzzTest is FabstirTestBase {
         escrow.refund(jobId, caller);
         vm.expectRevert(notLocked);
         vm.prank(caller);
-        escrow.pay(jobId, caller, 1);
+        escrow.pay(jobId, caller, 1, 0);
         assertEq(_lockedAmount(jobId), 1 ether);
     }
 

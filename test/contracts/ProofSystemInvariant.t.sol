@@ -109,7 +109,8 @@ contract ProofHandler is ModelCheckedHandler {
             maxPricePerToken: inUsd ? 10 : 1e9,
             deposit: inUsd ? 10_000 : 1e12,
             expiry: uint64(block.timestamp + 1 days),
-            minScore: 0
+            minScore: 0,
+            salt: uint64(sessionWorks.length)
         });
         vm.prank(renter);
         try sessions.openSession{value: inUsd ? 0 : r.deposit}(r) returns (uint256 id) {
@@ -120,7 +121,9 @@ contract ProofHandler is ModelCheckedHandler {
                 signer: address(0),
                 modelId: MODEL,
                 pricePerToken: r.maxPricePerToken,
-                expiry: r.expiry
+                expiry: r.expiry,
+                feeDiscountBps: 0,
+                salt: r.salt
             });
             sessionWorks.push(SessionWork(id, t));
             _checkpoint(sessionWorks.length - 1, tokensSeed);

@@ -17,6 +17,9 @@ contract SessionManagerFuzzTest is FabstirTestBase {
     address internal gateway;
     uint256 internal gatewayKey;
 
+    /// @dev The salt of the latest session `_open` opened (each open takes the next).
+    uint64 internal salt;
+
     function setUp() public {
         _deploySystem();
         (renter, renterKey) = makeAddrAndKey("renter");
@@ -41,7 +44,8 @@ contract SessionManagerFuzzTest is FabstirTestBase {
                 maxPricePerToken: price,
                 deposit: uint96(deposit),
                 expiry: expiry,
-                minScore: 0
+                minScore: 0,
+                salt: ++salt
             })
         );
         t = ISessionManager.Session({
@@ -51,8 +55,11 @@ contract SessionManagerFuzzTest is FabstirTestBase {
             signer: signer,
             modelId: MODEL,
             pricePerToken: price,
-            expiry: expiry
+            expiry: expiry,
+            feeDiscountBps: 0,
+            salt: salt
         });
+        assertEq(id, uint256(keccak256(abi.encode(t))), "the id is the terms' hash");
     }
 
     function _receipt(uint256 id, uint32 tokens, uint256 amount) internal pure returns (ISessionManager.Receipt memory) {

@@ -445,11 +445,23 @@ contract SessionHandler is ReceiptSigner {
             maxPricePerToken: maxPrice,
             deposit: uint96(deposit),
             expiry: expiry,
-            minScore: 0
+            minScore: 0,
+            salt: uint64(sessionIds.length)
         });
         bool expectOk = !sessions.paused() && host != renter && expiry > time && expiry <= time + 30 days
             && price != 0 && price <= maxPrice && deposit >= price;
-        uint256 expectedId = sessions.nextSessionId();
+        ISessionManager.Session memory t = ISessionManager.Session({
+            renter: renter,
+            host: host,
+            token: token,
+            signer: signer,
+            modelId: MODEL,
+            pricePerToken: price,
+            expiry: expiry,
+            feeDiscountBps: 0,
+            salt: r.salt
+        });
+        uint256 expectedId = uint256(keccak256(abi.encode(t)));
         uint256 before = _tokenBalance(token, renter);
 
         vm.prank(renter);
@@ -462,15 +474,6 @@ contract SessionHandler is ReceiptSigner {
         if (id != expectedId) _violate("openSession: unexpected id", "");
         if (_tokenBalance(token, renter) + deposit != before) _violate("openSession: renter paid != deposit", "");
         if (_lockOf(address(sessions), id) != deposit) _violate("openSession: lock != deposit", "");
-        ISessionManager.Session memory t = ISessionManager.Session({
-            renter: renter,
-            host: host,
-            token: token,
-            signer: signer,
-            modelId: MODEL,
-            pricePerToken: price,
-            expiry: expiry
-        });
         if (sessions.termsHash(id) != keccak256(abi.encode(t))) _violate("openSession: terms hash", "");
         sessionIds.push(id);
         GhostSession storage g = ghosts[id];
@@ -914,7 +917,11 @@ contract SessionManagerInvariantTest is FabstirTestBase {
                 assertEq(st.closeAt, g.closeAt, "closeAt");
             }
         }
-        assertEq(sessions.nextSessionId(), handler.sessionCount() + 1, "every opened session is tracked");
+        // Ids are terms hashes: a tracked session is known by the contract under exactly its id.
+        for (uint256 i; i < handler.sessionCount(); ++i) {
+            uint256 id = handler.sessionIdAt(i);
+            assertEq(sessions.termsHash(id), bytes32(id), "a session's terms hash is its id");
+        }
     }
 
     /// Every job: a terminal one settled once with no lock left, a live one fully locked.

@@ -81,12 +81,13 @@ contract StorageLayoutTest is FabstirTestBase {
     }
 
     /// Config { uint64 nextSessionId; uint32 closeWindow; bool paused } then the terms and states
-    /// mappings (a state is one slot: deposit | paid | tokens | closeAt).
+    /// mappings (a state is one slot: deposit | paid | tokens | closeAt). The id counter and the
+    /// terms mapping are retired (ids are terms hashes) but keep their places.
     function test_sessionManager_namespaceHoldsConfigTermsAndStates() public {
         bytes32 base = _erc7201("fabstir.storage.SessionManager");
         assertEq(base, 0xa460b482b20af2742789f7d80e24fe8aadf57c846b630654f447af12bc346c00, "documented constant");
         bytes32 config = vm.load(address(sessions), base);
-        assertEq(_low(config, 0, 64), 1, "nextSessionId");
+        assertEq(_low(config, 0, 64), 0, "nextSessionId (retired: 0 on a fresh deployment)");
         assertEq(_low(config, 64, 32), CLOSE_WINDOW, "closeWindow");
         assertEq(_low(config, 96, 8), 0, "paused");
 
@@ -105,12 +106,15 @@ contract StorageLayoutTest is FabstirTestBase {
                 maxPricePerToken: 1 gwei,
                 deposit: 1_000 gwei,
                 expiry: uint64(block.timestamp + 1 days),
-                minScore: 0
+                minScore: 0,
+                salt: 7
             })
         );
-        assertEq(_low(vm.load(address(sessions), base), 0, 64), 2, "nextSessionId after an open");
+        // The retired id counter and terms mapping stay in place, untouched by new sessions.
+        assertEq(_low(vm.load(address(sessions), base), 0, 64), 0, "nextSessionId (retired)");
         bytes32 terms = vm.load(address(sessions), keccak256(abi.encode(id, uint256(base) + 1)));
-        assertEq(terms, sessions.termsHash(id), "terms[id]");
+        assertEq(terms, bytes32(0), "terms[id] (retired)");
+        assertEq(sessions.termsHash(id), bytes32(id), "the id is the terms' hash");
         bytes32 st = vm.load(address(sessions), keccak256(abi.encode(id, uint256(base) + 2)));
         assertEq(_low(st, 0, 96), 1_000 gwei, "state.deposit");
         assertEq(_low(st, 96, 96), 0, "state.paid");

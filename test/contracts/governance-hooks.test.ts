@@ -10,7 +10,14 @@ import { network } from "hardhat";
 import type { NetworkConnection } from "hardhat/types/network";
 import { keccak256, parseEther, stringToHex, zeroAddress } from "viem";
 import { deployGoverned } from "../../fixtures/governance.ts";
-import { deploySystem, FAB, MIN_STAKE, registerHost } from "../../fixtures/system.ts";
+import {
+  deploySystem,
+  FAB,
+  MIN_STAKE,
+  MODEL,
+  offerKey,
+  registerHost,
+} from "../../fixtures/system.ts";
 
 const CUSTODIAN_ROLE = keccak256(stringToHex("CUSTODIAN_ROLE"));
 
@@ -169,6 +176,17 @@ describe("Governance hooks", async () => {
       assert.equal(await sys.reputation.read.feeDiscountBps([host2]), 1_000);
       await sys.registry.write.addStake([3n * MIN_STAKE], { account: sys.host2.account });
       assert.equal(await sys.reputation.read.feeDiscountBps([host2]), 2_000);
+      // feeDiscountAt takes the stake from its caller (the SessionManager passes the one the
+      // registry's checkEligible just returned) and agrees with feeDiscountBps at the real stake.
+      const [, stake2] = await sys.registry.read.checkEligible([
+        host2,
+        offerKey(MODEL, zeroAddress),
+      ]);
+      assert.equal(stake2, 5n * MIN_STAKE);
+      assert.equal(await sys.reputation.read.feeDiscountAt([host2, stake2]), 2_000);
+      assert.equal(await sys.reputation.read.feeDiscountAt([host2, 2n * MIN_STAKE]), 1_000);
+      assert.equal(await sys.reputation.read.feeDiscountAt([host2, MIN_STAKE]), 0);
+      assert.equal(await sys.reputation.read.feeDiscountAt([host, 5n * MIN_STAKE]), 2_000);
     });
   });
 

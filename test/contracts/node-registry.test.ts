@@ -316,9 +316,10 @@ describe("NodeRegistry", async () => {
       assert.equal(await f.registry.read.priceOf([f.host.account.address, MODEL, ETH]), PRICE);
       assert.deepEqual(await f.registry.read.activeHosts([0n, 10n]), [[addr(f.host)], 1n]);
       assert.deepEqual(await f.registry.read.hostsForModel([MODEL, 0n, 10n]), [[addr(f.host)], 1n]);
-      assert.equal(
+      assert.deepEqual(
         await f.registry.read.checkEligible([f.host.account.address, offerKey(MODEL, ETH)]),
-        PRICE,
+        [PRICE, r.stake],
+        "the price and the stake",
       );
     });
 
@@ -706,10 +707,12 @@ describe("NodeRegistry", async () => {
       const [forOther] = await f.registry.read.hostsForModel([OTHER_MODEL, 0n, 10n]);
       assert.deepEqual(sorted(forOther), sorted([addr(f.host2), addr(f.third)]));
       assert.equal(
-        await f.registry.read.checkEligible([
-          f.host2.account.address,
-          offerKey(OTHER_MODEL, f.usd.address),
-        ]),
+        (
+          await f.registry.read.checkEligible([
+            f.host2.account.address,
+            offerKey(OTHER_MODEL, f.usd.address),
+          ])
+        )[0],
         5n,
       );
     });
@@ -788,10 +791,12 @@ describe("NodeRegistry", async () => {
         1n,
       ]);
       assert.equal(
-        await f.registry.read.checkEligible([
-          f.host.account.address,
-          offerKey(OTHER_MODEL, f.usd.address),
-        ]),
+        (
+          await f.registry.read.checkEligible([
+            f.host.account.address,
+            offerKey(OTHER_MODEL, f.usd.address),
+          ])
+        )[0],
         9n,
       );
     });
@@ -837,7 +842,7 @@ describe("NodeRegistry", async () => {
       assert.equal((await eventsOf(hash, f.registry, "ModelAdded")).length, 0);
       assert.equal(await f.registry.read.priceOf([f.host.account.address, MODEL, ETH]), 123n);
       assert.equal(
-        await f.registry.read.checkEligible([f.host.account.address, offerKey(MODEL, ETH)]),
+        (await f.registry.read.checkEligible([f.host.account.address, offerKey(MODEL, ETH)]))[0],
         123n,
       );
     });
@@ -930,7 +935,7 @@ describe("NodeRegistry", async () => {
       );
       await a.emitWithArgs(hash, f.registry, "ModelAdded", [f.host.account.address, MODEL]);
       assert.equal(
-        await f.registry.read.checkEligible([f.host.account.address, offerKey(MODEL, ETH)]),
+        (await f.registry.read.checkEligible([f.host.account.address, offerKey(MODEL, ETH)]))[0],
         77n,
       );
       assert.deepEqual(await f.registry.read.hostsForModel([MODEL, 0n, 10n]), [[addr(f.host)], 1n]);
@@ -1477,7 +1482,7 @@ describe("NodeRegistry", async () => {
       );
       await f.registry.write.addStake([MIN_STAKE], { account: f.host.account });
       assert.equal(
-        await f.registry.read.checkEligible([f.host.account.address, offerKey(MODEL, ETH)]),
+        (await f.registry.read.checkEligible([f.host.account.address, offerKey(MODEL, ETH)]))[0],
         PRICE,
       );
     });
@@ -2169,7 +2174,7 @@ describe("NodeRegistry", async () => {
       const f = await loadFixture(hostRegistered);
       await f.registry.write.pause();
       assert.equal(
-        await f.registry.read.checkEligible([f.host.account.address, offerKey(MODEL, ETH)]),
+        (await f.registry.read.checkEligible([f.host.account.address, offerKey(MODEL, ETH)]))[0],
         PRICE,
       );
       assert.deepEqual(await f.registry.read.activeHosts([0n, 10n]), [[addr(f.host)], 1n]);
@@ -2496,18 +2501,22 @@ describe("NodeRegistry", async () => {
     it("returns the host's price for an offered (model, token)", async () => {
       const f = await loadFixture(threeHosts);
       assert.equal(
-        await f.registry.read.checkEligible([f.host.account.address, offerKey(MODEL, ETH)]),
+        (await f.registry.read.checkEligible([f.host.account.address, offerKey(MODEL, ETH)]))[0],
         PRICE,
       );
       assert.equal(
-        await f.registry.read.checkEligible([
-          f.host2.account.address,
-          offerKey(OTHER_MODEL, f.usd.address),
-        ]),
+        (
+          await f.registry.read.checkEligible([
+            f.host2.account.address,
+            offerKey(OTHER_MODEL, f.usd.address),
+          ])
+        )[0],
         5n,
       );
       assert.equal(
-        await f.registry.read.checkEligible([f.third.account.address, offerKey(OTHER_MODEL, ETH)]),
+        (
+          await f.registry.read.checkEligible([f.third.account.address, offerKey(OTHER_MODEL, ETH)])
+        )[0],
         7n,
       );
     });

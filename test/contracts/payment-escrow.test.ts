@@ -1,7 +1,7 @@
 import assert from "node:assert/strict";
 import { beforeEach, describe, it } from "node:test";
 import { network } from "hardhat";
-import { encodeFunctionData, getAddress, parseEther, zeroAddress } from "viem";
+import { type Address, encodeFunctionData, getAddress, parseEther, zeroAddress } from "viem";
 import {
   deploySystem,
   depositOf,
@@ -84,10 +84,15 @@ async function directEscrow() {
   };
 }
 
-/** The 85/10/5 split of `payment` as the escrow computes it (dust to the stakers). */
-function split(payment: bigint) {
-  const host = (payment * 8_500n) / 10_000n;
-  const treasury = (payment * 1_000n) / 10_000n;
+/**
+ * The 85/10/5 split of `payment` as the escrow computes it (dust to the stakers), with the
+ * host's `discountBps` (at most 5000) of the treasury's share waived to the host.
+ */
+function split(payment: bigint, discountBps = 0n) {
+  const treasuryShare = (payment * 1_000n) / 10_000n;
+  const waived = (treasuryShare * discountBps) / 10_000n;
+  const host = (payment * 8_500n) / 10_000n + waived;
+  const treasury = treasuryShare - waived;
   return { host, treasury, stakers: payment - host - treasury };
 }
 
@@ -118,13 +123,19 @@ describe("PaymentEscrow", () => {
       });
       const who = getAddress(sys.other.account.address);
       await viem.assertions.revertWithCustomErrorWithArgs(
-        sys.escrow.write.pay([1n, who, 1n], { account: sys.other.account }),
+        sys.escrow.write.pay([1n, who, 1n, 0], { account: sys.other.account }),
         sys.escrow,
         "PaymentEscrowNotLocked",
         [who, 1n],
       );
       await viem.assertions.revertWithCustomErrorWithArgs(
         sys.escrow.write.release([1n, who, who, 0n], { account: sys.other.account }),
+        sys.escrow,
+        "PaymentEscrowNotLocked",
+        [who, 1n],
+      );
+      await viem.assertions.revertWithCustomErrorWithArgs(
+        sys.escrow.write.releaseAt([1n, who, who, 0n, 0], { account: sys.other.account }),
         sys.escrow,
         "PaymentEscrowNotLocked",
         [who, 1n],
@@ -313,7 +324,7 @@ describe("PaymentEscrow", () => {
       const payment = 123_457n;
       const s = split(payment);
       await viem.assertions.emitWithArgs(
-        escrow.write.pay([3n, host, payment]),
+        escrow.write.pay([3n, host, payment, 0]),
         escrow,
         "PaymentReleased",
         [3n, host, ETH, locker, zeroAddress, s.host, s.treasury, s.stakers, 0n],
@@ -323,7 +334,7 @@ describe("PaymentEscrow", () => {
       assert.deepEqual(await escrow.read.feesOf([ETH]), [s.treasury, s.stakers]);
       assert.equal(s.host + s.treasury + s.stakers, payment);
       // A second payment comes out of what is left.
-      await escrow.write.pay([3n, host, 1_000n]);
+      await escrow.write.pay([3n, host, 1_000n, 0]);
       assert.deepEqual(await escrow.read.lockOf([locker, 3n]), [
         ETH,
         1_000_000n - payment - 1_000n,
@@ -336,23 +347,24 @@ describe("PaymentEscrow", () => {
       const host = sys.host.account.address;
       await escrow.write.lock([3n, payer, ETH, 100n], { value: 100n });
       await viem.assertions.revertWithCustomErrorWithArgs(
-        escrow.write.pay([3n, host, 0n]),
+        escrow.write.pay([3n, host, 0n, 0]),
         escrow,
         "PaymentEscrowPaymentExceedsDeposit",
         [locker, 3n, 0n, 100n],
       );
       await viem.assertions.revertWithCustomErrorWithArgs(
-        escrow.write.pay([3n, host, 101n]),
+        escrow.write.pay([3n, host, 101n, 0]),
         escrow,
         "PaymentEscrowPaymentExceedsDeposit",
         [locker, 3n, 101n, 100n],
       );
-      await escrow.write.pay([3n, host, 60n]);
-      await escrow.write.pay([3n, host, 40n]);
+      await escrow.write.pay([3n, host, 60n, 0]);
+      await escrow.write.pay([3n, host, 40n, 0]);
       assert.deepEqual(await escrow.read.lockOf([locker, 3n]), [ETH, 0n]);
       for (const write of [
-        () => escrow.write.pay([3n, host, 1n]),
+        () => escrow.write.pay([3n, host, 1n, 0]),
         () => escrow.write.release([3n, host, payer, 0n]),
+        () => escrow.write.releaseAt([3n, host, payer, 0n, 0]),
         () => escrow.write.refund([3n, payer]),
         () => escrow.write.topUp([3n, payer, ETH, 1n], { value: 1n }),
       ]) {
@@ -370,6 +382,200 @@ describe("PaymentEscrow", () => {
       const [tf, sf] = await escrow.read.feesOf([ETH]);
       assert.equal((await escrow.read.balanceOf([host, ETH])) + tf + sf + 5n, 105n);
       assert.equal(await sys.publicClient.getBalance({ address: escrow.address }), 105n);
+    });
+    it("pays at the locker's fee discount, bounded to MAX_FEE_DISCOUNT_BPS, not the source's", async () => {
+      const { escrow, admin, locker } = await directEscrow();
+      const payer = admin.account.address;
+      const host = getAddress(sys.host.account.address);
+      assert.equal(await escrow.read.MAX_FEE_DISCOUNT_BPS(), 5_000);
+      await escrow.write.lock([3n, payer, ETH, 10_000_000n], { value: 10_000_000n });
+      const payment = 1_000_000n;
+      // [discount given, host, treasury]: the stakers' 5% never changes.
+      const cases = [
+        [0, 850_000n, 100_000n],
+        [1, 850_010n, 99_990n],
+        [2_000, 870_000n, 80_000n],
+        [5_000, 900_000n, 50_000n],
+        [5_001, 900_000n, 50_000n],
+        [10_000, 900_000n, 50_000n],
+        [65_535, 900_000n, 50_000n],
+      ] as const;
+      let hostTotal = 0n;
+      let treasuryTotal = 0n;
+      for (const [discount, hostAmount, treasuryAmount] of cases) {
+        assert.deepEqual(split(payment, BigInt(Math.min(discount, 5_000))), {
+          host: hostAmount,
+          treasury: treasuryAmount,
+          stakers: 50_000n,
+        });
+        await viem.assertions.emitWithArgs(
+          escrow.write.pay([3n, host, payment, discount]),
+          escrow,
+          "PaymentReleased",
+          [3n, host, ETH, locker, zeroAddress, hostAmount, treasuryAmount, 50_000n, 0n],
+        );
+        hostTotal += hostAmount;
+        treasuryTotal += treasuryAmount;
+      }
+      // Rounding: 20% of a 12_345 treasury share waived is 2_469; dust still goes to the stakers.
+      assert.deepEqual(split(123_457n, 2_000n), {
+        host: 107_407n,
+        treasury: 9_876n,
+        stakers: 6_174n,
+      });
+      await viem.assertions.emitWithArgs(
+        escrow.write.pay([3n, host, 123_457n, 2_000]),
+        escrow,
+        "PaymentReleased",
+        [3n, host, ETH, locker, zeroAddress, 107_407n, 9_876n, 6_174n, 0n],
+      );
+      hostTotal += 107_407n;
+      treasuryTotal += 9_876n;
+      // A fee-discount source that says 20% does not change what the locker gives.
+      await escrow.write.setFeeDiscounts([sys.reputation.address]);
+      await sys.reputation.write.setFeeDiscount([0, 2_000]);
+      assert.equal(await sys.reputation.read.feeDiscountBps([host]), 2_000);
+      const none = split(payment);
+      await viem.assertions.emitWithArgs(
+        escrow.write.pay([3n, host, payment, 0]),
+        escrow,
+        "PaymentReleased",
+        [3n, host, ETH, locker, zeroAddress, none.host, none.treasury, none.stakers, 0n],
+      );
+      hostTotal += none.host;
+      treasuryTotal += none.treasury;
+      assert.equal(await escrow.read.balanceOf([host, ETH]), hostTotal);
+      const paid = BigInt(cases.length + 1) * payment + 123_457n;
+      assert.deepEqual(await escrow.read.feesOf([ETH]), [
+        treasuryTotal,
+        paid - hostTotal - treasuryTotal,
+      ]);
+      assert.deepEqual(await escrow.read.lockOf([locker, 3n]), [ETH, 10_000_000n - paid]);
+    });
+
+    it("releaseAt releases at the locker's discount (bounded); release asks the fee-discount source", async () => {
+      const { escrow, admin, locker } = await directEscrow();
+      const payer = admin.account.address;
+      const host = getAddress(sys.host.account.address);
+      const renter = getAddress(sys.renter.account.address);
+      for (const id of [1n, 2n, 3n, 4n, 5n, 6n, 7n]) {
+        await escrow.write.lock([id, payer, ETH, 1_000_000n], { value: 1_000_000n });
+      }
+      const payment = 600_000n;
+      const refund = 400_000n;
+      const released = (
+        id: bigint,
+        shares: ReturnType<typeof split>,
+        back = refund,
+      ): [bigint, Address, Address, Address, Address, bigint, bigint, bigint, bigint] => [
+        id,
+        host,
+        ETH,
+        locker,
+        renter,
+        shares.host,
+        shares.treasury,
+        shares.stakers,
+        back,
+      ];
+      // No source: release gives no discount, releaseAt the locker's.
+      assert.equal(await escrow.read.feeDiscounts(), zeroAddress);
+      await viem.assertions.emitWithArgs(
+        escrow.write.release([1n, host, renter, payment]),
+        escrow,
+        "PaymentReleased",
+        released(1n, split(payment)),
+      );
+      assert.deepEqual(split(payment, 3_000n), {
+        host: 528_000n,
+        treasury: 42_000n,
+        stakers: 30_000n,
+      });
+      await viem.assertions.emitWithArgs(
+        escrow.write.releaseAt([2n, host, renter, payment, 3_000]),
+        escrow,
+        "PaymentReleased",
+        released(2n, split(payment, 3_000n)),
+      );
+      // The source says 20%: release applies it; releaseAt applies only what the locker gives.
+      await escrow.write.setFeeDiscounts([sys.reputation.address]);
+      await sys.reputation.write.setFeeDiscount([0, 2_000]);
+      assert.deepEqual(split(payment, 2_000n), {
+        host: 522_000n,
+        treasury: 48_000n,
+        stakers: 30_000n,
+      });
+      await viem.assertions.emitWithArgs(
+        escrow.write.release([3n, host, renter, payment]),
+        escrow,
+        "PaymentReleased",
+        released(3n, split(payment, 2_000n)),
+      );
+      // A discount of 0 splits as without a discount.
+      assert.deepEqual(split(payment), { host: 510_000n, treasury: 60_000n, stakers: 30_000n });
+      await viem.assertions.emitWithArgs(
+        escrow.write.releaseAt([4n, host, renter, payment, 0]),
+        escrow,
+        "PaymentReleased",
+        released(4n, split(payment)),
+      );
+      // Above MAX_FEE_DISCOUNT_BPS: bounded to half the treasury's share.
+      assert.deepEqual(split(payment, 5_000n), {
+        host: 540_000n,
+        treasury: 30_000n,
+        stakers: 30_000n,
+      });
+      await viem.assertions.emitWithArgs(
+        escrow.write.releaseAt([5n, host, renter, payment, 9_999]),
+        escrow,
+        "PaymentReleased",
+        released(5n, split(payment, 5_000n)),
+      );
+      // Nothing paid: everything refunded, nothing to fees, whatever the discount.
+      await viem.assertions.emitWithArgs(
+        escrow.write.releaseAt([6n, host, renter, 0n, 5_000]),
+        escrow,
+        "PaymentReleased",
+        [6n, host, ETH, locker, renter, 0n, 0n, 0n, 1_000_000n],
+      );
+      await viem.assertions.revertWithCustomErrorWithArgs(
+        escrow.write.releaseAt([7n, host, renter, 1_000_001n, 0]),
+        escrow,
+        "PaymentEscrowPaymentExceedsDeposit",
+        [locker, 7n, 1_000_001n, 1_000_000n],
+      );
+      await viem.assertions.revertWithCustomErrorWithArgs(
+        escrow.write.releaseAt([6n, host, renter, 0n, 0]),
+        escrow,
+        "PaymentEscrowNotLocked",
+        [locker, 6n],
+      );
+      assert.equal(
+        await escrow.read.balanceOf([host, ETH]),
+        510_000n + 528_000n + 522_000n + 510_000n + 540_000n,
+      );
+      assert.equal(await escrow.read.balanceOf([renter, ETH]), 5n * refund + 1_000_000n);
+      assert.deepEqual(await escrow.read.feesOf([ETH]), [
+        60_000n + 42_000n + 48_000n + 60_000n + 30_000n,
+        5n * 30_000n,
+      ]);
+    });
+
+    it("a job's settlement (release) pays at the host's discount when it settles", async () => {
+      await sys.reputation.write.setFeeDiscount([0, 2_000]);
+      assert.equal(await sys.reputation.read.feeDiscountBps([sys.host.account.address]), 2_000);
+      const job = await settledEthJob();
+      const shares = split(job.payment, 2_000n);
+      assert.equal(await sys.escrow.read.balanceOf([sys.host.account.address, ETH]), shares.host);
+      assert.deepEqual(await sys.escrow.read.feesOf([ETH]), [shares.treasury, shares.stakers]);
+      assert.equal(shares.host, job.host + (job.treasury * 2_000n) / 10_000n);
+      // Withdrawn, the next job settles without it.
+      await sys.reputation.write.setFeeDiscount([0, 0]);
+      await settledEthJob();
+      assert.equal(
+        await sys.escrow.read.balanceOf([sys.host.account.address, ETH]),
+        shares.host + job.host,
+      );
     });
   });
 
@@ -450,7 +656,7 @@ describe("PaymentEscrow", () => {
         "PaymentEscrowUnauthorized",
         [locker],
       );
-      await escrow.write.pay([1n, host, 10n]);
+      await escrow.write.pay([1n, host, 10n, 0]);
       assert.deepEqual(split(30n), { host: 25n, treasury: 3n, stakers: 2n });
       await viem.assertions.emitWithArgs(
         escrow.write.release([1n, host, renter, 30n]),
@@ -464,7 +670,7 @@ describe("PaymentEscrow", () => {
         "FundsRefunded",
         [2n, renter, ETH, locker, 100n],
       );
-      await escrow.write.pay([3n, host, 100n]);
+      await escrow.write.pay([3n, host, 100n, 0]);
       for (const id of [1n, 2n, 3n]) {
         assert.equal((await escrow.read.lockOf([locker, id]))[1], 0n);
       }

@@ -6,6 +6,7 @@ import {
   getAddress,
   hashTypedData,
   keccak256,
+  numberToHex,
   parseEther,
   stringToHex,
   zeroAddress,
@@ -37,7 +38,9 @@ import {
   nextDigest,
   RECEIPT_TYPES,
   type Receipt,
+  randomSalt,
   type SessionTerms,
+  sessionIdOf,
   termsHash,
 } from "../../protocol/sessions.ts";
 
@@ -110,11 +113,34 @@ async function state(id: bigint) {
   return { status, ...st };
 }
 
-/** The 85/10/5 split of `payment` as the escrow computes it (dust to the stakers). */
-function split(payment: bigint) {
-  const host = (payment * 8_500n) / 10_000n;
-  const treasury = (payment * 1_000n) / 10_000n;
+/**
+ * The 85/10/5 split of `payment` as the escrow computes it (dust to the stakers), with the
+ * host's `discountBps` of the treasury's share waived to the host.
+ */
+function split(payment: bigint, discountBps = 0n) {
+  const treasuryShare = (payment * 1_000n) / 10_000n;
+  const waived = (treasuryShare * discountBps) / 10_000n;
+  const host = (payment * 8_500n) / 10_000n + waived;
+  const treasury = treasuryShare - waived;
   return { host, treasury, stakers: payment - host - treasury };
+}
+
+/**
+ * The terms (and so the id) a session opened by `renter` with request `r` gets at the host's
+ * ETH price and `feeDiscountBps` (the host's discount at opening).
+ */
+function termsOf(r: SessionRequest, renter: Wallet = sys.renter, feeDiscountBps = 0): SessionTerms {
+  return {
+    renter: addr(renter),
+    host: getAddress(r.host),
+    token: getAddress(r.token),
+    signer: getAddress(r.signer),
+    modelId: r.modelId,
+    pricePerToken: HOST_PRICE,
+    expiry: r.expiry,
+    feeDiscountBps,
+    salt: r.salt,
+  };
 }
 
 const addr = (w: Wallet) => getAddress(w.account.address);
@@ -123,12 +149,16 @@ describe("SessionManager", () => {
   describe("openSession", () => {
     it("opens an ETH session at the host's price and locks the deposit under the SessionManager", async () => {
       const r = await request();
+      // The id is the hash of the terms, known before the transaction.
+      const id = sessionIdOf(termsOf(r));
+      assert.equal((await state(id)).status, SessionStatus.None);
+      assert.equal(await sys.sessions.read.termsHash([id]), zeroHash);
       const hash = sys.sessions.write.openSession([r], {
         account: sys.renter.account,
         value: DEPOSIT,
       });
       await a.emitWithArgs(hash, sys.sessions, "SessionOpened", [
-        1n,
+        id,
         addr(sys.renter),
         addr(sys.host),
         MODEL,
@@ -137,28 +167,114 @@ describe("SessionManager", () => {
         HOST_PRICE,
         DEPOSIT,
         r.expiry,
+        0,
+        r.salt,
       ]);
       await a.emitWithArgs(hash, sys.escrow, "FundsLocked", [
-        1n,
+        id,
         addr(sys.renter),
         ETH,
         getAddress(sys.sessions.address),
         DEPOSIT,
       ]);
-      const { terms } = await openedIn(sys, await hash);
+      const { sessionId, terms } = await openedIn(sys, await hash);
+      assert.equal(sessionId, id);
       assert.equal(terms.pricePerToken, HOST_PRICE, "the host's price, not the renter's maximum");
-      assert.equal(await sys.sessions.read.termsHash([1n]), termsHash(terms));
+      assert.deepEqual(terms, termsOf(r));
+      assert.equal(await sys.sessions.read.termsHash([id]), termsHash(terms));
       assert.equal(await sys.sessions.read.hashTerms([terms]), termsHash(terms));
-      assert.deepEqual(await state(1n), {
+      assert.deepEqual(await state(id), {
         status: SessionStatus.Open,
         deposit: DEPOSIT,
         paid: 0n,
         tokens: 0,
         closeAt: 0,
       });
-      assert.deepEqual(await sys.escrow.read.lockOf([sys.sessions.address, 1n]), [ETH, DEPOSIT]);
+      assert.deepEqual(await sys.escrow.read.lockOf([sys.sessions.address, id]), [ETH, DEPOSIT]);
       assert.equal(await sys.publicClient.getBalance({ address: sys.escrow.address }), DEPOSIT);
-      assert.equal(await sys.sessions.read.nextSessionId(), 2n);
+    });
+
+    it("ids a session by the hash of its terms: sessionIdOf(terms) = hashTerms(terms) = termsHash(id)", async () => {
+      const s = await open({ signer: sys.gateway.account.address });
+      assert.equal(s.sessionId, sessionIdOf(s.terms));
+      assert.equal(numberToHex(s.sessionId, { size: 32 }), termsHash(s.terms));
+      assert.equal(await sys.sessions.read.hashTerms([s.terms]), termsHash(s.terms));
+      assert.equal(await sys.sessions.read.termsHash([s.sessionId]), termsHash(s.terms));
+      assert.equal(s.terms.salt, s.request.salt);
+      assert.equal(s.terms.feeDiscountBps, 0);
+      // ERC-20 sessions and sessions of other renters alike.
+      const u = await open({ token: sys.usd.address });
+      assert.equal(u.sessionId, sessionIdOf(u.terms));
+      assert.equal(await sys.sessions.read.hashTerms([u.terms]), termsHash(u.terms));
+      const o = await open({ salt: s.request.salt }, sys.other);
+      assert.equal(o.sessionId, sessionIdOf(o.terms));
+      assert.notEqual(o.sessionId, s.sessionId);
+      // Every field of the terms is in the id.
+      const changed: SessionTerms[] = [
+        { ...s.terms, renter: addr(sys.other) },
+        { ...s.terms, host: addr(sys.host2) },
+        { ...s.terms, token: getAddress(sys.usd.address) },
+        { ...s.terms, signer: zeroAddress },
+        { ...s.terms, modelId: OTHER_MODEL },
+        { ...s.terms, pricePerToken: s.terms.pricePerToken + 1n },
+        { ...s.terms, expiry: s.terms.expiry + 1n },
+        { ...s.terms, feeDiscountBps: 1 },
+        { ...s.terms, salt: s.terms.salt ^ 1n },
+      ];
+      const ids = new Set(changed.map((t) => sessionIdOf(t)));
+      assert.equal(ids.size, changed.length);
+      assert.ok(!ids.has(s.sessionId));
+      for (const t of changed) {
+        assert.equal(await sys.sessions.read.hashTerms([t]), termsHash(t));
+      }
+    });
+
+    it("refuses terms equal to an existing session's (SessionExists); another salt opens another session", async () => {
+      const r = await request();
+      const first = await openSession(sys, r);
+      const again = () =>
+        sys.sessions.write.openSession([r], { account: sys.renter.account, value: DEPOSIT });
+      await a.revertWithCustomErrorWithArgs(again(), sys.sessions, "SessionManagerSessionExists", [
+        first.sessionId,
+      ]);
+      // Nothing moved: the session and its lock are as opened.
+      assert.deepEqual(await sys.escrow.read.lockOf([sys.sessions.address, first.sessionId]), [
+        ETH,
+        DEPOSIT,
+      ]);
+      assert.equal(await sys.publicClient.getBalance({ address: sys.escrow.address }), DEPOSIT);
+      // The renter's minimum score and deposit are not terms: the same terms are still refused.
+      await a.revertWithCustomErrorWithArgs(
+        sys.sessions.write.openSession([{ ...r, deposit: 2n * DEPOSIT, minScore: 1 }], {
+          account: sys.renter.account,
+          value: 2n * DEPOSIT,
+        }),
+        sys.sessions,
+        "SessionManagerSessionExists",
+        [first.sessionId],
+      );
+      // Another salt: a second session of otherwise equal terms, with its own id and lock.
+      const second = await openSession(sys, { ...r, salt: r.salt ^ 1n });
+      assert.notEqual(second.sessionId, first.sessionId);
+      assert.deepEqual(second.terms, { ...first.terms, salt: r.salt ^ 1n });
+      assert.equal(second.sessionId, sessionIdOf(second.terms));
+      assert.deepEqual(await sys.escrow.read.lockOf([sys.sessions.address, second.sessionId]), [
+        ETH,
+        DEPOSIT,
+      ]);
+      // Another renter with the same request (and salt) has other terms, so another id.
+      const other = await openSession(sys, r, sys.other);
+      assert.notEqual(other.sessionId, first.sessionId);
+      // An id is never reused, not even once its session is settled.
+      await sys.sessions.write.closeSession(
+        [first.terms, first.sessionId, receiptFor(0n, first.terms, 0), "0x"],
+        { account: sys.host.account },
+      );
+      assert.equal((await state(first.sessionId)).status, SessionStatus.Settled);
+      await a.revertWithCustomErrorWithArgs(again(), sys.sessions, "SessionManagerSessionExists", [
+        first.sessionId,
+      ]);
+      assert.equal(await sys.escrow.read.balanceOf([sys.renter.account.address, ETH]), DEPOSIT);
     });
 
     it("opens an ERC-20 session, taking the deposit from the renter", async () => {
@@ -175,7 +291,10 @@ describe("SessionManager", () => {
       ]);
       // An ERC-20 session takes no ETH.
       await a.revertWithCustomErrorWithArgs(
-        sys.sessions.write.openSession([s.request], { account: sys.renter.account, value: 1n }),
+        sys.sessions.write.openSession([{ ...s.request, salt: randomSalt() }], {
+          account: sys.renter.account,
+          value: 1n,
+        }),
         sys.escrow,
         "PaymentEscrowValueMismatch",
         [0n, 1n],
@@ -211,9 +330,12 @@ describe("SessionManager", () => {
       );
       // A used (e.g. front-run) permit is ignored; without allowance the escrow's pull fails.
       await a.revertWithCustomError(
-        sys.sessions.write.openSessionWithPermit([r, r.expiry, p.v, p.r, p.s], {
-          account: other.account,
-        }),
+        sys.sessions.write.openSessionWithPermit(
+          [{ ...r, salt: r.salt ^ 1n }, r.expiry, p.v, p.r, p.s],
+          {
+            account: other.account,
+          },
+        ),
         sys.usd,
         "ERC20InsufficientAllowance",
       );
@@ -239,9 +361,11 @@ describe("SessionManager", () => {
         "SessionManagerScoreTooLow",
         [getAddress(sys.host.account.address), 500, 501],
       );
-      assert.equal(await sys.sessions.read.nextSessionId(), 1n);
-      // A minimum the host meets opens.
-      await openSession(sys, { ...strict, minScore: 500 });
+      const id = sessionIdOf(termsOf(strict));
+      assert.equal((await state(id)).status, SessionStatus.None);
+      // A minimum the host meets opens (the minimum is not a term: the same id).
+      const opened = await openSession(sys, { ...strict, minScore: 500 });
+      assert.equal(opened.sessionId, id);
     });
 
     it("refuses invalid requests: model, host, expiry, deposit, value", async () => {
@@ -271,7 +395,8 @@ describe("SessionManager", () => {
         "PaymentEscrowValueMismatch",
         [DEPOSIT, DEPOSIT - 1n],
       );
-      assert.equal(await sys.sessions.read.nextSessionId(), 1n);
+      assert.equal((await state(sessionIdOf(termsOf(r)))).status, SessionStatus.None);
+      assert.equal(await sys.publicClient.getBalance({ address: sys.escrow.address }), 0n);
     });
 
     it("refuses a host that is not registered or does not offer the model for the token", async () => {
@@ -587,6 +712,169 @@ describe("SessionManager", () => {
         ETH,
         DEPOSIT - 250n * HOST_PRICE,
       ]);
+    });
+
+    it("pays at the host's fee discount fixed at opening, whatever the discount becomes later", async () => {
+      const host = sys.host.account.address;
+      const sessions = getAddress(sys.sessions.address);
+      assert.equal(await sys.reputation.read.feeDiscountBps([host]), 0);
+      const early = await open();
+      assert.equal(early.terms.feeDiscountBps, 0);
+      // Governance waives 20% of the treasury's share for every host (from a score of 0).
+      await sys.reputation.write.setFeeDiscount([0, 2_000]);
+      const discount = await sys.reputation.read.feeDiscountBps([host]);
+      assert.equal(discount, 2_000);
+      const r = await request();
+      const opening = sys.sessions.write.openSession([r], {
+        account: sys.renter.account,
+        value: DEPOSIT,
+      });
+      await a.emitWithArgs(opening, sys.sessions, "SessionOpened", [
+        sessionIdOf(termsOf(r, sys.renter, discount)),
+        addr(sys.renter),
+        addr(sys.host),
+        MODEL,
+        ETH,
+        zeroAddress,
+        HOST_PRICE,
+        DEPOSIT,
+        r.expiry,
+        discount,
+        r.salt,
+      ]);
+      const s: Opened = { ...(await openedIn(sys, await opening)), request: r };
+      assert.equal(s.terms.feeDiscountBps, discount);
+      assert.deepEqual(s.terms, termsOf(r, sys.renter, discount));
+      // A session opened before the discount keeps paying without it.
+      const noDiscount = split(100n * HOST_PRICE);
+      await a.emitWithArgs(checkpoint(early, 100), sys.escrow, "PaymentReleased", [
+        early.sessionId,
+        addr(sys.host),
+        ETH,
+        sessions,
+        zeroAddress,
+        noDiscount.host,
+        noDiscount.treasury,
+        noDiscount.stakers,
+        0n,
+      ]);
+      // The discount is withdrawn; the session opened with it still pays at it.
+      await sys.reputation.write.setFeeDiscount([0, 0]);
+      assert.equal(await sys.reputation.read.feeDiscountBps([host]), 0);
+      const paid = 100n * HOST_PRICE;
+      const shares = split(paid, 2_000n);
+      // 85% + 20% of the treasury's 10% to the host, 8% to the treasury, 5% to the stakers.
+      assert.deepEqual(shares, {
+        host: (paid * 8_700n) / 10_000n,
+        treasury: (paid * 800n) / 10_000n,
+        stakers: (paid * 500n) / 10_000n,
+      });
+      await a.emitWithArgs(checkpoint(s, 100), sys.escrow, "PaymentReleased", [
+        s.sessionId,
+        addr(sys.host),
+        ETH,
+        sessions,
+        zeroAddress,
+        shares.host,
+        shares.treasury,
+        shares.stakers,
+        0n,
+      ]);
+      // So does its close with a last receipt (the rest refunded)...
+      const last = receiptFor(s.sessionId, s.terms, 300);
+      const rest = split(200n * HOST_PRICE, 2_000n);
+      await a.emitWithArgs(
+        sys.sessions.write.closeSession(
+          [s.terms, s.sessionId, last, await sign(sys.renter, last)],
+          { account: sys.host.account },
+        ),
+        sys.escrow,
+        "PaymentReleased",
+        [
+          s.sessionId,
+          addr(sys.host),
+          ETH,
+          sessions,
+          addr(sys.renter),
+          rest.host,
+          rest.treasury,
+          rest.stakers,
+          DEPOSIT - 300n * HOST_PRICE,
+        ],
+      );
+      // ... and a session spent to the last wei by its closing receipt.
+      await sys.reputation.write.setFeeDiscount([0, 2_000]);
+      const spent = await open();
+      assert.equal(spent.terms.feeDiscountBps, 2_000);
+      await sys.reputation.write.setFeeDiscount([0, 0]);
+      const all = receiptFor(spent.sessionId, spent.terms, 1_000);
+      const whole = split(DEPOSIT, 2_000n);
+      await a.emitWithArgs(
+        sys.sessions.write.closeSession(
+          [spent.terms, spent.sessionId, all, await sign(sys.renter, all)],
+          { account: sys.host.account },
+        ),
+        sys.escrow,
+        "PaymentReleased",
+        [
+          spent.sessionId,
+          addr(sys.host),
+          ETH,
+          sessions,
+          zeroAddress,
+          whole.host,
+          whole.treasury,
+          whole.stakers,
+          0n,
+        ],
+      );
+      // A session opened after the discount was withdrawn has none.
+      const late = await open();
+      assert.equal(late.terms.feeDiscountBps, 0);
+      await a.emitWithArgs(checkpoint(late, 100), sys.escrow, "PaymentReleased", [
+        late.sessionId,
+        addr(sys.host),
+        ETH,
+        sessions,
+        zeroAddress,
+        noDiscount.host,
+        noDiscount.treasury,
+        noDiscount.stakers,
+        0n,
+      ]);
+      assert.equal(
+        await sys.escrow.read.balanceOf([host, ETH]),
+        2n * noDiscount.host + shares.host + rest.host + whole.host,
+      );
+      assert.deepEqual(await sys.escrow.read.feesOf([ETH]), [
+        2n * noDiscount.treasury + shares.treasury + rest.treasury + whole.treasury,
+        2n * noDiscount.stakers + shares.stakers + rest.stakers + whole.stakers,
+      ]);
+    });
+
+    it("fixes a stake-tier discount at opening too (the discount the reputation system reports)", async () => {
+      const host = sys.host.account.address;
+      // The host's registry stake (the minimum) reaches a 10% tier.
+      const [, stake] = await sys.registry.read.hostState([host]);
+      await sys.reputation.write.setStakeTiers([[stake], [1_000]]);
+      assert.equal(await sys.reputation.read.feeDiscountBps([host]), 1_000);
+      const s = await open();
+      assert.equal(s.terms.feeDiscountBps, 1_000);
+      await sys.reputation.write.setStakeTiers([[], []]);
+      assert.equal(await sys.reputation.read.feeDiscountBps([host]), 0);
+      const shares = split(100n * HOST_PRICE, 1_000n);
+      await a.emitWithArgs(checkpoint(s, 100), sys.escrow, "PaymentReleased", [
+        s.sessionId,
+        addr(sys.host),
+        ETH,
+        getAddress(sys.sessions.address),
+        zeroAddress,
+        shares.host,
+        shares.treasury,
+        shares.stakers,
+        0n,
+      ]);
+      assert.equal((await open()).terms.feeDiscountBps, 0);
     });
 
     it("accepts receipts signed by the session's signer", async () => {
@@ -1173,7 +1461,7 @@ describe("SessionManager", () => {
   });
 
   describe("terms", () => {
-    it("refuses an unknown session and terms that are not the session's", async () => {
+    it("refuses terms that do not hash to the id (WrongTerms) and an unknown session", async () => {
       const s = await open();
       const none = receiptFor(0n, s.terms, 0);
       const calls = (terms: SessionTerms, id: bigint) => [
@@ -1187,12 +1475,21 @@ describe("SessionManager", () => {
           sys.sessions.write.closeSession([terms, id, none, "0x"], { account: sys.host.account }),
         () => sys.sessions.write.settle([terms, id]),
       ];
+      // An id no terms of an open session hash to: the session's own terms are wrong for it.
       for (const call of calls(s.terms, 99n)) {
+        await a.revertWithCustomErrorWithArgs(call(), sys.sessions, "SessionManagerWrongTerms", [
+          99n,
+        ]);
+      }
+      // Terms that hash to their id, but no session was opened with them: unknown.
+      const unopened = { ...s.terms, salt: s.terms.salt ^ 1n };
+      const unknownId = sessionIdOf(unopened);
+      for (const call of calls(unopened, unknownId)) {
         await a.revertWithCustomErrorWithArgs(
           call(),
           sys.sessions,
           "SessionManagerUnknownSession",
-          [99n],
+          [unknownId],
         );
       }
       const forged: SessionTerms[] = [
@@ -1202,6 +1499,9 @@ describe("SessionManager", () => {
         { ...s.terms, signer: sys.host.account.address },
         { ...s.terms, expiry: s.terms.expiry - 86_400n },
         { ...s.terms, token: sys.usd.address },
+        { ...s.terms, modelId: OTHER_MODEL },
+        { ...s.terms, feeDiscountBps: 5_000 },
+        unopened,
       ];
       for (const terms of forged) {
         for (const call of calls(terms, s.sessionId)) {
@@ -1210,11 +1510,26 @@ describe("SessionManager", () => {
           ]);
         }
       }
-      assert.deepEqual(await sys.sessions.read.sessionState([99n]), [
-        SessionStatus.None,
-        { deposit: 0n, paid: 0n, tokens: 0, closeAt: 0 },
-      ]);
-      assert.equal(await sys.sessions.read.termsHash([99n]), zeroHash);
+      // Another session's terms are wrong for this one, and this one's for the other.
+      const t = await open();
+      for (const call of [...calls(t.terms, s.sessionId), ...calls(s.terms, t.sessionId)]) {
+        await a.revertWithCustomError(call(), sys.sessions, "SessionManagerWrongTerms");
+      }
+      assert.deepEqual(await state(s.sessionId), {
+        status: SessionStatus.Open,
+        deposit: DEPOSIT,
+        paid: 0n,
+        tokens: 0,
+        closeAt: 0,
+      });
+      for (const id of [99n, unknownId]) {
+        assert.deepEqual(await sys.sessions.read.sessionState([id]), [
+          SessionStatus.None,
+          { deposit: 0n, paid: 0n, tokens: 0, closeAt: 0 },
+        ]);
+        assert.equal(await sys.sessions.read.termsHash([id]), zeroHash);
+      }
+      assert.equal(await sys.sessions.read.termsHash([s.sessionId]), termsHash(s.terms));
     });
   });
 
@@ -1253,6 +1568,35 @@ describe("SessionManager", () => {
       await sys.sessions.write.setCloseWindow([max]);
       await a.revertWithCustomError(
         sys.sessions.write.setCloseWindow([600], { account: sys.other.account }),
+        sys.sessions,
+        "AccessControlUnauthorizedAccount",
+      );
+    });
+
+    it("without a reputation system opens at no discount and refuses any minimum score", async () => {
+      await sys.reputation.write.setFeeDiscount([0, 2_000]);
+      assert.equal(await sys.reputation.read.feeDiscountBps([sys.host.account.address]), 2_000);
+      await a.emitWithArgs(
+        sys.sessions.write.setReputation([zeroAddress]),
+        sys.sessions,
+        "ReputationUpdated",
+        [getAddress(sys.reputation.address), zeroAddress],
+      );
+      assert.equal(await sys.sessions.read.reputation(), zeroAddress);
+      const strict = await request({ minScore: 1 });
+      await a.revertWithCustomErrorWithArgs(
+        sys.sessions.write.openSession([strict], { account: sys.renter.account, value: DEPOSIT }),
+        sys.sessions,
+        "SessionManagerScoreTooLow",
+        [addr(sys.host), 0, 1],
+      );
+      const s = await open();
+      assert.equal(s.terms.feeDiscountBps, 0, "no reputation system: no discount");
+      assert.equal(s.sessionId, sessionIdOf(termsOf(s.request)));
+      await sys.sessions.write.setReputation([sys.reputation.address]);
+      assert.equal((await open()).terms.feeDiscountBps, 2_000);
+      await a.revertWithCustomError(
+        sys.sessions.write.setReputation([zeroAddress], { account: sys.other.account }),
         sys.sessions,
         "AccessControlUnauthorizedAccount",
       );

@@ -138,7 +138,7 @@ async function payFees(f: Fixture, token: Address, payment: bigint): Promise<big
     await f.usd.write.approve([f.escrow.address, payment], { account: from });
     await f.escrow.write.lock([id, from.address, token, payment], { account: from });
   }
-  await f.escrow.write.pay([id, f.host.account.address, payment], { account: from });
+  await f.escrow.write.pay([id, f.host.account.address, payment, 0], { account: from });
   return (payment * 1_000n) / 10_000n;
 }
 

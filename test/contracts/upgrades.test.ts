@@ -32,6 +32,7 @@ import {
   signPermit,
   UNBONDING,
 } from "../../fixtures/system.ts";
+import { termsHash } from "../../protocol/sessions.ts";
 
 const UPGRADER_ROLE = keccak256(stringToHex("UPGRADER_ROLE"));
 const SLASHER_ROLE = keccak256(stringToHex("SLASHER_ROLE"));
@@ -108,7 +109,8 @@ async function populated(connection: NetworkConnection) {
     [live.terms, live.sessionId, paid, await signReceipt(renter, sys.sessions.address, paid)],
     { account: host.account },
   );
-  const closed = await openSession(sys, sessionReq);
+  // Another salt: the same request again would repeat the live session's terms (and id).
+  const closed = await openSession(sys, { ...sessionReq, salt: sessionReq.salt ^ 1n });
   await sys.sessions.write.closeSession(
     [closed.terms, closed.sessionId, receiptFor(closed.sessionId, closed.terms, 0), "0x"],
     { account: host.account },
@@ -217,7 +219,6 @@ async function sessionsState(f: Populated) {
   return {
     states: await Promise.all(ids.map((id) => m.read.sessionState([id]))),
     terms: await Promise.all(ids.map((id) => m.read.termsHash([id]))),
-    nextSessionId: await m.read.nextSessionId(),
     closeWindow: await m.read.closeWindow(),
     paused: await m.read.paused(),
     domainSeparator: await m.read.domainSeparator(),
@@ -516,11 +517,12 @@ describe("UUPS upgrades", async () => {
         hexToBigInt(f.admin.account.address),
       );
 
-      // SessionManagerStorage.config: nextSessionId | closeWindow | paused
+      // SessionManagerStorage.config: nextSessionId (retired: ids are terms hashes; 0 on a fresh
+      // deployment and never written) | closeWindow | paused
       const ses = erc7201("fabstir.storage.SessionManager");
       assert.equal(ses, "0xa460b482b20af2742789f7d80e24fe8aadf57c846b630654f447af12bc346c00");
       const sesConfig = await word(f.sessions.address, ses);
-      assert.equal(low(sesConfig, 8n), await f.sessions.read.nextSessionId());
+      assert.equal(low(sesConfig, 8n), 0n);
       assert.equal(low(sesConfig >> 64n, 4n), 3_600n);
       assert.equal(low(sesConfig >> 96n, 1n), 0n);
 
@@ -657,10 +659,12 @@ describe("UUPS upgrades", async () => {
       const [, stake2] = await f.registry.read.hostState([f.host2.account.address]);
       assert.equal(stake2, MIN_STAKE);
       assert.equal(
-        await f.registry.read.checkEligible([
-          f.host.account.address,
-          await f.registry.read.offerKey([MODEL, f.usd.address]),
-        ]),
+        (
+          await f.registry.read.checkEligible([
+            f.host.account.address,
+            await f.registry.read.offerKey([MODEL, f.usd.address]),
+          ])
+        )[0],
         3n,
       );
     });
@@ -746,6 +750,7 @@ describe("UUPS upgrades", async () => {
       const [live, closed] = f.before.states;
       assert.deepEqual([live?.[0], live?.[1].paid, live?.[1].tokens], [1, 100n * PRICE, 100]);
       assert.equal(closed?.[0], 3);
+      assert.deepEqual(f.before.terms, [termsHash(f.live.terms), termsHash(f.closed.terms)]);
     });
 
     it("keeps working after the upgrade: a receipt signed before it is still paid, the session closes", async () => {

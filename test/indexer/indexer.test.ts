@@ -319,6 +319,13 @@ for (const database of ["pglite", "postgres"] as const) {
     let indexer: Indexer;
     let actors: Awaited<ReturnType<typeof runScenario>>;
     let sessions: SessionScenario;
+    /** The id of the scenario's n-th session (ids are terms hashes, not 1, 2, 3). */
+    const S = (n: 1 | 2 | 3): bigint => sessions.ids[n - 1] as bigint;
+    /** The scenario's number ("1"-"3") of a session id as the API returns it ("?" if not one). */
+    const N = (id: string): string => {
+      const i = sessions.ids.findIndex((x) => String(x) === id);
+      return i < 0 ? "?" : String(i + 1);
+    };
     let dropDb: (() => Promise<void>) | undefined;
 
     beforeAll(async () => {
@@ -329,13 +336,13 @@ for (const database of ["pglite", "postgres"] as const) {
         usd: 1n,
       });
       // The renter rates dear's session 2 (settled, 600 tUSD units paid) five stars.
-      const two = sessions.sessions.get(2n);
+      const two = sessions.sessions.get(S(2));
       assert.ok(two);
       const hash = await actors.renter.writeContract({
         address: chain.addresses.ReputationSystem,
         abi: reputationSystemAbi,
         functionName: "rateSession",
-        args: [two.terms, 2n, 5],
+        args: [two.terms, S(2), 5],
         chain: null,
       });
       const receipt = await chain.publicClient.waitForTransactionReceipt({ hash });
@@ -347,7 +354,7 @@ for (const database of ["pglite", "postgres"] as const) {
       const dear = actors.dear.account.address;
       await waitFor("job 4 refused, session 3 and the last rating indexed", async () => {
         const job = (await getJson(indexer.url, "/jobs/4")).body;
-        const last = await getJson(indexer.url, "/sessions/3");
+        const last = await getJson(indexer.url, `/sessions/${S(3)}`);
         const record = (await getJson(indexer.url, `/hosts/${dear}`)).body.record;
         return job.status === "Refused" && last.status === 200 && record?.ratings.count === 2
           ? true
@@ -653,7 +660,7 @@ for (const database of ["pglite", "postgres"] as const) {
     };
 
     it("indexes a session's checkpoints, its settlement and its escrow payments", async () => {
-      const { status, body } = await getJson(indexer.url, "/sessions/1");
+      const { status, body } = await getJson(indexer.url, `/sessions/${S(1)}`);
       assert.equal(status, 200);
       const cheap = actors.cheap.account.address.toLowerCase();
       assert.equal(body.host, cheap);
@@ -671,7 +678,7 @@ for (const database of ["pglite", "postgres"] as const) {
       assert.equal(BigInt(body.remaining), 0n);
       assert.equal(BigInt(body.refund), 650n * CHEAP);
       assert.equal(body.checkpointCount, 3);
-      const last = sessions.sessions.get(1n)?.receipt;
+      const last = sessions.sessions.get(S(1))?.receipt;
       assert.equal(body.lastDigest, last?.digest);
       assert.ok(body.settledAt && body.settledTx && body.openedTx);
       assert.deepEqual(
@@ -705,7 +712,7 @@ for (const database of ["pglite", "postgres"] as const) {
           return [
             "session",
             i < 2 ? "pay" : "release",
-            "1",
+            String(S(1)),
             null,
             actors.renter.account.address.toLowerCase(),
             s.host,
@@ -717,7 +724,7 @@ for (const database of ["pglite", "postgres"] as const) {
       );
       assert.equal(BigInt(body.hostPayment), split(350n * CHEAP).host);
 
-      const two = (await getJson(indexer.url, "/sessions/2")).body;
+      const two = (await getJson(indexer.url, `/sessions/${S(2)}`)).body;
       assert.equal(two.status, "Settled");
       assert.equal(two.closeReason, "Renter");
       assert.equal(two.closedBy, actors.admin.account.address.toLowerCase());
@@ -735,7 +742,7 @@ for (const database of ["pglite", "postgres"] as const) {
           ["release", 0n, 150n],
         ],
       );
-      const three = (await getJson(indexer.url, "/sessions/3")).body;
+      const three = (await getJson(indexer.url, `/sessions/${S(3)}`)).body;
       assert.equal(three.status, "Open");
       assert.equal(BigInt(three.remaining), 10n * DEAR);
       assert.deepEqual(three.checkpoints, []);
@@ -749,7 +756,7 @@ for (const database of ["pglite", "postgres"] as const) {
       const ids = async (query: string) => {
         const { status, body } = await getJson(indexer.url, `/sessions${query}`);
         assert.equal(status, 200, query);
-        return body.sessions.map((s: { id: string }) => s.id);
+        return body.sessions.map((s: { id: string }) => N(s.id));
       };
       assert.deepEqual(await ids(""), ["3", "2", "1"]);
       assert.deepEqual(await ids(`?host=${actors.cheap.account.address}`), ["1"]);
@@ -762,14 +769,18 @@ for (const database of ["pglite", "postgres"] as const) {
       assert.deepEqual(await ids(`?token=${chain.stablecoin}`), ["2"]);
       const first = (await getJson(indexer.url, "/sessions?limit=2")).body;
       assert.deepEqual(
-        first.sessions.map((s: { id: string }) => s.id),
+        first.sessions.map((s: { id: string }) => N(s.id)),
         ["3", "2"],
       );
-      assert.equal(first.nextCursor, "2");
+      assert.equal(
+        first.nextCursor,
+        first.sessions[1].openedEvent,
+        "the cursor is the last opening log",
+      );
       const second = (await getJson(indexer.url, `/sessions?limit=2&cursor=${first.nextCursor}`))
         .body;
       assert.deepEqual(
-        second.sessions.map((s: { id: string }) => s.id),
+        second.sessions.map((s: { id: string }) => N(s.id)),
         ["1"],
       );
       assert.equal(second.nextCursor, null);
@@ -785,6 +796,7 @@ for (const database of ["pglite", "postgres"] as const) {
         assert.equal(body.error.parameter ?? "query", parameter, query);
       }
       assert.equal((await getJson(indexer.url, "/sessions/99")).status, 404);
+      assert.equal((await getJson(indexer.url, "/sessions?cursor=2")).status, 400);
       assert.equal((await getJson(indexer.url, "/sessions/abc")).status, 400);
     });
 
@@ -871,13 +883,15 @@ for (const database of ["pglite", "postgres"] as const) {
       };
       assert.equal(errors, undefined, JSON.stringify(errors));
       assert.deepEqual(
-        data.sessions.items.map((s) => [
-          s.id,
-          s.closeReason,
-          s.checkpointCount,
-          s.checkpoints.items.length,
-          s.payments.items.length,
-        ]),
+        [...data.sessions.items]
+          .sort((x, y) => N(x.id).localeCompare(N(y.id)))
+          .map((s) => [
+            N(s.id),
+            s.closeReason,
+            s.checkpointCount,
+            s.checkpoints.items.length,
+            s.payments.items.length,
+          ]),
         [
           ["1", "Host", 3, 3, 3],
           ["2", "Renter", 1, 1, 2],
@@ -1122,7 +1136,7 @@ for (const database of ["pglite", "postgres"] as const) {
           }) => [x.kind, x.jobId ?? x.sessionId, x.stars, BigInt(x.weight)],
         ),
         [
-          ["Session", "2", 5, 60n],
+          ["Session", String(S(2)), 5, 60n],
           ["Job", "6", 5, 40n],
         ],
       );

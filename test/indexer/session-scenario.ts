@@ -18,6 +18,7 @@ import {
   type Receipt,
   receiptArg,
   type SessionTerms,
+  sessionIdOf,
   signReceipt,
 } from "../../protocol/sessions.ts";
 
@@ -27,6 +28,8 @@ export const CLOSE_WINDOW = 3_600;
 export interface SessionScenario {
   /** Terms and latest receipt of each session, by id. */
   sessions: Map<bigint, { terms: SessionTerms; receipt: Receipt; deposit: bigint }>;
+  /** The sessions' ids in the order they were opened. */
+  ids: readonly [bigint, bigint, bigint];
   signer: Address;
 }
 
@@ -62,8 +65,9 @@ export async function runSessionScenario(
       deposit,
       expiry: now + 86_400n,
       minScore: 0,
+      salt: BigInt(sessions.size),
     };
-    await send(
+    const hash = await send(
       actors.renter.writeContract({
         address: SessionManager,
         abi: sessionManagerAbi,
@@ -73,7 +77,6 @@ export async function runSessionScenario(
         chain: null,
       }),
     );
-    const id = BigInt(sessions.size + 1);
     const terms: SessionTerms = {
       renter: actors.renter.account.address,
       host: host.account.address,
@@ -82,7 +85,11 @@ export async function runSessionScenario(
       modelId: request.modelId,
       pricePerToken: price,
       expiry: request.expiry,
+      feeDiscountBps: 0,
+      salt: request.salt,
     };
+    const id = sessionIdOf(terms);
+    void hash;
     sessions.set(id, { terms, receipt: emptyReceipt(id), deposit });
     return id;
   };
@@ -169,6 +176,7 @@ export async function runSessionScenario(
     }),
   );
 
-  await open(actors.dear, zeroAddress, prices.eth.dear, 10n * prices.eth.dear);
-  return { sessions, signer: signer.address };
+  const three = await open(actors.dear, zeroAddress, prices.eth.dear, 10n * prices.eth.dear);
+  // Ids are terms hashes: `ids` names the sessions in the order they were opened.
+  return { sessions, ids: [one, two, three] as const, signer: signer.address };
 }
