@@ -68,6 +68,12 @@ export async function* coalesceTokens(
   let wake: (() => void) | undefined;
   /** Wakes the reader waiting for room in the queue. */
   let room: (() => void) | undefined;
+  /**
+   * While tokens are held, another token joins them without waking the consumer (waking it
+   * for each token, at thousands per second, costs the event loop the engine runs on more
+   * than the transport saves); anything else, or the end, still wakes it at once.
+   */
+  let holding = false;
 
   const reader = (async () => {
     try {
@@ -82,7 +88,7 @@ export async function* coalesceTokens(
         const next = await iterator.next();
         if (next.done) break;
         queue.push(next.value);
-        wake?.();
+        if (!holding || next.value.type !== "token") wake?.();
       }
     } catch (e) {
       failure = { error: e };
@@ -130,7 +136,12 @@ export async function* coalesceTokens(
       // hold them until then (what arrives meanwhile joins them), unless the answer ends.
       const hold = lastToken + interval - performance.now();
       if (hold > 0 && !ended && queue.every((e) => e.type === "token")) {
-        await arrival(hold);
+        holding = true;
+        try {
+          await arrival(hold);
+        } finally {
+          holding = false;
+        }
         continue;
       }
       const event = take();
