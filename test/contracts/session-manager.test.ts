@@ -125,6 +125,37 @@ function split(payment: bigint, discountBps = 0n) {
   return { host, treasury, stakers: payment - host - treasury };
 }
 
+/** PaymentReleased's arguments for an ETH payment of session `sessionId` split into `shares`,
+ * with the rest of the deposit (`refund`) credited to `renter` when the lock closes. */
+function released(
+  sessionId: bigint,
+  shares: ReturnType<typeof split>,
+  renter: `0x${string}` = zeroAddress,
+  refund = 0n,
+): [
+  bigint,
+  `0x${string}`,
+  `0x${string}`,
+  `0x${string}`,
+  `0x${string}`,
+  bigint,
+  bigint,
+  bigint,
+  bigint,
+] {
+  return [
+    sessionId,
+    addr(sys.host),
+    ETH,
+    getAddress(sys.sessions.address),
+    renter,
+    shares.host,
+    shares.treasury,
+    shares.stakers,
+    refund,
+  ];
+}
+
 /**
  * The terms (and so the id) a session opened by `renter` with request `r` gets at the host's
  * ETH price and `feeDiscountBps` (the host's discount at opening).
@@ -673,17 +704,7 @@ describe("SessionManager", () => {
         first.digest,
       ]);
       const s1 = split(paid1);
-      await a.emitWithArgs(tx, sys.escrow, "PaymentReleased", [
-        s.sessionId,
-        addr(sys.host),
-        ETH,
-        getAddress(sys.sessions.address),
-        zeroAddress,
-        s1.host,
-        s1.treasury,
-        s1.stakers,
-        0n,
-      ]);
+      await a.emitWithArgs(tx, sys.escrow, "PaymentReleased", released(s.sessionId, s1));
       assert.deepEqual(await state(s.sessionId), {
         status: SessionStatus.Open,
         deposit: DEPOSIT,
@@ -716,7 +737,6 @@ describe("SessionManager", () => {
 
     it("pays at the host's fee discount fixed at opening, whatever the discount becomes later", async () => {
       const host = sys.host.account.address;
-      const sessions = getAddress(sys.sessions.address);
       assert.equal(await sys.reputation.read.feeDiscountBps([host]), 0);
       const early = await open();
       assert.equal(early.terms.feeDiscountBps, 0);
@@ -747,17 +767,12 @@ describe("SessionManager", () => {
       assert.deepEqual(s.terms, termsOf(r, sys.renter, discount));
       // A session opened before the discount keeps paying without it.
       const noDiscount = split(100n * HOST_PRICE);
-      await a.emitWithArgs(checkpoint(early, 100), sys.escrow, "PaymentReleased", [
-        early.sessionId,
-        addr(sys.host),
-        ETH,
-        sessions,
-        zeroAddress,
-        noDiscount.host,
-        noDiscount.treasury,
-        noDiscount.stakers,
-        0n,
-      ]);
+      await a.emitWithArgs(
+        checkpoint(early, 100),
+        sys.escrow,
+        "PaymentReleased",
+        released(early.sessionId, noDiscount),
+      );
       // The discount is withdrawn; the session opened with it still pays at it.
       await sys.reputation.write.setFeeDiscount([0, 0]);
       assert.equal(await sys.reputation.read.feeDiscountBps([host]), 0);
@@ -769,17 +784,12 @@ describe("SessionManager", () => {
         treasury: (paid * 800n) / 10_000n,
         stakers: (paid * 500n) / 10_000n,
       });
-      await a.emitWithArgs(checkpoint(s, 100), sys.escrow, "PaymentReleased", [
-        s.sessionId,
-        addr(sys.host),
-        ETH,
-        sessions,
-        zeroAddress,
-        shares.host,
-        shares.treasury,
-        shares.stakers,
-        0n,
-      ]);
+      await a.emitWithArgs(
+        checkpoint(s, 100),
+        sys.escrow,
+        "PaymentReleased",
+        released(s.sessionId, shares),
+      );
       // So does its close with a last receipt (the rest refunded)...
       const last = receiptFor(s.sessionId, s.terms, 300);
       const rest = split(200n * HOST_PRICE, 2_000n);
@@ -790,17 +800,7 @@ describe("SessionManager", () => {
         ),
         sys.escrow,
         "PaymentReleased",
-        [
-          s.sessionId,
-          addr(sys.host),
-          ETH,
-          sessions,
-          addr(sys.renter),
-          rest.host,
-          rest.treasury,
-          rest.stakers,
-          DEPOSIT - 300n * HOST_PRICE,
-        ],
+        released(s.sessionId, rest, addr(sys.renter), DEPOSIT - 300n * HOST_PRICE),
       );
       // ... and a session spent to the last wei by its closing receipt.
       await sys.reputation.write.setFeeDiscount([0, 2_000]);
@@ -816,32 +816,17 @@ describe("SessionManager", () => {
         ),
         sys.escrow,
         "PaymentReleased",
-        [
-          spent.sessionId,
-          addr(sys.host),
-          ETH,
-          sessions,
-          zeroAddress,
-          whole.host,
-          whole.treasury,
-          whole.stakers,
-          0n,
-        ],
+        released(spent.sessionId, whole),
       );
       // A session opened after the discount was withdrawn has none.
       const late = await open();
       assert.equal(late.terms.feeDiscountBps, 0);
-      await a.emitWithArgs(checkpoint(late, 100), sys.escrow, "PaymentReleased", [
-        late.sessionId,
-        addr(sys.host),
-        ETH,
-        sessions,
-        zeroAddress,
-        noDiscount.host,
-        noDiscount.treasury,
-        noDiscount.stakers,
-        0n,
-      ]);
+      await a.emitWithArgs(
+        checkpoint(late, 100),
+        sys.escrow,
+        "PaymentReleased",
+        released(late.sessionId, noDiscount),
+      );
       assert.equal(
         await sys.escrow.read.balanceOf([host, ETH]),
         2n * noDiscount.host + shares.host + rest.host + whole.host,
@@ -863,17 +848,12 @@ describe("SessionManager", () => {
       await sys.reputation.write.setStakeTiers([[], []]);
       assert.equal(await sys.reputation.read.feeDiscountBps([host]), 0);
       const shares = split(100n * HOST_PRICE, 1_000n);
-      await a.emitWithArgs(checkpoint(s, 100), sys.escrow, "PaymentReleased", [
-        s.sessionId,
-        addr(sys.host),
-        ETH,
-        getAddress(sys.sessions.address),
-        zeroAddress,
-        shares.host,
-        shares.treasury,
-        shares.stakers,
-        0n,
-      ]);
+      await a.emitWithArgs(
+        checkpoint(s, 100),
+        sys.escrow,
+        "PaymentReleased",
+        released(s.sessionId, shares),
+      );
       assert.equal((await open()).terms.feeDiscountBps, 0);
     });
 
@@ -1119,17 +1099,12 @@ describe("SessionManager", () => {
         amount,
         refund,
       ]);
-      await a.emitWithArgs(tx, sys.escrow, "PaymentReleased", [
-        s.sessionId,
-        addr(sys.host),
-        ETH,
-        getAddress(sys.sessions.address),
-        addr(sys.renter),
-        shares.host,
-        shares.treasury,
-        shares.stakers,
-        refund,
-      ]);
+      await a.emitWithArgs(
+        tx,
+        sys.escrow,
+        "PaymentReleased",
+        released(s.sessionId, shares, addr(sys.renter), refund),
+      );
       assert.deepEqual(shares, { host: 104_938_270n, treasury: 12_345_678n, stakers: 6_172_841n });
       assert.equal(await sys.escrow.read.balanceOf([sys.host.account.address, ETH]), shares.host);
       assert.equal(await sys.escrow.read.balanceOf([sys.renter.account.address, ETH]), refund);
@@ -1216,17 +1191,7 @@ describe("SessionManager", () => {
         0n,
       ]);
       const rest = split(600n * HOST_PRICE);
-      await a.emitWithArgs(tx, sys.escrow, "PaymentReleased", [
-        s.sessionId,
-        addr(sys.host),
-        ETH,
-        getAddress(sys.sessions.address),
-        zeroAddress,
-        rest.host,
-        rest.treasury,
-        rest.stakers,
-        0n,
-      ]);
+      await a.emitWithArgs(tx, sys.escrow, "PaymentReleased", released(s.sessionId, rest));
       assert.equal(await sys.escrow.read.balanceOf([sys.renter.account.address, ETH]), 0n);
       assert.deepEqual(await sys.escrow.read.lockOf([sys.sessions.address, s.sessionId]), [
         ETH,
