@@ -9,12 +9,14 @@ import {
   emptyReceipt,
   nextDigest,
   nextReceipt,
+  randomSalt,
   receiptFromWire,
   receiptToWire,
   SESSION_HEADERS,
   type SessionTerms,
   sessionFromHeaders,
   sessionHeaders,
+  sessionIdOf,
   signedByRenter,
   signReceipt,
   termsFromWire,
@@ -95,6 +97,10 @@ describe("session receipts", () => {
     assert.equal(h, termsHash(termsFromWire(termsToWire(terms))));
     assert.notEqual(h, termsHash({ ...terms, pricePerToken: 1_001n }));
     assert.notEqual(h, termsHash({ ...terms, signer: zeroAddress }));
+    assert.notEqual(h, termsHash({ ...terms, feeDiscountBps: 1 }));
+    assert.notEqual(h, termsHash({ ...terms, salt: terms.salt + 1n }));
+    assert.equal(sessionIdOf(terms), BigInt(h), "the id is the hash as a number");
+    assert.notEqual(randomSalt(), randomSalt());
   });
 
   it("round-trips through headers and refuses malformed ones", async () => {
@@ -122,5 +128,20 @@ describe("session receipts", () => {
     assert.throws(
       bad({ [SESSION_HEADERS.receipt]: JSON.stringify({ ...auth.receipt, amount: "1e9" }) }),
     );
+    // Fields the contract holds in 64 bits are refused beyond them, before any hashing.
+    for (const field of ["salt", "expiry", "pricePerToken"] as const) {
+      assert.throws(
+        bad({
+          [SESSION_HEADERS.terms]: JSON.stringify({ ...auth.terms, [field]: String(2n ** 64n) }),
+        }),
+        field,
+      );
+      const max = { ...auth.terms, [field]: String(2n ** 64n - 1n) };
+      assert.deepEqual(
+        sessionFromHeaders((n) => ({ ...headers, [SESSION_HEADERS.terms]: JSON.stringify(max) })[n])
+          ?.terms,
+        max,
+      );
+    }
   });
 });

@@ -294,6 +294,8 @@ export function receiptArg(r: Receipt) {
 const address = z.string().regex(/^0x[0-9a-fA-F]{40}$/, "an address");
 const bytes32 = z.string().regex(/^0x[0-9a-fA-F]{64}$/, "32 bytes of hex");
 const decimal = z.string().regex(/^(0|[1-9][0-9]{0,77})$/, "a decimal integer");
+/** A decimal that fits the contract's uint64 (price, expiry, salt). */
+const uint64Decimal = decimal.refine((s) => BigInt(s) < 2n ** 64n, "at most 2^64 - 1");
 
 /** Session terms in JSON (numbers as decimal strings). */
 export const sessionTermsSchema = z.object({
@@ -302,10 +304,10 @@ export const sessionTermsSchema = z.object({
   token: address,
   signer: address,
   modelId: bytes32,
-  pricePerToken: decimal,
-  expiry: decimal,
+  pricePerToken: uint64Decimal,
+  expiry: uint64Decimal,
   feeDiscountBps: z.number().int().min(0).max(10_000),
-  salt: decimal,
+  salt: uint64Decimal,
 });
 export type SessionTermsWire = z.infer<typeof sessionTermsSchema>;
 

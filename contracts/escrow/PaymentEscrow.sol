@@ -253,8 +253,9 @@ contract PaymentEscrow is
         emit TokenAllowanceUpdated(token, allowed);
     }
 
-    /// @notice Sets the contract asked for a host's protocol-fee discount on each payment (the
-    /// ReputationSystem), or address(0) for none. The discount (at most MAX_FEE_DISCOUNT_BPS of
+    /// @notice Sets the contract asked for a host's protocol-fee discount on each `release` (a
+    /// job's payment; the ReputationSystem), or address(0) for none. Lockers that fixed a
+    /// discount themselves (sessions, at opening) pass it to `pay`/`releaseAt` instead. The discount (at most MAX_FEE_DISCOUNT_BPS of
     /// the treasury's share) goes to the host; the stakers' share never changes.
     function setFeeDiscounts(address discounts) external onlyRole(DEFAULT_ADMIN_ROLE) {
         Config storage c = _s().config;

@@ -56,6 +56,9 @@ contract SessionManager is
     bytes32 private constant NAME_HASH = keccak256("Fabstir Sessions");
     bytes32 private constant VERSION_HASH = keccak256("1");
 
+    /// @dev The basis-point denominator: a discount is at most all of the fee.
+    uint16 private constant BPS = 10_000;
+
     /// @dev `closeAt` of a settled session.
     uint32 private constant SETTLED = type(uint32).max;
 
@@ -240,8 +243,10 @@ contract SessionManager is
         _setCloseWindow(_s().config, window);
     }
 
-    /// @notice Sets the reputation system that records settled sessions and holds minimum
-    /// scores (address(0): none; then minimum scores cannot be met).
+    /// @notice Sets the reputation system that records settled sessions, holds minimum scores and
+    /// gives the host's fee discount fixed at each opening (address(0): none; then minimum
+    /// scores cannot be met and sessions open without a discount). The escrow's own
+    /// fee-discount source (PaymentEscrow.setFeeDiscounts) applies to jobs only.
     function setReputation(address reputation_) external onlyRole(DEFAULT_ADMIN_ROLE) {
         SessionManagerStorage storage $ = _s();
         emit ReputationUpdated(address($.reputation), reputation_);
@@ -341,7 +346,7 @@ contract SessionManager is
         uint16 discount;
         IReputationSystem rep = $.reputation;
         if (address(rep) != address(0)) {
-            discount = rep.feeDiscountAt(r.host, stake);
+            discount = _feeDiscount(rep, r.host, stake);
             if (r.minScore != 0) {
                 uint16 score = rep.scoreOf(r.host);
                 if (score < r.minScore) revert SessionManagerScoreTooLow(r.host, score, r.minScore);
@@ -456,6 +461,18 @@ contract SessionManager is
         if (s.paid != 0 && address(rep) != address(0)) {
             rep.recordWork(IReputationSystem.Work.Session, sessionId, t.host, t.renter, s.paid, s.tokens, 0);
         }
+    }
+
+    /// @dev The host's fee discount for a session opened now. A failing, gas-hungry or malformed
+    /// reputation system never blocks opening: the session then has no discount (as the
+    /// escrow treats a failing discount source on a job's payment).
+    function _feeDiscount(IReputationSystem rep, address host, uint256 stake) private view returns (uint16) {
+        (bool ok, bytes memory ret) =
+            address(rep).staticcall{gas: 100_000}(abi.encodeCall(IReputationSystem.feeDiscountAt, (host, stake)));
+        if (!ok || ret.length != 32) return 0;
+        uint256 discount = abi.decode(ret, (uint256));
+        // The escrow bounds it further (to MAX_FEE_DISCOUNT_BPS) at each payment.
+        return discount > BPS ? BPS : uint16(discount);
     }
 
     /// @dev Writes a session's whole state slot at once: member by member, the compiler reads and

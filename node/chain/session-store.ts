@@ -48,8 +48,14 @@ export interface SessionRecord {
   updatedAt: number;
 }
 
+/**
+ * The store's format: 2 since session ids are terms hashes and the terms carry the fee
+ * discount and the salt (a version 1 file is set aside like another chain's).
+ */
+const STORE_VERSION = 2;
+
 interface SessionFile {
-  version: 1;
+  version: typeof STORE_VERSION;
   chainId: number;
   sessions: `0x${string}`;
   host: `0x${string}`;
@@ -79,11 +85,11 @@ export async function openSessionStore(
   }
   const sessions = identity.sessions.toLowerCase() as `0x${string}`;
   const host = identity.host.toLowerCase() as `0x${string}`;
-  // Another chain's, contract's or key's sessions never apply here: keep that file aside
+  // Another chain's, contract's, key's or format's sessions never apply here: keep that file aside
   // rather than overwrite money records.
   if (
     data &&
-    (data.version !== 1 ||
+    (data.version !== STORE_VERSION ||
       data.chainId !== identity.chainId ||
       data.sessions !== sessions ||
       data.host !== host)
@@ -92,7 +98,7 @@ export async function openSessionStore(
     data = undefined;
   }
   const state: SessionFile = data ?? {
-    version: 1,
+    version: STORE_VERSION,
     chainId: identity.chainId,
     sessions,
     host,

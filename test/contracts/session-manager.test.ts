@@ -1567,6 +1567,28 @@ describe("SessionManager", () => {
       );
     });
 
+    it("opens at no discount when the reputation system fails, instead of refusing to open", async () => {
+      await sys.reputation.write.setFeeDiscount([0, 2_000]);
+      // A contract without feeDiscountAt (the escrow) stands in for a broken reputation system.
+      await sys.sessions.write.setReputation([sys.escrow.address]);
+      const s = await open();
+      assert.equal(s.terms.feeDiscountBps, 0, "a failing reputation system: no discount");
+      assert.deepEqual(await state(s.sessionId), {
+        status: SessionStatus.Open,
+        deposit: DEPOSIT,
+        paid: 0n,
+        tokens: 0,
+        closeAt: 0,
+      });
+      // A minimum score is still the renter's to require: then a failing system refuses.
+      const strict = await request({ minScore: 1 });
+      await assert.rejects(
+        sys.sessions.write.openSession([strict], { account: sys.renter.account, value: DEPOSIT }),
+      );
+      await sys.sessions.write.setReputation([sys.reputation.address]);
+      assert.equal((await open()).terms.feeDiscountBps, 2_000);
+    });
+
     it("refuses zero addresses and bad windows at deployment, and a second initialization", async () => {
       await assert.rejects(
         viem.deployContract("SessionManager", [zeroAddress, sys.escrow.address]),
