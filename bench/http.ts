@@ -44,27 +44,32 @@ if (!(await stat(file).catch(() => undefined))) {
   await mkdir(DEFAULT_MODELS_DIR, { recursive: true });
   await generateModel(CHAT, file);
 }
-const service = createInferenceService(
-  parseNodeConfig(
-    {
-      models: [{ id: CHAT, path: file, role: "chat" }],
-      gpu: false,
-      threads: THREADS,
-      engine: { sequences: 1 },
-      cache: { enabled: false },
-    },
-    process.cwd(),
-  ),
-);
-await service.start();
+/** The same model served by the node's default engine (a worker process) and on this thread. */
+const serviceOf = (isolation: "process" | "inline") =>
+  createInferenceService(
+    parseNodeConfig(
+      {
+        models: [{ id: CHAT, path: file, role: "chat" }],
+        gpu: false,
+        threads: THREADS,
+        engine: { sequences: 1, isolation },
+        cache: { enabled: false },
+      },
+      process.cwd(),
+    ),
+  );
+const services = { process: serviceOf("process"), inline: serviceOf("inline") };
+await services.inline.start();
+await services.process.start();
+type Isolation = keyof typeof services;
 
 /** When the generator yielded each token and where it ends in the text, for the run in progress. */
 let emitted: { t: number; position: number }[] = [];
-const timed: Generator = {
+const timedOf = (isolation: Isolation): Generator => ({
   modelId: CHAT,
   async *generate(request: GenerateRequest): AsyncGenerator<GenerationEvent, void, undefined> {
     let position = 0;
-    for await (const e of service.generator(CHAT).generate(request)) {
+    for await (const e of services[isolation].generator(CHAT).generate(request)) {
       if (e.type === "token") {
         position += e.text.length;
         emitted.push({ t: performance.now(), position });
@@ -72,15 +77,33 @@ const timed: Generator = {
       yield e;
     }
   },
-};
-const handler = createRequestHandler({
-  service: { ...service, generator: () => timed },
-  apiKeys: [KEY],
-  capabilities: () => ({ version: "bench", models: [], load: { running: 0, queued: 0, slots: 1 } }),
 });
+const serverOf = (isolation: Isolation, tokenIntervalMs: number) => {
+  const service = services[isolation];
+  const timed = timedOf(isolation);
+  const handler = createRequestHandler({
+    service: { ...service, generator: () => timed },
+    apiKeys: [KEY],
+    capabilities: () => ({
+      version: "bench",
+      models: [],
+      load: { running: 0, queued: 0, slots: 1 },
+    }),
+  });
+  return startHttpServer(createHttpApp({ handler, tokenIntervalMs }));
+};
+// The node as it runs (engine in its worker process) with the default interval and with none,
+// and the engine on this thread with the default interval (the node before the worker).
 const servers = {
-  paced: await startHttpServer(createHttpApp({ handler, tokenIntervalMs: INTERVAL })),
-  eager: await startHttpServer(createHttpApp({ handler, tokenIntervalMs: 0 })),
+  paced: await serverOf("process", INTERVAL),
+  eager: await serverOf("process", 0),
+  pacedInline: await serverOf("inline", INTERVAL),
+};
+const intervals = { paced: INTERVAL, eager: 0, pacedInline: INTERVAL };
+const labels = {
+  paced: `HTTP SSE, engine in its worker process (the node), token interval ${INTERVAL} ms`,
+  eager: "HTTP SSE, engine in its worker process, token interval 0",
+  pacedInline: `HTTP SSE, engine on the server's thread, token interval ${INTERVAL} ms`,
 };
 
 const messages = [
@@ -95,11 +118,11 @@ function rates(tokens: number, start: number, first: number, end: number) {
   return { e2e: tokens / ((end - start) / 1000), streaming: (tokens - 1) / ((end - first) / 1000) };
 }
 
-async function direct() {
+async function direct(isolation: Isolation) {
   const start = performance.now();
   let tokens = 0;
   let first = 0;
-  for await (const e of service.generator(CHAT).generate({
+  for await (const e of services[isolation].generator(CHAT).generate({
     messages,
     params: { temperature: 0, maxTokens: TOKENS },
   })) {
@@ -163,26 +186,31 @@ async function overHttp(url: string) {
   return { ...rates(tokens, start, arrived[0]?.t ?? end, end), delays, chunks: arrived.length };
 }
 
-type Path = "paced" | "eager";
-const paths: Path[] = ["paced", "eager"];
-await direct();
+type Path = keyof typeof servers;
+const paths: Path[] = ["paced", "eager", "pacedInline"];
+type Direct = "direct" | "workerDirect";
+const order = ["direct", "workerDirect", ...paths] as const;
+await direct("inline");
+await direct("process");
 for (const p of paths) await overHttp(servers[p].url);
 type Rates = ReturnType<typeof rates>;
-const directRuns: Rates[] = [];
-const runs: Record<Path, Rates[]> = { paced: [], eager: [] };
-const delays: Record<Path, number[]> = { paced: [], eager: [] };
-const chunks: Record<Path, number[]> = { paced: [], eager: [] };
+const directRuns: Record<Direct, Rates[]> = { direct: [], workerDirect: [] };
+const runs: Record<Path, Rates[]> = { paced: [], eager: [], pacedInline: [] };
+const delays: Record<Path, number[]> = { paced: [], eager: [], pacedInline: [] };
+const chunks: Record<Path, number[]> = { paced: [], eager: [], pacedInline: [] };
 for (let i = 0; i < RUNS; i++) {
-  // direct, paced, eager; then paced, eager, direct; ...
-  let d: Rates | undefined;
+  // Every path once per round, starting one further each round.
+  const d: Partial<Record<Direct, Rates>> = {};
   const h: Partial<Record<Path, Awaited<ReturnType<typeof overHttp>>>> = {};
-  for (let k = 0; k < 3; k++) {
-    const which = (["direct", ...paths] as const)[(i + k) % 3];
-    if (which === "direct") d = await direct();
+  for (let k = 0; k < order.length; k++) {
+    const which = order[(i + k) % order.length];
+    if (which === "direct") d.direct = await direct("inline");
+    else if (which === "workerDirect") d.workerDirect = await direct("process");
     else if (which) h[which] = await overHttp(servers[which].url);
   }
-  if (!d) throw new Error("no direct run");
-  directRuns.push(d);
+  if (!d.direct || !d.workerDirect) throw new Error("no direct run");
+  directRuns.direct.push(d.direct);
+  directRuns.workerDirect.push(d.workerDirect);
   for (const p of paths) {
     const r = h[p];
     if (!r) continue;
@@ -192,10 +220,10 @@ for (let i = 0; i < RUNS; i++) {
   }
 }
 console.log(
-  `\nSSE streaming overhead: ${CHAT}, ${THREADS} threads, ${TOKENS} tokens, ${RUNS} rounds\n`,
+  `\nSSE streaming overhead: ${CHAT}, ${THREADS} threads, ${TOKENS} tokens, ${RUNS} rounds; the baseline is the engine on this thread, read directly\n`,
 );
-const ratioOf = (p: Path, f: (r: Rates) => number) =>
-  median(runs[p].map((r, i) => f(r) / f(directRuns[i] as Rates)));
+const ratioOf = (list: Rates[], f: (r: Rates) => number) =>
+  median(list.map((r, i) => f(r) / f(directRuns.direct[i] as Rates)));
 const rateOf = (list: Rates[], f: (r: Rates) => number) => fmt(median(list.map(f)));
 const rows: (string | number)[][] = [
   [
@@ -208,32 +236,45 @@ const rows: (string | number)[][] = [
     "target",
   ],
   [
-    "generator directly",
-    rateOf(directRuns, (r) => r.streaming),
-    rateOf(directRuns, (r) => r.e2e),
+    "engine on this thread, directly",
+    rateOf(directRuns.direct, (r) => r.streaming),
+    rateOf(directRuns.direct, (r) => r.e2e),
     "-",
     "-",
     "-",
     "baseline",
   ],
+  [
+    "engine in its worker process, directly",
+    rateOf(directRuns.workerDirect, (r) => r.streaming),
+    rateOf(directRuns.workerDirect, (r) => r.e2e),
+    "-",
+    "-",
+    "-",
+    `ratio ${fmt(
+      ratioOf(directRuns.workerDirect, (r) => r.streaming),
+      3,
+    )}`,
+  ],
 ];
 for (const p of paths) {
-  const ratio = ratioOf(p, (r) => r.streaming);
+  const ratio = ratioOf(runs[p], (r) => r.streaming);
   const p99 = percentile(delays[p], 99);
-  const interval = p === "paced" ? INTERVAL : 0;
+  const interval = intervals[p];
   rows.push([
-    `HTTP SSE, token interval ${interval} ms`,
+    labels[p],
     rateOf(runs[p], (r) => r.streaming),
     rateOf(runs[p], (r) => r.e2e),
     fmt(median(chunks[p])),
     fmt(percentile(delays[p], 50), 3),
     fmt(p99, 3),
     `streaming ratio ${fmt(ratio, 3)} (${verdict(ratio >= 0.98)}), end to end ${fmt(
-      ratioOf(p, (r) => r.e2e),
+      ratioOf(runs[p], (r) => r.e2e),
       3,
     )}; p99 ${verdict(p99 <= interval + 1)} (<= ${interval + 1} ms)`,
   ]);
 }
 printTable(rows);
 for (const p of paths) await servers[p].close();
-await service.stop();
+await services.process.stop();
+await services.inline.stop();

@@ -35,7 +35,8 @@ import path from "node:path";
 import { isMainThread, parentPort, Worker } from "node:worker_threads";
 import { chainId, localNode, testCapabilities, waitFor } from "../fixtures/p2p.ts";
 import { DEFAULT_THREADS } from "../node/constants.ts";
-import { createInferenceEngine } from "../node/inference/engine.ts";
+import { createInferenceEngine, type InferenceEngine } from "../node/inference/engine.ts";
+import { createProcessEngine } from "../node/inference/process-engine.ts";
 import { generateModel, type ModelName } from "../node/models/generate.ts";
 import { createModelManager } from "../node/models/manager.ts";
 import { DEFAULT_MODELS_DIR } from "../node/models/paths.ts";
@@ -246,12 +247,23 @@ async function streamingOverhead() {
     `model ${modelId}; backend ${compute.gpu || "cpu"}, ${THREADS} thread(s), ${compute.cpuCores} cores`,
   );
 
+  // The node's default engine: the same model in a worker process of its own
+  // (node/inference/process-engine.ts), so the transports' work does not share its thread.
+  const worker = createProcessEngine({
+    manager,
+    modelId,
+    contextSize: 1_024,
+    sequences: 1,
+    threads: THREADS,
+  });
+  await worker.start();
+
   /** When the host's handler got each event from the engine, for the request in flight. */
   let stamps: { t: number; position: number }[] = [];
-  const handler: RequestHandler = {
+  const handlerOf = (source: InferenceEngine): RequestHandler => ({
     async *serve(request, options) {
       let position = 0;
-      for await (const event of engine.generate({
+      for await (const event of source.generate({
         messages: request.messages ?? [],
         params: request.params,
         signal: options.signal,
@@ -262,23 +274,32 @@ async function streamingOverhead() {
       }
     },
     capabilities: () => testCapabilities([{ id: modelId, chainModelId: chainId("b1") }]),
+  });
+  // Hosts: the engine on the node's thread with the default token interval; the worker-process
+  // engine with the default interval (the node as it runs) and with none (each frame carries
+  // the tokens that are ready when the previous frame is written).
+  const hostSpecs = {
+    paced: { engine: engine as InferenceEngine, interval: INTERVAL },
+    workerPaced: { engine: worker as InferenceEngine, interval: INTERVAL },
+    workerEager: { engine: worker as InferenceEngine, interval: 0 },
   };
-  // Two hosts on the same engine: the node's default token interval, and none (each frame
-  // carries the tokens that are ready when the previous frame is written).
-  const host = await localNode();
-  await startInferenceServer(host, handler, { tokenIntervalMs: INTERVAL });
-  const eager = await localNode();
-  await startInferenceServer(eager, handler, { tokenIntervalMs: 0 });
-  const targets = {
-    paced: (host.multiaddrs()[0] ?? "").toString(),
-    eager: (eager.multiaddrs()[0] ?? "").toString(),
-  };
+  type HostRoute = keyof typeof hostSpecs;
+  const hosts: P2PNode[] = [];
+  const targets = {} as Record<HostRoute, string>;
+  for (const [route, spec] of Object.entries(hostSpecs) as [
+    HostRoute,
+    (typeof hostSpecs)[HostRoute],
+  ][]) {
+    const host = await localNode();
+    await startInferenceServer(host, handlerOf(spec.engine), { tokenIntervalMs: spec.interval });
+    hosts.push(host);
+    targets[route] = (host.multiaddrs()[0] ?? "").toString();
+  }
   // The client on a worker thread (default) or on the host's own thread (BENCH_CLIENT=main).
   const inHost = process.env.BENCH_CLIENT === "main";
   const client = inHost ? undefined : spawn();
   const local = inHost ? await localNode() : undefined;
   await client?.call("start", { count: 1 });
-  const direct = () => timed(engine.generate({ messages, params }));
   const overP2P = async (target: string) => {
     stamps = [];
     const run = local
@@ -287,26 +308,28 @@ async function streamingOverhead() {
     return { run, stamps };
   };
 
-  type Route = "direct" | keyof typeof targets;
-  const runs: Record<Route, Run[]> = { direct: [], paced: [], eager: [] };
-  const delays: Record<keyof typeof targets, number[]> = { paced: [], eager: [] };
+  type Route = "direct" | "workerDirect" | HostRoute;
+  const order: Route[] = ["direct", "workerDirect", "paced", "workerPaced", "workerEager"];
+  const runs = Object.fromEntries(order.map((r) => [r, []])) as unknown as Record<Route, Run[]>;
+  const delays = { paced: [], workerPaced: [], workerEager: [] } as Record<HostRoute, number[]>;
   const measure = async (route: Route) => {
-    if (route === "direct") return runs.direct.push(await direct());
+    if (route === "direct")
+      return runs.direct.push(await timed(engine.generate({ messages, params })));
+    if (route === "workerDirect")
+      return runs.workerDirect.push(await timed(worker.generate({ messages, params })));
     const { run, stamps: sent } = await overP2P(targets[route]);
     delays[route].push(...delaysOf(sent, run));
     return runs[route].push(run);
   };
   // Warm-up, every path; then the paths in a rotating order, to cancel drift.
-  for (const route of ["direct", "paced", "eager"] as const) await measure(route);
-  for (const route of Object.keys(runs) as Route[]) runs[route].length = 0;
-  delays.paced.length = 0;
-  delays.eager.length = 0;
-  const order: Route[] = ["direct", "paced", "eager"];
+  for (const route of order) await measure(route);
+  for (const route of order) runs[route].length = 0;
+  for (const list of Object.values(delays)) list.length = 0;
   for (let i = 0; i < RUNS; i++)
     for (let k = 0; k < order.length; k++) await measure(order[(i + k) % order.length] as Route);
 
-  const ratioOf = (p2pRuns: Run[], f: (r: Run) => number) =>
-    median(p2pRuns.map((r, i) => f(r) / f(runs.direct[i] as Run)));
+  const ratioOf = (list: Run[], f: (r: Run) => number) =>
+    median(list.map((r, i) => f(r) / f(runs.direct[i] as Run)));
   const tps = (list: Run[]) => median(list.map((r) => r.tps));
   const row = (name: string, list: Run[]) => [
     name,
@@ -316,7 +339,7 @@ async function streamingOverhead() {
     fmt(median(list.map((r) => r.arrivals.length - 1))),
   ];
   console.log(
-    `\n1. Streaming overhead (${TOKENS} tokens, greedy, ${RUNS} rounds of the three paths in rotating order; client on ${inHost ? "the host's thread" : "a worker thread"})`,
+    `\n1. Streaming overhead (${TOKENS} tokens, greedy, ${RUNS} rounds of the paths in rotating order; client on ${inHost ? "the host's thread" : "a worker thread"})`,
   );
   printTable([
     [
@@ -326,19 +349,28 @@ async function streamingOverhead() {
       "first token (ms, median)",
       "token events per answer",
     ],
-    row("engine directly (baseline)", runs.direct),
-    row(`/fabstir/inference/1.0.0, token interval ${INTERVAL} ms`, runs.paced),
-    row("/fabstir/inference/1.0.0, token interval 0", runs.eager),
+    row("engine on this thread, directly (baseline)", runs.direct),
+    row("engine in its worker process, directly", runs.workerDirect),
+    row(`p2p, engine on the host's thread, interval ${INTERVAL} ms`, runs.paced),
+    row(`p2p, engine in its worker process, interval ${INTERVAL} ms (the node)`, runs.workerPaced),
+    row("p2p, engine in its worker process, interval 0", runs.workerEager),
   ]);
   const ttft = (list: Run[]) => median(list.map((r) => r.ttft));
+  console.log(
+    `   worker process alone: tokens/s ratio to the baseline ${fmt(
+      ratioOf(runs.workerDirect, (r) => r.tps),
+      3,
+    )}`,
+  );
   for (const [route, label, delayTarget] of [
-    ["paced", `interval ${INTERVAL} ms`, INTERVAL + 1],
-    ["eager", "interval 0", 1],
+    ["paced", `engine on the host's thread, interval ${INTERVAL} ms`, INTERVAL + 1],
+    ["workerPaced", `engine in its worker process, interval ${INTERVAL} ms`, INTERVAL + 1],
+    ["workerEager", "engine in its worker process, interval 0", 1],
   ] as const) {
     const ratio = ratioOf(runs[route], (r) => r.tps);
     const p99 = percentile(delays[route], 99);
     console.log(
-      `   ${label}: streaming tokens/s ratio p2p/direct ${fmt(ratio, 3)}: ${verdict(ratio >= 0.98)} (>= 0.98); time added per token ${fmt(1000 / tps(runs[route]) - 1000 / tps(runs.direct), 3)} ms`,
+      `   ${label}: streaming tokens/s ratio p2p/baseline ${fmt(ratio, 3)}: ${verdict(ratio >= 0.98)} (>= 0.98); time added per token ${fmt(1000 / tps(runs[route]) - 1000 / tps(runs.direct), 3)} ms`,
     );
     console.log(
       `      end to end, with the stream's opening: ratio ${fmt(
@@ -353,8 +385,8 @@ async function streamingOverhead() {
   await client?.call("stop");
   await client?.exit();
   await local?.stop();
-  await host.stop();
-  await eager.stop();
+  for (const host of hosts) await host.stop();
+  await worker.stop();
   await engine.stop();
   await manager.stop();
 }

@@ -128,6 +128,11 @@ export const nodeConfigSchema = z
         sequences: z.number().int().min(1).max(64).default(INFERENCE_DEFAULTS.sequences),
         maxQueue: z.number().int().min(0).default(INFERENCE_DEFAULTS.maxQueue),
         timeoutMs: z.number().int().positive().default(INFERENCE_DEFAULTS.timeoutMs),
+        /**
+         * "process" (default): each chat model's engine runs in a worker process of its own
+         * (node/inference/process-engine.ts); "inline": on the node's own thread.
+         */
+        isolation: z.enum(["process", "inline"]).default("process"),
       })
       .prefault({}),
     cache: z

@@ -51,6 +51,16 @@ export class EngineBusyError extends NodeError {
   override readonly retryable = true;
 }
 
+/**
+ * The inference worker process (node/inference/process-engine.ts) ended while the request was
+ * in flight (a crash, a kill, out of memory), or is being restarted after that: try again
+ * shortly or with another host.
+ */
+export class EngineCrashedError extends NodeError {
+  override readonly code = "engine_crashed";
+  override readonly retryable = true;
+}
+
 /** The request did not finish within its time limit. */
 export class RequestTimeoutError extends NodeError {
   override readonly code = "timeout";

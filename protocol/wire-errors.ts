@@ -103,6 +103,7 @@ const WIRE: Record<string, readonly [status: number, type: OpenAiErrorType]> = {
   busy: [503, "server_overloaded"],
   model_memory: [503, "server_overloaded"],
   stopped: [503, "server_overloaded"],
+  engine_crashed: [503, "server_error"],
   no_host: [503, "server_overloaded"],
   discovery_unavailable: [503, "server_error"],
   chain_error: [503, "server_error"],

@@ -15,7 +15,8 @@ import {
 } from "../errors.ts";
 import { createModelManager, type ModelManager } from "../models/manager.ts";
 import { type TestModels, tinyTestModels } from "../models/test-models.ts";
-import { createInferenceEngine, type InferenceEngine } from "./engine.ts";
+import { createInferenceEngine, type EngineOptions, type InferenceEngine } from "./engine.ts";
+import { createProcessEngine } from "./process-engine.ts";
 import type { GenerateRequest } from "./types.ts";
 
 const ask = (content: string, params: GenerateRequest["params"] = {}): GenerateRequest => ({
@@ -32,14 +33,21 @@ async function collect(stream: AsyncIterable<GenerationEvent>) {
   throw new Error("the stream ended without a done event");
 }
 
-describe("inference engine", () => {
+// The same behaviour from the engine on the node's thread and from the engine in its worker
+// process (the node's default), which must be indistinguishable to its callers.
+const variants: [string, (o: EngineOptions) => InferenceEngine][] = [
+  ["in process", createInferenceEngine],
+  ["in a worker process", (o) => createProcessEngine({ ...o, gpu: false })],
+];
+
+describe.each(variants)("inference engine %s", (_name, createEngine) => {
   let models: TestModels;
   let manager: ModelManager;
   let engine: InferenceEngine;
   const engines: InferenceEngine[] = [];
   /** Another engine on the same model, with its own slots and queue. */
   async function extraEngine(opts: { sequences: number; maxQueue: number }) {
-    const e = createInferenceEngine({
+    const e = createEngine({
       manager,
       modelId: "chat",
       contextSize: 512,
@@ -58,7 +66,7 @@ describe("inference engine", () => {
       gpu: false,
     });
     await manager.start();
-    engine = createInferenceEngine({
+    engine = createEngine({
       manager,
       modelId: "chat",
       contextSize: 512,

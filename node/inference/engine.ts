@@ -14,6 +14,7 @@ import {
   type ControlledEvaluateInputItem,
   type LlamaContext,
   type LlamaContextSequence,
+  type LlamaModel,
   resolveChatWrapper,
   type Token,
 } from "node-llama-cpp";
@@ -126,6 +127,35 @@ function toChatHistory(messages: ChatMessage[]): ChatHistoryItem[] {
   return history;
 }
 
+/**
+ * The tokens of a request as the model sees them (a chat through the model's chat template, or
+ * a raw prompt after the BOS token) and the token sequences that end its answer. Shared by the
+ * engine and by the process engine's billing side (node/inference/process-engine.ts), which
+ * counts prompt tokens with a vocabulary-only copy of the model.
+ */
+export function formatPrompt(
+  model: LlamaModel,
+  wrapper: ChatWrapper,
+  messages: ChatMessage[],
+  raw?: string,
+): { tokens: Token[]; triggers: Token[][] } {
+  if (raw !== undefined) {
+    if (raw.length === 0) throw new InvalidRequestError("prompt must not be empty");
+    const tokens = model.tokenize(raw);
+    const bos = model.tokens.bos;
+    if (bos !== null && model.tokens.shouldPrependBosToken && tokens[0] !== bos)
+      tokens.unshift(bos);
+    const eos = model.tokens.eos;
+    return { tokens, triggers: eos === null ? [] : [[eos]] };
+  }
+  const state = wrapper.generateContextState({ chatHistory: toChatHistory(messages) });
+  const tokens = state.contextText.tokenize(model.tokenizer);
+  const triggers = state.stopGenerationTriggers
+    .map((t) => t.tokenize(model.tokenizer, "trimLeadingSpace"))
+    .filter((t) => t.length > 0);
+  return { tokens, triggers };
+}
+
 export function createInferenceEngine(options: EngineOptions): InferenceEngine {
   const log = (options.logger ?? silentLogger).child({ model_id: options.modelId });
   const slots = options.sequences ?? INFERENCE_DEFAULTS.sequences;
@@ -150,21 +180,7 @@ export function createInferenceEngine(options: EngineOptions): InferenceEngine {
 
   function promptOf(messages: ChatMessage[], raw?: string) {
     const { model, wrapper } = started();
-    if (raw !== undefined) {
-      if (raw.length === 0) throw new InvalidRequestError("prompt must not be empty");
-      const tokens = model.tokenize(raw);
-      const bos = model.tokens.bos;
-      if (bos !== null && model.tokens.shouldPrependBosToken && tokens[0] !== bos)
-        tokens.unshift(bos);
-      const eos = model.tokens.eos;
-      return { tokens, triggers: eos === null ? [] : [[eos]] };
-    }
-    const state = wrapper.generateContextState({ chatHistory: toChatHistory(messages) });
-    const tokens = state.contextText.tokenize(model.tokenizer);
-    const triggers = state.stopGenerationTriggers
-      .map((t) => t.tokenize(model.tokenizer, "trimLeadingSpace"))
-      .filter((t) => t.length > 0);
-    return { tokens, triggers };
+    return formatPrompt(model, wrapper, messages, raw);
   }
 
   /** A free sequence, now or when one is released; refused when the queue is full. */

@@ -12,6 +12,7 @@ import { ModelNotFoundError } from "../errors.ts";
 import { createModelManager, type ModelManager } from "../models/manager.ts";
 import { createEmbedder, type Embedder } from "./embedder.ts";
 import { createInferenceEngine, type EngineStats, type InferenceEngine } from "./engine.ts";
+import { createProcessEngine } from "./process-engine.ts";
 import type { Generator } from "./types.ts";
 
 export interface InferenceService {
@@ -68,13 +69,22 @@ export function createInferenceService(
         await cache.start();
       }
       for (const m of config.models.filter((m) => m.role === "chat")) {
-        const engine = createInferenceEngine({
+        const { isolation, ...engineOptions } = config.engine;
+        const options = {
           manager,
           modelId: m.id,
           threads: config.threads,
           logger,
-          ...config.engine,
-        });
+          ...engineOptions,
+        };
+        const engine =
+          isolation === "process"
+            ? createProcessEngine({
+                ...options,
+                gpu: config.gpu,
+                memoryBudgetBytes: config.memoryBudgetBytes,
+              })
+            : createInferenceEngine(options);
         await engine.start();
         engines.set(m.id, engine);
         if (cache) {
