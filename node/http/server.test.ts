@@ -8,6 +8,7 @@ import OpenAI from "openai";
 import { afterAll, beforeAll, describe, it } from "vitest";
 import { type HttpServer, startHttpServer } from "../../protocol/http-server.ts";
 import { parseNodeConfig } from "../config.ts";
+import type { ProcessEngine } from "../inference/process-engine.ts";
 import { createInferenceService, type InferenceService } from "../inference/service.ts";
 import { createNodeMetrics, type NodeMetrics } from "../metrics.ts";
 import { type TestModels, tinyTestModels } from "../models/test-models.ts";
@@ -292,6 +293,33 @@ describe("OpenAI-compatible HTTP API", () => {
       () => (service.stats()[MODEL]?.failed ?? 0) > before,
     );
     assert.equal(service.stats()[MODEL]?.running, 0);
+  });
+
+  it("answers 503 engine_crashed when the inference worker dies mid-answer, and serves again once it is back", async () => {
+    const engine = service.engine(MODEL) as ProcessEngine;
+    const pid = engine.workerPid() as number;
+    const pending = client.chat.completions.create({
+      model: MODEL,
+      messages: PROMPT,
+      max_tokens: 450,
+    });
+    await until("the long request to run", () => service.stats()[MODEL]?.running === 1);
+    process.kill(pid, "SIGKILL");
+    await assert.rejects(
+      pending,
+      (e: unknown) =>
+        e instanceof OpenAI.APIError && e.status === 503 && e.code === "engine_crashed",
+    );
+    await engine.whenReady();
+    assert.notEqual(engine.workerPid(), pid);
+    const expected = await direct(service, 12);
+    const res = await client.chat.completions.create({
+      model: MODEL,
+      messages: PROMPT,
+      temperature: 0,
+      max_tokens: 12,
+    });
+    assert.equal(res.choices[0]?.message.content, expected.text);
   });
 
   it("reports health and Prometheus metrics", async () => {
