@@ -1,9 +1,11 @@
 /**
- * Streaming overhead of the node's HTTP API (server-sent events) against calling the
- * generator directly, in the same process and run: the same request at temperature 0, in
- * rotating order so drift hits every path alike, over two servers: one with the node's
- * default token interval (node/serving/coalesce.ts: tokens that come sooner than the
- * interval after the last chunk go out together in the next one) and one with none.
+ * Streaming overhead of the node's HTTP API (server-sent events) against the engine's own
+ * rate, in the same process and run: the same request at temperature 0, in rotating order so
+ * drift hits every path alike. Baseline: the engine on this thread, read directly. Paths: the
+ * engine in its worker process (the node's default) read directly, and three servers: the
+ * worker-process engine with the node's default token interval (node/serving/coalesce.ts:
+ * tokens that come sooner than the interval after the last chunk go out together in the next
+ * one) and with none, and the engine on the server's thread with the default interval.
  * Reported: tokens/s of each, streaming (the tokens after the first, over the time from the
  * first to the end) and end to end (from the request), the streaming ratio to the generator
  * (target >= 0.98), and the delay each token picks up between the moment the generator

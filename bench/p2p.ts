@@ -4,13 +4,16 @@
  *   node bench/p2p.ts
  *
  * 1. Streaming overhead: the same greedy generation through the engine directly and through
- *    `/fabstir/inference/1.0.0` over loopback, from two hosts on the same engine: one with the
- *    node's default token interval (node/serving/coalesce.ts: tokens that come sooner than
- *    the interval after the last frame go out together in the next one) and one with none
- *    (a frame carries only the tokens ready when the previous frame is written). The paths
- *    run in rotating order to cancel drift. The hosts (engine + libp2p nodes) run on the main
- *    thread, the client node on a worker thread, as a remote client would: its decoding does
- *    not load the host's event loop. The streaming rate is the tokens after the first over
+ *    `/fabstir/inference/1.0.0` over loopback. Baseline: the engine on this thread, read
+ *    directly (the engine's own tokens/s). Paths: the engine in its worker process (the
+ *    node's default, node/inference/process-engine.ts) read directly; and three hosts: the
+ *    engine on the host's thread with the node's default token interval
+ *    (node/serving/coalesce.ts: tokens that come sooner than the interval after the last
+ *    frame go out together in the next one), the worker-process engine with that interval
+ *    (the node as it runs), and with none (a frame carries only the tokens ready when the
+ *    previous frame is written). The paths run in rotating order to cancel drift. The hosts'
+ *    libp2p nodes run on the main thread, the client node on a worker thread, as a remote
+ *    client would: its decoding does not load the host's event loop. The streaming rate is the tokens after the first over
  *    the time from the first to `done`, the same for every path; the time to the first token
  *    (over p2p it adds opening a stream, a multistream-select round trip) is reported apart,
  *    and so is the end-to-end rate that includes it. Frames and tokens are not one to one:

@@ -45,7 +45,9 @@ export type ToWorker =
   | { type: "generate"; id: number; request: WorkerGenerate }
   | { type: "verify"; id: number; request: WorkerVerify }
   | { type: "cancel"; id: number }
-  | { type: "stop" };
+  | { type: "stop" }
+  /** The node's watchdog: the worker answers `pong` with the same sequence number. */
+  | { type: "ping"; seq: number };
 
 export interface SerializedError {
   name: string;
@@ -62,7 +64,8 @@ export type FromWorkerOne =
   | { type: "error"; id: number | null; error: SerializedError; stats?: EngineStats }
   /** One of pino's JSON log lines (level as a number, msg, and the record's fields). */
   | { type: "log"; line: string }
-  | { type: "stopped" };
+  | { type: "stopped" }
+  | { type: "pong"; seq: number };
 
 /** The worker's messages travel in batches (engine-process.ts: tokens close together share one). */
 export interface FromWorker {

@@ -162,6 +162,9 @@ process.on("message", (m: ToWorker) => {
     case "cancel":
       controllers.get(m.id)?.abort();
       return;
+    case "ping":
+      post({ type: "pong", seq: m.seq });
+      return;
     case "stop":
       void stop();
       return;

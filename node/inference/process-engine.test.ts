@@ -24,6 +24,14 @@ async function text(stream: AsyncIterable<GenerationEvent>) {
   throw new Error("the stream ended without a done event");
 }
 
+async function until(what: string, ok: () => boolean, ms = 10_000) {
+  const end = Date.now() + ms;
+  while (!ok()) {
+    if (Date.now() > end) throw new Error(`timed out waiting for ${what}`);
+    await new Promise((r) => setTimeout(r, 20));
+  }
+}
+
 const alive = (pid: number) => {
   try {
     process.kill(pid, 0);
@@ -94,6 +102,61 @@ describe("inference engine in a worker process", () => {
     assert.equal(await text(engine.generate(ask("What is the capital of France?"))), before);
     // The prompt count (billing) never depended on the worker.
     assert.ok(engine.countPromptTokens(ask("hello").messages) > 0);
+  });
+
+  it("kills and restarts a hung worker: an unanswered ping, or a request past its time limit", async () => {
+    // SIGSTOP freezes the worker as a hang would: no pong, no token, no exit.
+    const pinged = createProcessEngine({
+      manager,
+      modelId: "chat",
+      contextSize: 512,
+      threads: 1,
+      gpu: false,
+      restartDelayMs: 50,
+      watchdog: { pingIntervalMs: 50, hangMs: 400 },
+    });
+    const limited = createProcessEngine({
+      manager,
+      modelId: "chat",
+      contextSize: 512,
+      threads: 1,
+      gpu: false,
+      restartDelayMs: 50,
+      watchdog: { pingIntervalMs: 3_600_000, hangMs: 400 },
+    });
+    try {
+      await pinged.start();
+      const idlePid = pinged.workerPid() as number;
+      process.kill(idlePid, "SIGSTOP");
+      await until("the idle hung worker to be replaced", () => {
+        const pid = pinged.workerPid();
+        return pid !== undefined && pid !== idlePid;
+      });
+      await pinged.whenReady();
+      assert.equal(alive(idlePid), false);
+      assert.ok((await text(pinged.generate(ask("still there?")))).length > 0);
+
+      // No pings here: the request's own limit (100 ms) plus hangMs finds the frozen worker.
+      await limited.start();
+      const busyPid = limited.workerPid() as number;
+      let tokens = 0;
+      const started = Date.now();
+      const frozen = (async () => {
+        for await (const e of limited.generate({
+          ...ask("Talk for a long time", 2_000),
+          timeoutMs: 100,
+        }))
+          if (e.type === "token" && ++tokens === 1) process.kill(busyPid, "SIGSTOP");
+      })();
+      await assert.rejects(frozen, EngineCrashedError);
+      assert.ok(Date.now() - started >= 400, "killed before its limit and the grace had passed");
+      await limited.whenReady();
+      assert.notEqual(limited.workerPid(), busyPid);
+      assert.equal(alive(busyPid), false);
+    } finally {
+      await pinged.stop();
+      await limited.stop();
+    }
   });
 
   it("refuses a model file whose hash differs at start, in the worker, with the file's error", async () => {

@@ -9,7 +9,8 @@
  * checks), synchronously, with a vocabulary-only copy of the model (its tokenizer and chat
  * template, no weights), through the same formatting code as the engine (formatPrompt).
  *
- * Recovery: when the worker exits unexpectedly, the requests in flight fail with
+ * Recovery: when the worker exits unexpectedly, or the watchdog finds it hung (an unanswered
+ * ping, or a request past its time limit) and kills it, the requests in flight fail with
  * EngineCrashedError (retryable, `engine_crashed`), requests that arrive meanwhile are refused
  * with the same code, and the worker is started again after a delay that doubles on each crash
  * in a row (1 s up to 30 s). Requests are not replayed: a half-streamed answer cannot be.
@@ -41,6 +42,13 @@ export interface ProcessEngineOptions extends EngineOptions {
   memoryBudgetBytes?: number;
   /** The first restart's delay after a crash; it doubles on each crash in a row (default 1 s). */
   restartDelayMs?: number;
+  /**
+   * The watchdog: the node pings the worker every `pingIntervalMs` (default 5 s) and treats it
+   * as hung, kills and restarts it, when a ping is unanswered for `hangMs` (default 20 s), or
+   * when a request outlives its own time limit by `hangMs` (the engine ends a request at its
+   * limit between two tokens: one that does not end is stuck in a decode step).
+   */
+  watchdog?: { pingIntervalMs?: number; hangMs?: number };
 }
 
 const WORKER = fileURLToPath(new URL("./engine-process.ts", import.meta.url));
@@ -67,6 +75,7 @@ const execArgv = () =>
 
 interface Stream {
   kind: "stream";
+  deadline: NodeJS.Timeout;
   events: EngineEvent[];
   done: boolean;
   error?: Error;
@@ -74,6 +83,7 @@ interface Stream {
 }
 interface Call {
   kind: "call";
+  deadline: NodeJS.Timeout;
   resolve: (r: VerifyResult) => void;
   reject: (e: Error) => void;
 }
@@ -89,6 +99,13 @@ export function createProcessEngine(options: ProcessEngineOptions): ProcessEngin
   const log = (options.logger ?? silentLogger).child({ model_id: options.modelId });
   const slots = options.sequences ?? INFERENCE_DEFAULTS.sequences;
   const firstDelay = options.restartDelayMs ?? 1_000;
+  const pingIntervalMs = options.watchdog?.pingIntervalMs ?? 5_000;
+  const hangMs = options.watchdog?.hangMs ?? 20_000;
+  const defaultTimeout = options.timeoutMs ?? INFERENCE_DEFAULTS.timeoutMs;
+  let pingSeq = 0;
+  let pongSeq = 0;
+  let lastPong = 0;
+  let pinger: NodeJS.Timeout | undefined;
   let child: ChildProcess | undefined;
   let info: { sha256: string; contextSize: number } | undefined;
   let vocab: { model: LlamaModel; wrapper: ChatWrapper } | undefined;
@@ -115,6 +132,7 @@ export function createProcessEngine(options: ProcessEngineOptions): ProcessEngin
   function finish(id: number, error?: Error) {
     const p = pending.get(id);
     if (!p) return; // a request the node no longer waits for (cancelled by its consumer)
+    clearTimeout(p.deadline);
     if (p.kind === "call") {
       pending.delete(id);
       if (error) counters.failed++;
@@ -151,6 +169,7 @@ export function createProcessEngine(options: ProcessEngineOptions): ProcessEngin
         info = { sha256: m.sha256, contextSize: m.contextSize };
         ready = true;
         startedAt = Date.now();
+        if (child) watch(child);
         log.info({ pid: child?.pid, context_size: m.contextSize }, "inference worker ready");
         return settleReady();
       case "log": {
@@ -162,9 +181,48 @@ export function createProcessEngine(options: ProcessEngineOptions): ProcessEngin
         }
         return;
       }
+      case "pong":
+        pongSeq = Math.max(pongSeq, m.seq);
+        lastPong = Date.now();
+        return;
       case "stopped":
         return;
     }
+  }
+
+  /** Kills a worker the watchdog found hung; its exit fails what is in flight and restarts it. */
+  function killHung(worker: ChildProcess, why: string) {
+    if (child !== worker) return;
+    log.error({ pid: worker.pid, why }, "inference worker hung: killing it");
+    worker.kill("SIGKILL");
+  }
+
+  /** A request's own time limit plus hangMs: past it, the worker is stuck. */
+  function deadlineFor(id: number, timeoutMs: number | undefined) {
+    const worker = child;
+    const timer = setTimeout(
+      () => {
+        if (worker && pending.has(id))
+          killHung(worker, `a request outlived its ${timeoutMs ?? defaultTimeout} ms limit`);
+      },
+      (timeoutMs ?? defaultTimeout) + hangMs,
+    );
+    timer.unref();
+    return timer;
+  }
+
+  /** From the worker's `ready` on: a ping every pingIntervalMs, unanswered for hangMs = hung. */
+  function watch(worker: ChildProcess) {
+    clearInterval(pinger);
+    lastPong = Date.now();
+    pongSeq = pingSeq;
+    pinger = setInterval(() => {
+      if (child !== worker || !worker.connected) return;
+      if (pongSeq < pingSeq && Date.now() - lastPong > hangMs)
+        return killHung(worker, `no answer to a ping for ${Date.now() - lastPong} ms`);
+      send({ type: "ping", seq: ++pingSeq });
+    }, pingIntervalMs);
+    pinger.unref();
   }
 
   function spawnWorker(): Promise<void> {
@@ -186,6 +244,7 @@ export function createProcessEngine(options: ProcessEngineOptions): ProcessEngin
     worker.on("error", (e) => log.error({ err: String(e) }, "inference worker error"));
     worker.on("exit", (code, signal) => {
       if (child !== worker) return;
+      clearInterval(pinger);
       child = undefined;
       const wasReady = ready;
       ready = false;
@@ -239,7 +298,12 @@ export function createProcessEngine(options: ProcessEngineOptions): ProcessEngin
   async function* generate(request: GenerateRequest): AsyncGenerator<EngineEvent, void, undefined> {
     running();
     const id = ++nextId;
-    const stream: Stream = { kind: "stream", events: [], done: false };
+    const stream: Stream = {
+      kind: "stream",
+      events: [],
+      done: false,
+      deadline: deadlineFor(id, request.timeoutMs),
+    };
     pending.set(id, stream);
     const { signal, cache: _cache, ...rest } = request;
     send({ type: "generate", id, request: rest });
@@ -280,6 +344,7 @@ export function createProcessEngine(options: ProcessEngineOptions): ProcessEngin
       signal?.removeEventListener("abort", cancel);
       // A consumer that stopped pulling before the end: the worker stops generating.
       if (!stream.done && !ok) cancel();
+      clearTimeout(stream.deadline);
       pending.delete(id);
     }
   }
@@ -293,7 +358,12 @@ export function createProcessEngine(options: ProcessEngineOptions): ProcessEngin
     const id = ++nextId;
     const { signal, ...rest } = request;
     return new Promise<VerifyResult>((resolve, reject) => {
-      pending.set(id, { kind: "call", resolve, reject });
+      pending.set(id, {
+        kind: "call",
+        resolve,
+        reject,
+        deadline: deadlineFor(id, request.timeoutMs),
+      });
       send({ type: "verify", id, request: rest });
       const cancel = () => send({ type: "cancel", id });
       if (signal?.aborted) cancel();
@@ -358,6 +428,7 @@ export function createProcessEngine(options: ProcessEngineOptions): ProcessEngin
       if (stopping) return;
       stopping = true;
       clearTimeout(restartTimer);
+      clearInterval(pinger);
       const worker = child;
       if (worker) {
         const exited = new Promise<void>((resolve) => worker.once("exit", () => resolve()));
