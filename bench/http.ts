@@ -16,13 +16,15 @@
  * `npm run bench:http`. BENCH_CHAT_MODEL picks another generated model (default the
  * SmolLM-135M shape, about 100 tokens/s on a CPU: no token is ever held; fabstir-tiny-chat
  * streams thousands per second, as a GPU would); BENCH_TOKEN_INTERVAL the paced server's
- * interval (ms); BENCH_THREADS the threads; BENCH_RUNS the rounds (default 9).
+ * interval (ms); BENCH_THREADS the threads; BENCH_RUNS the rounds (default 9); BENCH_PIN=1
+ * gives the engine's worker process a core of its own (bench/lib/pin.ts).
  */
 import { mkdir, stat } from "node:fs/promises";
 import path from "node:path";
 import { parseNodeConfig } from "../node/config.ts";
 import { DEFAULT_THREADS } from "../node/constants.ts";
 import { createHttpApp } from "../node/http/server.ts";
+import type { ProcessEngine } from "../node/inference/process-engine.ts";
 import { createInferenceService } from "../node/inference/service.ts";
 import type { GenerateRequest, Generator } from "../node/inference/types.ts";
 import { generateModel, type ModelName } from "../node/models/generate.ts";
@@ -31,6 +33,7 @@ import { TOKEN_INTERVAL_MS } from "../node/serving/coalesce.ts";
 import { createRequestHandler } from "../node/serving/handler.ts";
 import { startHttpServer } from "../protocol/http-server.ts";
 import type { GenerationEvent } from "../protocol/wire.ts";
+import { pinEngine } from "./lib/pin.ts";
 import { fmt, median, percentile, printTable, verdict } from "./lib/stats.ts";
 
 const CHAT = (process.env.BENCH_CHAT_MODEL ?? "fabstir-smollm-135m-shape") as ModelName;
@@ -63,6 +66,7 @@ const serviceOf = (isolation: "process" | "inline") =>
 const services = { process: serviceOf("process"), inline: serviceOf("inline") };
 await services.inline.start();
 await services.process.start();
+const placement = pinEngine((services.process.engine(CHAT) as ProcessEngine).workerPid());
 type Isolation = keyof typeof services;
 
 /** When the generator yielded each token and where it ends in the text, for the run in progress. */
@@ -222,7 +226,7 @@ for (let i = 0; i < RUNS; i++) {
   }
 }
 console.log(
-  `\nSSE streaming overhead: ${CHAT}, ${THREADS} threads, ${TOKENS} tokens, ${RUNS} rounds; the baseline is the engine on this thread, read directly\n`,
+  `\nSSE streaming overhead: ${CHAT}, ${THREADS} threads, ${TOKENS} tokens, ${RUNS} rounds; ${placement}; the baseline is the engine on this thread, read directly\n`,
 );
 const ratioOf = (list: Rates[], f: (r: Rates) => number) =>
   median(list.map((r, i) => f(r) / f(directRuns.direct[i] as Rates)));

@@ -31,7 +31,8 @@
  * <= 200 ms at p99. BENCH_CHAT_MODEL picks the model: a generated model's name (default
  * fabstir-tiny-chat) or a .gguf path; BENCH_TOKEN_INTERVAL the paced host's interval (ms);
  * BENCH_THREADS, BENCH_TOKENS, BENCH_RUNS, BENCH_LOOKUPS tune the rest; BENCH_ONLY=streaming
- * or discovery runs one part.
+ * or discovery runs one part; BENCH_PIN=1 gives the engine's worker process a core of its own
+ * (bench/lib/pin.ts).
  */
 import { mkdir, stat } from "node:fs/promises";
 import path from "node:path";
@@ -49,6 +50,7 @@ import type { P2PNode } from "../node/p2p/node.ts";
 import { TOKEN_INTERVAL_MS } from "../node/serving/coalesce.ts";
 import type { RequestHandler } from "../node/serving/types.ts";
 import type { ChatMessage, GenerationEvent } from "../protocol/wire.ts";
+import { pinEngine } from "./lib/pin.ts";
 import { fmt, median, percentile, printTable, verdict } from "./lib/stats.ts";
 
 const CHAT = process.env.BENCH_CHAT_MODEL ?? "fabstir-tiny-chat";
@@ -260,6 +262,7 @@ async function streamingOverhead() {
     threads: THREADS,
   });
   await worker.start();
+  const placement = pinEngine(worker.workerPid());
 
   /** When the host's handler got each event from the engine, for the request in flight. */
   let stamps: { t: number; position: number }[] = [];
@@ -342,7 +345,7 @@ async function streamingOverhead() {
     fmt(median(list.map((r) => r.arrivals.length - 1))),
   ];
   console.log(
-    `\n1. Streaming overhead (${TOKENS} tokens, greedy, ${RUNS} rounds of the paths in rotating order; client on ${inHost ? "the host's thread" : "a worker thread"})`,
+    `\n1. Streaming overhead (${TOKENS} tokens, greedy, ${RUNS} rounds of the paths in rotating order; client on ${inHost ? "the host's thread" : "a worker thread"}; ${placement})`,
   );
   printTable([
     [

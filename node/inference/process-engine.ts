@@ -228,7 +228,7 @@ export function createProcessEngine(options: ProcessEngineOptions): ProcessEngin
   function spawnWorker(): Promise<void> {
     const config = options.manager.config(options.modelId);
     const worker = fork(WORKER, [], {
-      serialization: "advanced",
+      serialization: "json",
       execArgv: execArgv(),
       stdio: ["ignore", "inherit", "inherit", "ipc"],
     });
