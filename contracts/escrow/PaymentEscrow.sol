@@ -360,10 +360,27 @@ contract PaymentEscrow is
             if (msg.value != 0) revert PaymentEscrowValueMismatch(0, msg.value);
             if (!$.allowedTokens[token]) revert PaymentEscrowTokenNotAllowed(token);
             // Measure what arrived so fee-on-transfer tokens cannot break solvency.
-            uint256 before = IERC20(token).balanceOf(address(this));
+            uint256 before = _balanceOfThis(token);
             IERC20(token).safeTransferFrom(payer, address(this), amount);
-            uint256 received = IERC20(token).balanceOf(address(this)) - before;
+            uint256 received = _balanceOfThis(token) - before;
             if (received != amount) revert PaymentEscrowTransferMismatch(token, amount, received);
+        }
+    }
+
+    /// @dev IERC20(token).balanceOf(address(this)), as the compiler's call does it (a failure
+    /// bubbles up, an answer shorter than a word reverts), without building the call in memory.
+    function _balanceOfThis(address token) private view returns (uint256 held) {
+        bytes4 selector = IERC20.balanceOf.selector;
+        assembly ("memory-safe") {
+            mstore(0x00, selector)
+            mstore(0x04, address())
+            let ok := staticcall(gas(), token, 0x00, 0x24, 0x00, 0x20)
+            if iszero(and(ok, gt(returndatasize(), 0x1f))) {
+                let m := mload(0x40)
+                returndatacopy(m, 0x00, returndatasize())
+                revert(m, returndatasize())
+            }
+            held := mload(0x00)
         }
     }
 

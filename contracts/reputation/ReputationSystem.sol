@@ -113,6 +113,23 @@ contract ReputationSystem is Initializable, AccessControlUpgradeable, UUPSUpgrad
         uint16 discountMinScore;
         uint16 discountBps;
         uint32 halfLife;
+        // Appended inside the slot's free bytes (upgrade-safe): the number of stake tiers plus
+        // one, so that a fee discount finds it in the slot it reads anyway instead of reading
+        // the array's length from a slot of its own. 0 (tiers set before it existed): read the
+        // length.
+        uint8 stakeTiersPlusOne;
+    }
+
+    /// @notice The parameters as `parameters` returns them.
+    struct Parameters {
+        uint16 abandonedBps;
+        uint16 disputeLostBps;
+        uint16 challengeLostBps;
+        uint16 maxSlashBps;
+        uint16 compensationBps;
+        uint16 discountMinScore;
+        uint16 discountBps;
+        uint32 halfLife;
     }
 
     /// @custom:storage-location erc7201:fabstir.storage.ReputationSystem
@@ -164,6 +181,7 @@ contract ReputationSystem is Initializable, AccessControlUpgradeable, UUPSUpgrad
         _setHalfLife($, 30 days);
         _setSlashing($, 100, 500, 1_000, 5_000, 5_000);
         _setFeeDiscount($, 800, 2_000);
+        $.params.stakeTiersPlusOne = 1;
     }
 
     // ---------------------------------------------------------------- recorders
@@ -331,6 +349,8 @@ contract ReputationSystem is Initializable, AccessControlUpgradeable, UUPSUpgrad
             }
             tiers.push(StakeTier({minStake: minStakes[i], discountBps: discountsBps[i]}));
         }
+        // At most MAX_STAKE_TIERS (4) tiers: fits.
+        _s().params.stakeTiersPlusOne = uint8(minStakes.length + 1);
         emit StakeTiersUpdated(minStakes, discountsBps);
     }
 
@@ -347,7 +367,7 @@ contract ReputationSystem is Initializable, AccessControlUpgradeable, UUPSUpgrad
     /// @inheritdoc IReputationSystem
     function scoreOf(address host) public view returns (uint16) {
         ReputationStorage storage $ = _s();
-        return _score(_decayed($, host), _decayedRatings($, host));
+        return _scoreNow($, host, $.params.halfLife);
     }
 
     /// @inheritdoc IReputationSystem
@@ -403,8 +423,18 @@ contract ReputationSystem is Initializable, AccessControlUpgradeable, UUPSUpgrad
     }
 
     /// @notice The current parameters.
-    function parameters() external view returns (Slashing memory) {
-        return _s().params;
+    function parameters() external view returns (Parameters memory) {
+        Slashing memory p = _s().params;
+        return Parameters({
+            abandonedBps: p.abandonedBps,
+            disputeLostBps: p.disputeLostBps,
+            challengeLostBps: p.challengeLostBps,
+            maxSlashBps: p.maxSlashBps,
+            compensationBps: p.compensationBps,
+            discountMinScore: p.discountMinScore,
+            discountBps: p.discountBps,
+            halfLife: p.halfLife
+        });
     }
 
     /// @notice How much of `token` is one unit of rating weight (0: not rateable).
@@ -512,19 +542,56 @@ contract ReputationSystem is Initializable, AccessControlUpgradeable, UUPSUpgrad
 
     /// @dev The score from figures decayed to the same instant (see the contract's notes).
     function _score(Record memory r, Ratings memory g) private pure returns (uint16) {
-        uint256 perf = (uint256(r.completed) * MAX_SCORE + uint256(NEUTRAL_SCORE) * PRIOR)
-            / (uint256(r.completed) + r.offences + PRIOR);
-        uint256 rating = (uint256(g.weightedStars) + uint256(NEUTRAL_SCORE) * RATING_PRIOR) / (uint256(g.weight) + RATING_PRIOR);
-        return uint16((perf + rating) / 2);
+        return _scoreOf(r.completed, r.offences, g.weight, g.weightedStars);
+    }
+
+    /// @dev The score now, as _score(_decayed, _decayedRatings) gives it, decaying only the four
+    /// figures the score uses (a fee discount or a minimum score reads it on every opening).
+    function _scoreNow(ReputationStorage storage $, address host, uint256 halfLife) private view returns (uint16) {
+        Record memory r = $.records[host];
+        uint256 completed = r.completed;
+        uint256 offences = r.offences;
+        // updatedAt is a past block's time (never later than now).
+        if (r.updatedAt != 0 && r.updatedAt != block.timestamp) {
+            uint256 dt = block.timestamp - r.updatedAt;
+            completed = _decay(completed, dt, halfLife);
+            offences = _decay(offences, dt, halfLife);
+        }
+        Ratings memory g = $.ratings[host];
+        uint256 weight = g.weight;
+        uint256 weightedStars = g.weightedStars;
+        if (g.updatedAt != 0 && g.updatedAt != block.timestamp) {
+            uint256 dt = block.timestamp - g.updatedAt;
+            weight = _decay(weight, dt, halfLife);
+            weightedStars = _decay(weightedStars, dt, halfLife);
+        }
+        return _scoreOf(completed, offences, weight, weightedStars);
+    }
+
+    function _scoreOf(uint256 completed, uint256 offences, uint256 weight, uint256 weightedStars)
+        private
+        pure
+        returns (uint16)
+    {
+        // Cannot overflow: every figure is stored in at most 112 bits.
+        unchecked {
+            uint256 perf = (completed * MAX_SCORE + uint256(NEUTRAL_SCORE) * PRIOR) / (completed + offences + PRIOR);
+            uint256 rating = (weightedStars + uint256(NEUTRAL_SCORE) * RATING_PRIOR) / (weight + RATING_PRIOR);
+            return uint16((perf + rating) / 2);
+        }
     }
 
     /// @dev v * 2^-(dt/h): exact over whole half-lives, linear (1 - f/2) within one.
     function _decay(uint256 v, uint256 dt, uint256 h) private pure returns (uint256) {
         uint256 n = dt / h;
         if (n >= 128) return 0;
-        v >>= n;
-        uint256 f = dt % h;
-        return v - v * f / (2 * h);
+        // Cannot overflow or underflow: v is a stored figure (at most 112 bits) and f < h < 2^32,
+        // so v * f < 2^144, and v * f / (2 * h) < v.
+        unchecked {
+            v >>= n;
+            uint256 f = dt % h;
+            return v - v * f / (2 * h);
+        }
     }
 
     function _add48(uint48 a, uint256 b) private pure returns (uint48) {
@@ -574,20 +641,34 @@ contract ReputationSystem is Initializable, AccessControlUpgradeable, UUPSUpgrad
     function _feeDiscount(ReputationStorage storage $, address host, uint256 stake) private view returns (uint16) {
         Slashing memory p = $.params;
         uint256 discount = p.discountBps != 0 && scoreOf(host) >= p.discountMinScore ? p.discountBps : 0;
-        discount += _tierDiscount($, host, stake);
+        discount += _tierDiscount($, p.stakeTiersPlusOne, host, stake);
         return uint16(discount > MAX_FEE_DISCOUNT_BPS ? MAX_FEE_DISCOUNT_BPS : discount);
     }
 
-    function _tierDiscount(ReputationStorage storage $, address host, uint256 stake) private view returns (uint256) {
+    function _tierDiscount(ReputationStorage storage $, uint256 tiersPlusOne, address host, uint256 stake)
+        private
+        view
+        returns (uint256)
+    {
         StakeTier[] storage tiers = $.stakeTiers;
-        uint256 n = tiers.length;
+        uint256 n = tiersPlusOne == 0 ? tiers.length : tiersPlusOne - 1;
         if (n == 0) return 0;
         if (stake == type(uint256).max) (, stake,,,) = $.registry.hostState(host);
         for (uint256 i = n; i != 0; --i) {
-            StakeTier memory t = tiers[i - 1];
+            StakeTier memory t = _tierAt(tiers, i - 1);
             if (stake >= t.minStake) return t.discountBps;
         }
         return 0;
+    }
+
+    /// @dev Tier `i` of `tiers`, for an `i` below their number, without the bounds check's read
+    /// of the length.
+    function _tierAt(StakeTier[] storage tiers, uint256 i) private pure returns (StakeTier storage t) {
+        assembly ("memory-safe") {
+            mstore(0, tiers.slot)
+            // A StakeTier fills one slot (uint128 and uint16).
+            t.slot := add(keccak256(0, 0x20), i)
+        }
     }
 
     function _authorizeUpgrade(address) internal override onlyRole(UPGRADER_ROLE) {}

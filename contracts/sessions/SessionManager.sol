@@ -334,50 +334,71 @@ contract SessionManager is
     function _open(SessionRequest calldata r) private returns (uint256 sessionId) {
         SessionManagerStorage storage $ = _s();
         if ($.config.paused) revert SessionManagerPaused();
-        if (r.modelId == bytes32(0)) revert SessionManagerInvalidRequest("modelId");
-        if (r.host == msg.sender || r.host == address(0)) revert SessionManagerInvalidRequest("host");
-        if (r.expiry <= block.timestamp || r.expiry > block.timestamp + MAX_SESSION_DURATION) {
+        // Each read of a calldata member is a load and a validation: read each once.
+        address host = r.host;
+        bytes32 modelId = r.modelId;
+        address token = r.token;
+        uint96 deposit = r.deposit;
+        uint64 expiry = r.expiry;
+        uint16 minScore = r.minScore;
+        if (modelId == bytes32(0)) revert SessionManagerInvalidRequest("modelId");
+        if (host == msg.sender || host == address(0)) revert SessionManagerInvalidRequest("host");
+        if (expiry <= block.timestamp || expiry > block.timestamp + MAX_SESSION_DURATION) {
             revert SessionManagerInvalidRequest("expiry");
         }
-        (uint64 price, uint256 stake) = registry.checkEligible(r.host, keccak256(abi.encode(r.modelId, r.token)));
+        (uint64 price, uint256 stake) = registry.checkEligible(host, keccak256(abi.encode(modelId, token)));
         if (price > r.maxPricePerToken) revert SessionManagerPriceTooHigh(price, r.maxPricePerToken);
         // At least one token's worth, so an open session can always serve something.
-        if (r.deposit < price) revert SessionManagerInvalidRequest("deposit");
+        if (deposit < price) revert SessionManagerInvalidRequest("deposit");
         uint16 discount;
         IReputationSystem rep = $.reputation;
         if (address(rep) != address(0)) {
-            discount = _feeDiscount(rep, r.host, stake);
-            if (r.minScore != 0) {
-                uint16 score = rep.scoreOf(r.host);
-                if (score < r.minScore) revert SessionManagerScoreTooLow(r.host, score, r.minScore);
+            discount = _feeDiscount(rep, host, stake);
+            if (minScore != 0) {
+                uint16 score = rep.scoreOf(host);
+                if (score < minScore) revert SessionManagerScoreTooLow(host, score, minScore);
             }
-        } else if (r.minScore != 0) {
-            revert SessionManagerScoreTooLow(r.host, 0, r.minScore);
+        } else if (minScore != 0) {
+            revert SessionManagerScoreTooLow(host, 0, minScore);
         }
-        sessionId = uint256(
-            keccak256(
-                abi.encode(
-                    Session({
-                        renter: msg.sender,
-                        host: r.host,
-                        token: r.token,
-                        signer: r.signer,
-                        modelId: r.modelId,
-                        pricePerToken: price,
-                        expiry: r.expiry,
-                        feeDiscountBps: discount,
-                        salt: r.salt
-                    })
-                )
-            )
-        );
+        address signer = r.signer;
+        uint64 salt = r.salt;
+        sessionId = _termsHash(msg.sender, host, token, signer, modelId, price, expiry, discount, salt);
         SessionState storage st = $.states[sessionId];
         if (st.deposit != 0) revert SessionManagerSessionExists(sessionId);
-        _store(st, r.deposit, 0, 0, 0);
-        emit SessionOpened(
-            sessionId, msg.sender, r.host, r.modelId, r.token, r.signer, price, r.deposit, r.expiry, discount, r.salt
-        );
-        escrow.lock{value: msg.value}(sessionId, msg.sender, r.token, r.deposit);
+        _store(st, deposit, 0, 0, 0);
+        emit SessionOpened(sessionId, msg.sender, host, modelId, token, signer, price, deposit, expiry, discount, salt);
+        escrow.lock{value: msg.value}(sessionId, msg.sender, token, deposit);
+    }
+
+    /// @dev uint256(keccak256(abi.encode(Session(...)))) of these terms, hashed where they are
+    /// written instead of building the struct in memory and copying it into an encoding (every
+    /// member of Session is a static type, so its encoding is the nine words in order).
+    function _termsHash(
+        address renter,
+        address host,
+        address token,
+        address signer,
+        bytes32 modelId,
+        uint64 pricePerToken,
+        uint64 expiry,
+        uint16 feeDiscountBps,
+        uint64 salt
+    ) private pure returns (uint256 id) {
+        assembly ("memory-safe") {
+            let m := mload(0x40)
+            let addressMask := shr(96, not(0))
+            mstore(m, and(renter, addressMask))
+            mstore(add(m, 0x20), and(host, addressMask))
+            mstore(add(m, 0x40), and(token, addressMask))
+            mstore(add(m, 0x60), and(signer, addressMask))
+            mstore(add(m, 0x80), modelId)
+            mstore(add(m, 0xa0), and(pricePerToken, 0xffffffffffffffff))
+            mstore(add(m, 0xc0), and(expiry, 0xffffffffffffffff))
+            mstore(add(m, 0xe0), and(feeDiscountBps, 0xffff))
+            mstore(add(m, 0x100), and(salt, 0xffffffffffffffff))
+            id := keccak256(m, 0x120)
+        }
     }
 
     function _topUp(Session calldata t, uint256 sessionId, uint96 amount) private {
@@ -467,10 +488,21 @@ contract SessionManager is
     /// reputation system never blocks opening: the session then has no discount (as the
     /// escrow treats a failing discount source on a job's payment).
     function _feeDiscount(IReputationSystem rep, address host, uint256 stake) private view returns (uint16) {
-        (bool ok, bytes memory ret) =
-            address(rep).staticcall{gas: 100_000}(abi.encodeCall(IReputationSystem.feeDiscountAt, (host, stake)));
-        if (!ok || ret.length != 32) return 0;
-        uint256 discount = abi.decode(ret, (uint256));
+        bytes4 selector = IReputationSystem.feeDiscountAt.selector;
+        bool ok;
+        uint256 discount;
+        // Only a 32-byte answer is read back, into scratch space: a longer one (malformed) is
+        // never copied into memory.
+        assembly ("memory-safe") {
+            let m := mload(0x40)
+            mstore(m, selector)
+            mstore(add(m, 0x04), and(host, shr(96, not(0))))
+            mstore(add(m, 0x24), stake)
+            ok := staticcall(100000, rep, m, 0x44, 0x00, 0x20)
+            ok := and(ok, eq(returndatasize(), 0x20))
+            discount := mload(0x00)
+        }
+        if (!ok) return 0;
         // The escrow bounds it further (to MAX_FEE_DISCOUNT_BPS) at each payment.
         return discount > BPS ? BPS : uint16(discount);
     }

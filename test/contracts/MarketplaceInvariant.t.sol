@@ -305,7 +305,7 @@ contract MarketplaceHandler is ModelCheckedHandler {
     {
         (, uint256 stake,, uint256 unbonding,) = registry.hostState(host);
         c.held = stake + unbonding;
-        ReputationSystem.Slashing memory p = reputation.parameters();
+        ReputationSystem.Parameters memory p = reputation.parameters();
         IReputationSystem.Reputation memory r = reputation.reputationOf(host);
         c.offences = uint256(r.abandoned) + r.disputesLost + r.challengesLost;
         uint256 bps = offence == IReputationSystem.Offence.AbandonedClaim

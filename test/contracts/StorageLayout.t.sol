@@ -201,4 +201,61 @@ contract StorageLayoutTest is FabstirTestBase {
         bytes32 first = vm.load(address(marketplace), keccak256(abi.encode(jobId, uint256(base) + 1)));
         assertEq(_low(first, 216, 8), 8, "job.status == Refused");
     }
+
+    /// Slashing { seven uint16 shares and thresholds; uint32 halfLife } fills the first 144 bits
+    /// of the namespace's first slot; the number of stake tiers plus one was appended inside its
+    /// free bytes (bits 144-151), so that a fee discount reads it with the parameters instead of
+    /// the tiers' length from a slot of its own. A proxy whose tiers were set before that field
+    /// existed holds 0 there: it reads the length instead, and gives the same discounts.
+    function test_reputationSystem_paramsMirrorTheStakeTierCount() public {
+        bytes32 base = _erc7201("fabstir.storage.ReputationSystem");
+        assertEq(base, 0x34c14be2f5becbfe870d3054d156e03255a646199038bff191d94cca944f7500, "documented constant");
+        bytes32 params = vm.load(address(reputation), base);
+        assertEq(_low(params, 80, 16), 800, "discountMinScore");
+        assertEq(_low(params, 96, 16), 2_000, "discountBps");
+        assertEq(_low(params, 112, 32), 30 days, "halfLife");
+        assertEq(_low(params, 144, 8), 1, "no tiers after initialize: 0 + 1");
+        assertEq(_low(params, 152, 104), 0, "nothing else in the slot");
+
+        uint128[] memory minStakes = new uint128[](2);
+        minStakes[0] = uint128(2 * MIN_STAKE);
+        minStakes[1] = uint128(5 * MIN_STAKE);
+        uint16[] memory discounts = new uint16[](2);
+        discounts[0] = 1_000;
+        discounts[1] = 2_000;
+        vm.prank(admin);
+        reputation.setStakeTiers(minStakes, discounts);
+        params = vm.load(address(reputation), base);
+        assertEq(_low(params, 144, 8), 3, "two tiers: 2 + 1");
+
+        address host = makeAddr("host");
+        _fundHost(host, 2 * MIN_STAKE);
+        _register(host, 2 * MIN_STAKE, 1 gwei, 0);
+        // A new host scores 500, below the reputation discount's 800: only its tier counts.
+        uint16[3] memory atStakes = [
+            reputation.feeDiscountAt(host, MIN_STAKE),
+            reputation.feeDiscountAt(host, 2 * MIN_STAKE),
+            reputation.feeDiscountAt(host, 5 * MIN_STAKE)
+        ];
+        assertEq(atStakes[0], 0);
+        assertEq(atStakes[1], 1_000);
+        assertEq(atStakes[2], 2_000);
+        assertEq(reputation.feeDiscountBps(host), 1_000, "at its registry stake");
+
+        // As on a proxy upgraded from an implementation without the field: the tiers still count.
+        vm.store(address(reputation), base, bytes32(uint256(params) & ~(uint256(0xff) << 144)));
+        assertEq(reputation.feeDiscountAt(host, MIN_STAKE), atStakes[0], "legacy: below the tiers");
+        assertEq(reputation.feeDiscountAt(host, 2 * MIN_STAKE), atStakes[1], "legacy: first tier");
+        assertEq(reputation.feeDiscountAt(host, 5 * MIN_STAKE), atStakes[2], "legacy: second tier");
+        assertEq(reputation.feeDiscountBps(host), 1_000, "legacy: at its registry stake");
+        (uint256 tier, uint16 tierBps) = reputation.stakeTierOf(host);
+        assertEq(tier, 1);
+        assertEq(tierBps, 1_000);
+
+        // The next change of the tiers sets the field again.
+        vm.prank(admin);
+        reputation.setStakeTiers(new uint128[](0), new uint16[](0));
+        assertEq(_low(vm.load(address(reputation), base), 144, 8), 1, "no tiers again: 0 + 1");
+        assertEq(reputation.feeDiscountAt(host, 5 * MIN_STAKE), 0, "no tiers: no tier discount");
+    }
 }
