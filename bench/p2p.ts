@@ -262,7 +262,18 @@ async function streamingOverhead() {
     threads: THREADS,
   });
   await worker.start();
-  const placement = pinEngine(worker.workerPid());
+  // The same with a worker that holds nothing (each token its own IPC message), for the host
+  // whose transport holds nothing either.
+  const eagerWorker = createProcessEngine({
+    manager,
+    modelId,
+    contextSize: 1_024,
+    sequences: 1,
+    threads: THREADS,
+    holdMs: 0,
+  });
+  await eagerWorker.start();
+  const placement = pinEngine([worker.workerPid(), eagerWorker.workerPid()]);
 
   /** When the host's handler got each event from the engine, for the request in flight. */
   let stamps: { t: number; position: number }[] = [];
@@ -287,7 +298,7 @@ async function streamingOverhead() {
   const hostSpecs = {
     paced: { engine: engine as InferenceEngine, interval: INTERVAL },
     workerPaced: { engine: worker as InferenceEngine, interval: INTERVAL },
-    workerEager: { engine: worker as InferenceEngine, interval: 0 },
+    workerEager: { engine: eagerWorker as InferenceEngine, interval: 0 },
   };
   type HostRoute = keyof typeof hostSpecs;
   const hosts: P2PNode[] = [];
@@ -359,7 +370,7 @@ async function streamingOverhead() {
     row("engine in its worker process, directly", runs.workerDirect),
     row(`p2p, engine on the host's thread, interval ${INTERVAL} ms`, runs.paced),
     row(`p2p, engine in its worker process, interval ${INTERVAL} ms (the node)`, runs.workerPaced),
-    row("p2p, engine in its worker process, interval 0", runs.workerEager),
+    row("p2p, worker process holding nothing, interval 0", runs.workerEager),
   ]);
   const ttft = (list: Run[]) => median(list.map((r) => r.ttft));
   console.log(
@@ -371,7 +382,7 @@ async function streamingOverhead() {
   for (const [route, label, delayTarget] of [
     ["paced", `engine on the host's thread, interval ${INTERVAL} ms`, INTERVAL + 1],
     ["workerPaced", `engine in its worker process, interval ${INTERVAL} ms`, INTERVAL + 1],
-    ["workerEager", "engine in its worker process, interval 0", 1],
+    ["workerEager", "worker process holding nothing, interval 0", 1],
   ] as const) {
     const ratio = ratioOf(runs[route], (r) => r.tps);
     const p99 = percentile(delays[route], 99);
@@ -393,6 +404,7 @@ async function streamingOverhead() {
   await local?.stop();
   for (const host of hosts) await host.stop();
   await worker.stop();
+  await eagerWorker.stop();
   await engine.stop();
   await manager.stop();
 }

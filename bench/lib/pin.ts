@@ -10,14 +10,15 @@ import { availableParallelism } from "node:os";
 
 export const PIN = process.env.BENCH_PIN === "1";
 
-/** Pins `workerPid` (all its threads) to the last core and this process to the rest. */
-export function pinEngine(workerPid: number | undefined): string {
+/** Pins the worker processes (all their threads) to the last core and this process to the rest. */
+export function pinEngine(workerPids: (number | undefined)[]): string {
   if (!PIN) return "threads placed by the OS";
   const cores = availableParallelism();
-  if (cores < 2 || workerPid === undefined) throw new Error("BENCH_PIN needs 2 cores and a worker");
+  if (cores < 2 || workerPids.some((p) => p === undefined))
+    throw new Error("BENCH_PIN needs 2 cores and running workers");
   const last = String(cores - 1);
   const rest = cores === 2 ? "0" : `0-${cores - 2}`;
-  execFileSync("taskset", ["-a", "-cp", last, String(workerPid)]);
+  for (const pid of workerPids) execFileSync("taskset", ["-a", "-cp", last, String(pid)]);
   execFileSync("taskset", ["-a", "-cp", rest, String(process.pid)]);
   return `engine's worker process pinned to core ${last}, this process to core(s) ${rest}`;
 }

@@ -37,6 +37,8 @@ export interface WorkerInit {
   timeoutMs?: number;
   threads?: number;
   logLevel: string;
+  /** How long the worker may hold a token to send it with the next ones (ProcessEngineOptions). */
+  holdMs: number;
 }
 
 /** A generation request without its AbortSignal (cancelling is a message of its own). */

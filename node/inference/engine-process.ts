@@ -7,8 +7,8 @@
  * streams kept 0.85-0.93 of the engine's tokens/s); here the loop has its thread to itself. A
  * crash of llama.cpp (a malformed model, out of memory) also ends this process, not the node.
  *
- * Output: a fast engine's tokens share a message (HOLD_MS below) instead of paying one each;
- * the first token is never held.
+ * Output: a fast engine's tokens share a message (holdMs below) instead of paying one each,
+ * and wake the node's thread once per message; the first token is never held.
  */
 import { pino } from "pino";
 import type { Logger } from "../../protocol/logger.ts";
@@ -28,11 +28,11 @@ if (!process.send) {
 }
 
 /**
- * Tokens that come less than this after the last message wait for the next one (a message
- * costs the worker's thread ~15 us, a fast engine's token ~250 us); the first token, a token
- * after a pause, and every message other than a token go out at once, after what waits.
+ * Tokens that come less than `holdMs` (WorkerInit) after the last message wait for the next
+ * one; the first token, a token after a pause, and every message other than a token go out at
+ * once, after what waits. Set from the init message.
  */
-const HOLD_MS = 1;
+let holdMs = 0;
 let outbox: FromWorkerOne[] = [];
 let lastSent = 0;
 let holding: NodeJS.Timeout | undefined;
@@ -56,7 +56,7 @@ function post(m: FromWorkerOne) {
     if (m.type !== "event") flush();
     return;
   }
-  const wait = lastSent + HOLD_MS - performance.now();
+  const wait = lastSent + holdMs - performance.now();
   if (m.type !== "event" || wait <= 0) return flush();
   holding = setTimeout(() => flush(), wait);
 }
@@ -77,6 +77,7 @@ let engine: InferenceEngine | undefined;
 const controllers = new Map<number, AbortController>();
 
 async function init(options: WorkerInit) {
+  holdMs = options.holdMs;
   const logger = relayLogger(options.logLevel);
   manager = createModelManager({
     models: [options.model],

@@ -21,6 +21,7 @@ import { type ChatWrapper, type LlamaModel, resolveChatWrapper } from "node-llam
 import { silentLogger } from "../../protocol/logger.ts";
 import { INFERENCE_DEFAULTS } from "../constants.ts";
 import { EngineCrashedError, RequestCancelledError, StoppedError } from "../errors.ts";
+import { TOKEN_INTERVAL_MS } from "../serving/coalesce.ts";
 import {
   type EngineOptions,
   type EngineStats,
@@ -49,6 +50,15 @@ export interface ProcessEngineOptions extends EngineOptions {
    * limit between two tokens: one that does not end is stuck in a decode step).
    */
   watchdog?: { pingIntervalMs?: number; hangMs?: number };
+  /**
+   * A token that comes less than this after the worker's last message waits to go with the
+   * next ones (at most this long); the first token and a token after a pause go at once.
+   * Default TOKEN_INTERVAL_MS, the transports' own interval (node/serving/coalesce.ts): at
+   * rates where the transports join tokens anyway, the worker then wakes the node's thread at
+   * most as often as the transports write, and a token is held no longer than they would
+   * hold it. 0 sends each token as it comes.
+   */
+  holdMs?: number;
 }
 
 const WORKER = fileURLToPath(new URL("./engine-process.ts", import.meta.url));
@@ -281,6 +291,7 @@ export function createProcessEngine(options: ProcessEngineOptions): ProcessEngin
         timeoutMs: options.timeoutMs,
         threads: options.threads,
         logLevel: log.level,
+        holdMs: options.holdMs ?? TOKEN_INTERVAL_MS,
       },
     });
     return whenReady;
