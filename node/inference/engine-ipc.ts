@@ -22,6 +22,7 @@ import {
   StoppedError,
 } from "../errors.ts";
 import type { ModelConfig } from "../models/manager.ts";
+import type { KnownHash } from "../models/validate.ts";
 import type { EngineStats } from "./engine.ts";
 import type { EngineEvent, GenerateRequest } from "./types.ts";
 import type { VerifyRequest, VerifyResult } from "./verify.ts";
@@ -29,6 +30,8 @@ import type { VerifyRequest, VerifyResult } from "./verify.ts";
 /** What the worker needs to load one chat model and run its engine. */
 export interface WorkerInit {
   model: ModelConfig;
+  /** The node's hash of the model file, if it has one: the worker does not hash it again. */
+  knownHash?: KnownHash;
   gpu: "auto" | false | "cuda" | "vulkan" | "metal";
   memoryBudgetBytes?: number;
   contextSize?: number;

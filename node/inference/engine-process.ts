@@ -13,6 +13,7 @@
 import { pino } from "pino";
 import type { Logger } from "../../protocol/logger.ts";
 import { createModelManager, type ModelManager } from "../models/manager.ts";
+import { rememberHash } from "../models/validate.ts";
 import { createInferenceEngine, type InferenceEngine } from "./engine.ts";
 import {
   type FromWorker,
@@ -78,12 +79,14 @@ const controllers = new Map<number, AbortController>();
 
 async function init(options: WorkerInit) {
   holdMs = options.holdMs;
+  if (options.knownHash) rememberHash(options.model.path, options.knownHash);
   const logger = relayLogger(options.logLevel);
   manager = createModelManager({
     models: [options.model],
     gpu: options.gpu,
     memoryBudgetBytes: options.memoryBudgetBytes,
-    // The node validated the file before forking; the load below validates it again.
+    // The node validated the file before forking; the load below validates it again (with
+    // the node's hash when it sent one: the file is re-read only if it changed since).
     validateOnStart: false,
     logger,
   });

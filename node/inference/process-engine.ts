@@ -21,6 +21,7 @@ import { type ChatWrapper, type LlamaModel, resolveChatWrapper } from "node-llam
 import { silentLogger } from "../../protocol/logger.ts";
 import { INFERENCE_DEFAULTS } from "../constants.ts";
 import { EngineCrashedError, RequestCancelledError, StoppedError } from "../errors.ts";
+import { knownHash } from "../models/validate.ts";
 import { TOKEN_INTERVAL_MS } from "../serving/coalesce.ts";
 import {
   type EngineOptions,
@@ -283,6 +284,7 @@ export function createProcessEngine(options: ProcessEngineOptions): ProcessEngin
       type: "init",
       init: {
         model: config,
+        knownHash: knownHash(config.path),
         gpu: options.gpu ?? "auto",
         memoryBudgetBytes: options.memoryBudgetBytes,
         contextSize: options.contextSize,

@@ -1,6 +1,6 @@
 /** Model manager: validation errors, hash checks, the memory budget's LRU eviction, compute info. */
 import assert from "node:assert/strict";
-import { copyFile, open, stat, writeFile } from "node:fs/promises";
+import { copyFile, open, stat, utimes, writeFile } from "node:fs/promises";
 import { availableParallelism } from "node:os";
 import path from "node:path";
 import { afterAll, beforeAll, describe, it } from "vitest";
@@ -13,6 +13,7 @@ import {
 } from "../errors.ts";
 import { createModelManager, type ModelConfig } from "./manager.ts";
 import { type TestModels, tinyTestModels } from "./test-models.ts";
+import { knownHash, rememberHash, sha256File } from "./validate.ts";
 
 describe("model manager", () => {
   let m: TestModels;
@@ -88,6 +89,20 @@ describe("model manager", () => {
         await assert.rejects(mgr.acquire("never-configured"), ModelNotFoundError);
       },
     );
+  });
+
+  it("uses a hash handed over by another process only while the file's size and time match", async () => {
+    const file = path.join(m.dir, "handed-over.gguf");
+    await copyFile(m.chat, file);
+    const st = await stat(file);
+    const claimed = "f".repeat(64);
+    rememberHash(file, { size: st.size, mtimeMs: st.mtimeMs, sha256: claimed });
+    assert.equal(await sha256File(file), claimed, "the handed-over hash is used as is");
+    // The file changes (a new modification time): it is hashed again.
+    const later = new Date(st.mtimeMs + 5_000);
+    await utimes(file, later, later);
+    assert.equal(await sha256File(file), m.chatSha256);
+    assert.equal(knownHash(file)?.sha256, m.chatSha256);
   });
 
   it("keeps loaded models within the memory budget, evicting the least recently used idle one", async () => {

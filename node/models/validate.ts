@@ -2,8 +2,10 @@
  * Checks a model file before it is handed to llama.cpp: the GGUF header parses and the
  * file is complete, the architecture is one this node serves for the configured role, and
  * the sha256 matches the expected hash when one is known (configured, or the model id is
- * itself the file's sha256 as registered on chain). Hashes are cached by path, size and
- * modification time, so a restart re-reads a 5 GB file only when it changed.
+ * itself the file's sha256 as registered on chain). Hashes are cached in memory by path, size
+ * and modification time, so loading a model again (after an eviction) re-reads a 5 GB file
+ * only when it changed; the node hands its hashes to its inference workers (knownHash,
+ * rememberHash), so a worker does not hash the file a second time.
  */
 import { createHash } from "node:crypto";
 import { createReadStream } from "node:fs";
@@ -22,7 +24,26 @@ export interface ValidatedModel {
   bytes: number;
 }
 
-const hashes = new Map<string, { size: number; mtimeMs: number; sha256: string }>();
+const hashes = new Map<string, KnownHash>();
+
+export interface KnownHash {
+  size: number;
+  mtimeMs: number;
+  sha256: string;
+}
+
+/** The cached hash of a file, if this process hashed it (it is checked again on use). */
+export function knownHash(path: string): KnownHash | undefined {
+  return hashes.get(path);
+}
+
+/**
+ * Seeds the cache with a hash another process of this node computed; it is used only while
+ * the file's size and modification time are the ones it was computed for.
+ */
+export function rememberHash(path: string, known: KnownHash): void {
+  hashes.set(path, { size: known.size, mtimeMs: known.mtimeMs, sha256: known.sha256 });
+}
 
 /** The sha256 (hex) of a file, streamed. */
 export async function sha256File(path: string): Promise<string> {
