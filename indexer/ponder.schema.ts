@@ -149,6 +149,7 @@ export const registryConfig = onchainTable("registry_config", (t) => ({
   unbondingPeriod: t.bigint().notNull(), // seconds
   jobMarketplace: t.hex(),
   claimsPerMinimumStake: t.integer(), // null until governed: the registry's default (8) applies
+  modelCatalog: t.hex(), // offers must name a model listed there; null or zero: not checked
   updatedAt: t.bigint().notNull(),
 }));
 

@@ -5,6 +5,8 @@
  * real process running when killed.
  */
 import { existsSync, readFileSync } from "node:fs";
+import { mkdtemp, rm, writeFile } from "node:fs/promises";
+import os from "node:os";
 import path from "node:path";
 import { createPublicClient, http } from "viem";
 import { hardhat } from "viem/chains";
@@ -40,8 +42,23 @@ export async function startHardhatNode(
   return { url, proc };
 }
 
-/** Deploys ignition/modules/LocalDev.ts to the chain at `url`; returns the deployment folder. */
-export async function deployLocalDev(url: string, deploymentId: string): Promise<string> {
+/**
+ * Deploys ignition/modules/LocalDev.ts to the chain at `url`; returns the deployment folder.
+ * `parameters` are the module's (e.g. the demo models' `chatModelSha256`), passed to Ignition in
+ * a temporary `--parameters` file.
+ */
+export async function deployLocalDev(
+  url: string,
+  deploymentId: string,
+  parameters: Record<string, string> = {},
+): Promise<string> {
+  const args: string[] = [];
+  const tmp = await mkdtemp(path.join(os.tmpdir(), "fabstir-ignition-"));
+  if (Object.keys(parameters).length > 0) {
+    const file = path.join(tmp, "parameters.json");
+    await writeFile(file, `${JSON.stringify({ FabstirLocalDev: parameters }, null, 2)}\n`);
+    args.push("--parameters", file);
+  }
   const deploy = startProcess(
     path.join(BIN, "hardhat"),
     [
@@ -54,10 +71,12 @@ export async function deployLocalDev(url: string, deploymentId: string): Promise
       "default",
       "--deployment-id",
       deploymentId,
+      ...args,
     ],
     { cwd: ROOT, env: { FABSTIR_RPC_URL: url } },
   );
   const code = await deploy.exited;
+  await rm(tmp, { recursive: true, force: true });
   if (code !== 0) throw new Error(`ignition deploy failed:\n${deploy.output()}`);
   return path.join(ROOT, "ignition", "deployments", deploymentId);
 }

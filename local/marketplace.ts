@@ -178,9 +178,26 @@ export async function startLocalMarketplace(
     });
     stops.push(() => recorder.stop());
 
+    // The demo models before the contracts: the deployment lists them in the ModelCatalog with
+    // their files' hashes (ignition/lib/local.ts).
+    const modelsDir = DEFAULT_MODELS_DIR;
+    await mkdir(modelsDir, { recursive: true });
+    for (const name of [LOCAL_DEFAULTS.chatModel, LOCAL_DEFAULTS.embeddingModel] as const) {
+      const file = path.join(modelsDir, `${name}.gguf`);
+      if (existsSync(file)) continue;
+      progress(`generating the demo model ${name}`);
+      await generateModel(name, file);
+    }
+    const chatModelFile = path.join(modelsDir, `${LOCAL_DEFAULTS.chatModel}.gguf`);
+    const chatModelSha256 = await sha256OfFile(chatModelFile);
     if (!resumed) {
       progress("deploying the contracts (Ignition, LocalDev module)");
-      await deployLocalDev(rpcUrl, deploymentId);
+      await deployLocalDev(rpcUrl, deploymentId, {
+        chatModelSha256: `0x${chatModelSha256}`,
+        embeddingModelSha256: `0x${await sha256OfFile(
+          path.join(modelsDir, `${LOCAL_DEFAULTS.embeddingModel}.gguf`),
+        )}`,
+      });
     }
     const addresses = loadDeployment(31337, { FABSTIR_DEPLOYMENT_DIR: deploymentDir }).addresses;
     const stablecoin = deployedAddresses(deploymentDir)["FabstirLocalDev#TestStablecoin"];
@@ -267,17 +284,8 @@ export async function startLocalMarketplace(
     const indexer = await startIndexerProcess({ rpcUrl, deploymentDir, port: apiPort, pgliteDir });
     stops.push(() => indexer.stop());
 
-    const modelsDir = DEFAULT_MODELS_DIR;
-    await mkdir(modelsDir, { recursive: true });
-    for (const name of [LOCAL_DEFAULTS.chatModel, LOCAL_DEFAULTS.embeddingModel] as const) {
-      const file = path.join(modelsDir, `${name}.gguf`);
-      if (existsSync(file)) continue;
-      progress(`generating the demo model ${name}`);
-      await generateModel(name, file);
-    }
-    const chatModelFile = path.join(modelsDir, `${LOCAL_DEFAULTS.chatModel}.gguf`);
     // The reference file's hash: what the arbiter and the gateway accept verdicts about.
-    const modelSha256 = { [LOCAL_DEFAULTS.chatModel]: await sha256OfFile(chatModelFile) };
+    const modelSha256 = { [LOCAL_DEFAULTS.chatModel]: chatModelSha256 };
     const cheaters = new Set(options.cheaters ?? []);
     const cheatFile = path.join(dataDir, `${LOCAL_DEFAULTS.chatModel}.reseeded.gguf`);
     if (cheaters.size > 0 && !existsSync(cheatFile)) {

@@ -13,6 +13,7 @@ const CORE = [
   "escrow/PaymentEscrow.sol/PaymentEscrow",
   "marketplace/JobMarketplace.sol/JobMarketplace",
   "registry/NodeRegistry.sol/NodeRegistry",
+  "models/ModelCatalog.sol/ModelCatalog",
   "token/FABToken.sol/FABToken",
   "sessions/SessionManager.sol/SessionManager",
   "reputation/ReputationSystem.sol/ReputationSystem",

@@ -1,7 +1,7 @@
 /**
  * Prints the gas of each step of the job lifecycle, of the session lifecycle and of the trust
  * layer (proofs, challenges, slashes, ratings, disputes) and of governance and tokenomics
- * (a proposal's life, the stakers pool, a buyback), each step its own transaction (so all
+ * (a proposal's life, the stakers pool, a buyback) and of the model catalog, each step its own transaction (so all
  * storage it touches is cold), on Hardhat's in-process chain. Sessions and the trust layer are
  * measured on fresh chains of their own, so their first figures start from empty storage. The
  * proofs are real Groth16 proofs of the project's circuit (a few seconds each to make).
@@ -594,8 +594,52 @@ const governanceRows: [string, bigint][] = [];
   );
 }
 
+// ---------------------------------------------------------------- model catalog
+
+const catalogRows: [string, bigint][] = [];
+{
+  // On the first chain, after its other figures: the admin (account 0) holds LISTER_ROLE there.
+  const { catalog, other } = sys;
+  const info = (name: string) => ({
+    fileSha256: keccak256(stringToHex(`${name}.gguf`)),
+    name,
+    architecture: "llama",
+    quantization: "Q4_K_M",
+    contextLength: 131_072,
+    licence: "llama3.1",
+    minPricePerToken: parseEther("0.000000001"),
+    maxPricePerToken: parseEther("0.00000001"),
+  });
+  const proposed = stringToHex("gas-proposed-model", { size: 32 });
+  const direct = stringToHex("gas-listed-model", { size: 32 });
+  const propose = await gas(
+    catalog.write.propose([proposed, info("Llama 3.1 8B Instruct Q4_K_M")], {
+      account: other.account,
+    }),
+  );
+  const approve = await gas(catalog.write.list([proposed, info("Llama 3.1 8B Instruct Q4_K_M")]));
+  const listDirect = await gas(catalog.write.list([direct, info("Llama 3.1 8B Instruct Q4_K_M")]));
+  // A host offering a listed model while the registry checks offers against the catalog.
+  await registry.write.setModelCatalog([catalog.address]);
+  const offerChecked = await gas(
+    registry.write.setOffers([[{ modelId: direct, token: zeroAddress, pricePerToken: 1n }]], {
+      account: host.account,
+    }),
+  );
+  const delist = await gas(catalog.write.delist([proposed]));
+  catalogRows.push(
+    ["catalog propose (all fields)", propose],
+    ["catalog list, approving a proposal", approve],
+    ["catalog list, directly", listDirect],
+    ["catalog delist", delist],
+    ["setOffers (1 new model, checked against the catalog)", offerChecked],
+  );
+}
+
 const width = Math.max(
-  ...[...rows, ...sessionRows, ...trustRows, ...governanceRows].map(([n]) => n.length),
+  ...[...rows, ...sessionRows, ...trustRows, ...governanceRows, ...catalogRows].map(
+    ([n]) => n.length,
+  ),
 );
 for (const [n, g] of rows) console.log(`${n.padEnd(width)}  ${g.toString().padStart(8)}`);
 const total = (xs: bigint[]) => xs.reduce((a, b) => a + b, 0n);
@@ -618,4 +662,6 @@ console.log("");
 for (const [n, g] of trustRows) console.log(`${n.padEnd(width)}  ${g.toString().padStart(8)}`);
 console.log("");
 for (const [n, g] of governanceRows) console.log(`${n.padEnd(width)}  ${g.toString().padStart(8)}`);
+console.log("");
+for (const [n, g] of catalogRows) console.log(`${n.padEnd(width)}  ${g.toString().padStart(8)}`);
 void USD;

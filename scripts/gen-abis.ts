@@ -20,6 +20,7 @@ const CONTRACTS = [
   "sessions/SessionManager.sol/SessionManager",
   "reputation/ReputationSystem.sol/ReputationSystem",
   "proofs/ProofSystem.sol/ProofSystem",
+  "models/ModelCatalog.sol/ModelCatalog",
   "tokenomics/StakersPool.sol/StakersPool",
   "tokenomics/FabstirTreasury.sol/FabstirTreasury",
   "governance/FabstirGovernor.sol/FabstirGovernor",
@@ -36,6 +37,7 @@ const ENUM_SOURCES = [
   "escrow/IPaymentEscrow.sol",
   "reputation/IReputationSystem.sol",
   "proofs/IProofSystem.sol",
+  "models/IModelCatalog.sol",
 ] as const;
 
 /** FABToken -> fabTokenAbi, JobMarketplace -> jobMarketplaceAbi. */

@@ -13,6 +13,7 @@ const ROOT = path.resolve(import.meta.dirname, "..");
 const OUT = path.join(ROOT, "docs", "contract-reference.md");
 const FOLDERS = [
   "registry",
+  "models",
   "marketplace",
   "escrow",
   "sessions",

@@ -46,6 +46,7 @@ export const UPGRADEABLE_CONTRACTS: Readonly<Record<string, string>> = {
   FABToken: "contracts/token/FABToken.sol",
   PaymentEscrow: "contracts/escrow/PaymentEscrow.sol",
   NodeRegistry: "contracts/registry/NodeRegistry.sol",
+  ModelCatalog: "contracts/models/ModelCatalog.sol",
   JobMarketplace: "contracts/marketplace/JobMarketplace.sol",
   SessionManager: "contracts/sessions/SessionManager.sol",
   ReputationSystem: "contracts/reputation/ReputationSystem.sol",

@@ -87,6 +87,8 @@ interface INodeRegistry {
     event JobMarketplaceUpdated(address indexed previous, address indexed current);
     event ClaimsPerMinimumStakeUpdated(uint32 previous, uint32 current);
     event StakeObserverUpdated(address indexed previous, address indexed current);
+    /// @notice The model catalog offers are checked against changed (address(0): none, any model).
+    event ModelCatalogUpdated(address indexed previous, address indexed current);
 
     error NodeRegistryZeroAddress();
     error NodeRegistryAlreadyRegistered(address host);
@@ -109,6 +111,8 @@ interface INodeRegistry {
     error NodeRegistryModelNotListed(address host, bytes32 modelId);
     /// @notice A context length of 0 was given for `modelId` (0 only ever means "cleared").
     error NodeRegistryInvalidContextLength(bytes32 modelId);
+    /// @notice A model catalog is set and `modelId` is not listed in it, so it cannot be offered.
+    error NodeRegistryModelNotInCatalog(bytes32 modelId);
 
     /// @notice Reverts unless `host` is active, staked at least the minimum and offers
     /// `offerKey` (= keccak256(abi.encode(modelId, token))); returns its price and its stake

@@ -10,6 +10,7 @@ import {IERC20Permit} from "@openzeppelin/contracts/token/ERC20/extensions/IERC2
 import {SafeCast} from "@openzeppelin/contracts/utils/math/SafeCast.sol";
 import {ReentrancyGuardTransient} from "@openzeppelin/contracts/utils/ReentrancyGuardTransient.sol";
 import {EnumerableSet} from "@openzeppelin/contracts/utils/structs/EnumerableSet.sol";
+import {IModelCatalog} from "../models/IModelCatalog.sol";
 import {IFABCustody, IStakeObserver} from "../token/IFABCustody.sol";
 import {IActiveJobCounter, INodeRegistry} from "./INodeRegistry.sol";
 
@@ -87,6 +88,8 @@ contract NodeRegistry is
         uint32 claimsPerMinimumStake;
         // Appended (upgrade-safe): told of every active-stake change (the StakersPool), or none.
         IStakeObserver stakeObserver;
+        // Appended (upgrade-safe): offers at a nonzero price need a model listed here, or none.
+        IModelCatalog modelCatalog;
     }
 
     // keccak256(abi.encode(uint256(keccak256("fabstir.storage.NodeRegistry")) - 1)) & ~bytes32(uint256(0xff))
@@ -350,6 +353,15 @@ contract NodeRegistry is
         $.stakeObserver = IStakeObserver(observer);
     }
 
+    /// @notice Sets the model catalog hosts' offers are checked against (a model offered at a
+    /// nonzero price must be listed in it), or address(0) to accept any model. Offers made
+    /// before stay; withdrawing an offer is always allowed.
+    function setModelCatalog(address catalog) external onlyRole(DEFAULT_ADMIN_ROLE) {
+        NodeRegistryStorage storage $ = _s();
+        emit ModelCatalogUpdated(address($.modelCatalog), catalog);
+        $.modelCatalog = IModelCatalog(catalog);
+    }
+
     /// @notice Stops registration, capability and stake changes (slashing and eligibility checks
     /// go on): the guardian's emergency power.
     function pause() external onlyRole(PAUSER_ROLE) {
@@ -364,6 +376,11 @@ contract NodeRegistry is
     /// @notice The contract told of active-stake changes (address(0): none).
     function stakeObserver() external view returns (address) {
         return address(_s().stakeObserver);
+    }
+
+    /// @notice The model catalog offers are checked against (address(0): none).
+    function modelCatalog() external view returns (address) {
+        return address(_s().modelCatalog);
     }
 
     // ---------------------------------------------------------------- views
@@ -527,6 +544,7 @@ contract NodeRegistry is
 
     function _setOffers(NodeRegistryStorage storage $, address host, Offer[] calldata offers) private {
         HostStatus status = $.hosts[host].status;
+        IModelCatalog catalog = $.modelCatalog;
         for (uint256 i; i < offers.length; ++i) {
             Offer calldata o = offers[i];
             if (o.modelId == bytes32(0)) revert NodeRegistryInvalidModel();
@@ -535,6 +553,9 @@ contract NodeRegistry is
                 if (!tokens.remove(o.token)) continue;
                 if (tokens.length() == 0) _removeModel($, host, o.modelId);
             } else {
+                if (address(catalog) != address(0) && !catalog.isListed(o.modelId)) {
+                    revert NodeRegistryModelNotInCatalog(o.modelId);
+                }
                 if ($.hostModels[host].add(o.modelId)) {
                     uint256 count = $.hostModels[host].length();
                     if (count > MAX_MODELS) revert NodeRegistryTooMany("models", count, MAX_MODELS);

@@ -4,7 +4,7 @@ const DAY = 24n * 60n * 60n;
 
 /**
  * The Fabstir core: FABToken, PaymentEscrow, NodeRegistry, JobMarketplace, SessionManager,
- * ReputationSystem and ProofSystem, each a UUPS implementation behind a FabstirProxy (ERC-1967),
+ * ReputationSystem, ProofSystem and ModelCatalog, each a UUPS implementation behind a FabstirProxy (ERC-1967),
  * wired together with the deployer as every contract's admin: the reputation system records the
  * marketplace's, the sessions' and the proof system's work and offences, slashes through the
  * registry's SLASHER_ROLE and gives the escrow its hosts' fee discounts; the proof system
@@ -24,6 +24,12 @@ export function deployCore(
      * the deployer: a governed deployment must not leave the deployer every vote.
      */
     requireTreasury?: boolean;
+    /**
+     * Set the ModelCatalog as the registry's: hosts may then only offer listed models. A public
+     * deployment does; the local chains leave it unset (no model check), because their tests
+     * register hosts offering models of their own that nobody lists.
+     */
+    checkOffersAgainstCatalog?: boolean;
   } = {},
 ) {
   const setup: Future[] = [];
@@ -144,9 +150,23 @@ export function deployCore(
   setup.push(m.call(escrow, "setLocker", [proofs, true], { id: "setLockerProofs" }));
   setup.push(m.call(reputation, "setRecorder", [proofs, true], { id: "setRecorderProofs" }));
 
+  const catalogImpl = m.contract("ModelCatalog", [], { id: "ModelCatalogImpl" });
+  const catalogProxy = m.contract(
+    "FabstirProxy",
+    [catalogImpl, m.encodeFunctionCall(catalogImpl, "initialize", [admin])],
+    { id: "ModelCatalogProxy" },
+  );
+  const catalog = m.contractAt("ModelCatalog", catalogProxy, { id: "ModelCatalog" });
+  if (options.checkOffersAgainstCatalog) {
+    setup.push(m.call(registry, "setModelCatalog", [catalog]));
+  }
+
   setup.push(m.call(marketplace, "setReputation", [reputation]));
   setup.push(m.call(sessions, "setReputation", [reputation]));
   setup.push(m.call(escrow, "setFeeDiscounts", [reputation]));
 
-  return { contracts: { fab, escrow, registry, marketplace, sessions, reputation, proofs }, setup };
+  return {
+    contracts: { fab, escrow, registry, marketplace, sessions, reputation, proofs, catalog },
+    setup,
+  };
 }

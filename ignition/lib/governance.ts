@@ -28,6 +28,7 @@ export interface Core {
   sessions: CallableContractFuture<"SessionManager">;
   reputation: CallableContractFuture<"ReputationSystem">;
   proofs: CallableContractFuture<"ProofSystem">;
+  catalog: CallableContractFuture<"ModelCatalog">;
 }
 
 export interface GovernanceOptions {
@@ -59,7 +60,8 @@ export interface GovernanceOptions {
  * of it spent on FAB buybacks through Uniswap V2). Then the handover: the timelock receives every
  * admin and upgrader role of every contract, the guardian (meant to be a multisig) every pauser
  * role, the arbiter and keeper their operational roles, and the deployer renounces everything it
- * held, so no single key can change a parameter, move funds or upgrade a contract afterwards.
+ * held (the ModelCatalog's LISTER_ROLE goes to the timelock: listing a model is a governance
+ * action), so no single key can change a parameter, move funds or upgrade a contract afterwards.
  * Parameters (module "FabstirGovernance"-independent: read from the calling module's namespace):
  * guardian, arbiter, keeper, votingDelay, votingPeriod, proposalThreshold, quorumPercent,
  * lateQuorumExtension, timelockDelay, buybackBps, stakeTierMinimums, stakeTierDiscounts.
@@ -184,6 +186,7 @@ export function deployGovernance(m: IgnitionModuleBuilder, core: Core, options: 
     ["SessionManager", core.sessions, ["PAUSER_ROLE", "UPGRADER_ROLE"]],
     ["ReputationSystem", core.reputation, ["UPGRADER_ROLE"]],
     ["ProofSystem", core.proofs, ["UPGRADER_ROLE", "VERIFIER_ADMIN_ROLE", "ARBITER_ROLE"]],
+    ["ModelCatalog", core.catalog, ["PAUSER_ROLE", "UPGRADER_ROLE", "LISTER_ROLE"]],
     ["StakersPool", pool, ["PAUSER_ROLE", "UPGRADER_ROLE"]],
     ["FabstirTreasury", treasury, ["PAUSER_ROLE", "UPGRADER_ROLE", "KEEPER_ROLE"]],
   ];

@@ -1,7 +1,7 @@
 import { buildModule } from "@nomicfoundation/hardhat-ignition/modules";
 import { deployCore } from "../lib/core.ts";
 import { deployGovernance } from "../lib/governance.ts";
-import { addLocalStablecoin } from "../lib/local.ts";
+import { addLocalStablecoin, listLocalModels } from "../lib/local.ts";
 import UniswapV2Local from "./UniswapV2Local.ts";
 
 const FAB = 10n ** 18n;
@@ -14,7 +14,10 @@ const NO_DEADLINE = 2n ** 63n;
  * (standing in for USDC on Base), Uniswap V2 as its packages ship it with seeded FAB/WETH and
  * tUSD/WETH pools (for the treasury's buybacks), then governance with the handover, exactly as
  * a public deployment (FabstirGoverned.ts) does it, only with short voting and timelock periods
- * so a proposal's whole life fits in minutes. Dev accounts: 0 deploys (and, as the FAB holder,
+ * so a proposal's whole life fits in minutes. The ModelCatalog lists the demo models
+ * (ignition/lib/local.ts, parameters chatModelSha256 and embeddingModelSha256), but the registry
+ * does not check offers against it here: the tests on this chain offer models nobody lists.
+ * Dev accounts: 0 deploys (and, as the FAB holder,
  * votes), 10 is the arbiter, 11 the guardian, 12 the buyback keeper. Never deploy this module to
  * a public network.
  */
@@ -22,6 +25,8 @@ export default buildModule("FabstirLocalDev", (m) => {
   const { contracts: core, setup: coreSetup } = deployCore(m);
   const { stablecoin, setup } = addLocalStablecoin(m, core);
   setup.push(...coreSetup);
+  // The demo models, listed with their files' hashes while the deployer still holds LISTER_ROLE.
+  setup.push(...listLocalModels(m, core.catalog));
   const { weth, router } = m.useModule(UniswapV2Local);
   const deployer = m.getAccount(0);
 

@@ -21,6 +21,7 @@ async function setConfig(
     unbondingPeriod?: bigint;
     jobMarketplace?: `0x${string}`;
     claimsPerMinimumStake?: number;
+    modelCatalog?: `0x${string}`;
   },
 ): Promise<void> {
   await db
@@ -38,6 +39,9 @@ indexContract("NodeRegistry", nodeRegistryAbi, {
   },
   JobMarketplaceUpdated: async ({ event, context }) => {
     await setConfig(context.db, event.block.timestamp, { jobMarketplace: event.args.current });
+  },
+  ModelCatalogUpdated: async ({ event, context }) => {
+    await setConfig(context.db, event.block.timestamp, { modelCatalog: event.args.current });
   },
   ClaimsPerMinimumStakeUpdated: async ({ event, context }) => {
     await setConfig(context.db, event.block.timestamp, {

@@ -41,6 +41,11 @@ describe("Governance (LocalDev: the handover, a governor and a timelock)", async
         c: sys.proofs,
         roles: ["UPGRADER_ROLE", "VERIFIER_ADMIN_ROLE", "ARBITER_ROLE"],
       },
+      {
+        name: "ModelCatalog",
+        c: sys.catalog,
+        roles: ["PAUSER_ROLE", "UPGRADER_ROLE", "LISTER_ROLE"],
+      },
       { name: "StakersPool", c: sys.pool, roles: ["PAUSER_ROLE", "UPGRADER_ROLE"] },
       {
         name: "FabstirTreasury",
