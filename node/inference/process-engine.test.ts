@@ -11,7 +11,11 @@ import { errorStatus } from "../../protocol/wire-errors.ts";
 import { EngineCrashedError, ModelHashMismatchError, StoppedError } from "../errors.ts";
 import { createModelManager, type ModelManager } from "../models/manager.ts";
 import { type TestModels, tinyTestModels } from "../models/test-models.ts";
-import { createProcessEngine, type ProcessEngine } from "./process-engine.ts";
+import {
+  createProcessEngine,
+  type ProcessEngine,
+  type ProcessEngineOptions,
+} from "./process-engine.ts";
 import type { GenerateRequest } from "./types.ts";
 
 const ask = (content: string, maxTokens = 24): GenerateRequest => ({
@@ -45,6 +49,16 @@ describe("inference engine in a worker process", () => {
   let models: TestModels;
   let manager: ModelManager;
   let engine: ProcessEngine;
+  /** An engine of the tiny chat model in its worker, on the CPU, with these options. */
+  const engineOf = (o: Partial<ProcessEngineOptions> = {}) =>
+    createProcessEngine({
+      manager,
+      modelId: "chat",
+      contextSize: 512,
+      threads: 1,
+      gpu: false,
+      ...o,
+    });
 
   beforeAll(async () => {
     models = await tinyTestModels();
@@ -57,15 +71,7 @@ describe("inference engine in a worker process", () => {
       validateOnStart: false,
     });
     await manager.start();
-    engine = createProcessEngine({
-      manager,
-      modelId: "chat",
-      contextSize: 512,
-      sequences: 2,
-      threads: 1,
-      gpu: false,
-      restartDelayMs: 50,
-    });
+    engine = engineOf({ sequences: 2, restartDelayMs: 50 });
     await engine.start();
   });
   afterAll(async () => {
@@ -106,21 +112,11 @@ describe("inference engine in a worker process", () => {
 
   it("kills and restarts a hung worker: an unanswered ping, or a request past its time limit", async () => {
     // SIGSTOP freezes the worker as a hang would: no pong, no token, no exit.
-    const pinged = createProcessEngine({
-      manager,
-      modelId: "chat",
-      contextSize: 512,
-      threads: 1,
-      gpu: false,
+    const pinged = engineOf({
       restartDelayMs: 50,
       watchdog: { pingIntervalMs: 50, hangMs: 400 },
     });
-    const limited = createProcessEngine({
-      manager,
-      modelId: "chat",
-      contextSize: 512,
-      threads: 1,
-      gpu: false,
+    const limited = engineOf({
       restartDelayMs: 50,
       watchdog: { pingIntervalMs: 3_600_000, hangMs: 400 },
     });
@@ -160,26 +156,14 @@ describe("inference engine in a worker process", () => {
   });
 
   it("refuses a model file whose hash differs at start, in the worker, with the file's error", async () => {
-    const wrong = createProcessEngine({
-      manager,
-      modelId: "wrong-hash",
-      contextSize: 512,
-      threads: 1,
-      gpu: false,
-    });
+    const wrong = engineOf({ modelId: "wrong-hash" });
     await assert.rejects(wrong.start(), ModelHashMismatchError);
     assert.equal(wrong.workerPid(), undefined);
     await wrong.stop();
   });
 
   it("ends the worker process on stop and refuses requests after it", async () => {
-    const other = createProcessEngine({
-      manager,
-      modelId: "chat",
-      contextSize: 512,
-      threads: 1,
-      gpu: false,
-    });
+    const other = engineOf();
     await other.start();
     const pid = other.workerPid() as number;
     assert.ok(alive(pid));
