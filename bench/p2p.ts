@@ -239,13 +239,9 @@ async function streamingOverhead() {
     models: [{ id: modelId, path: await modelFile(CHAT), role: "chat" }],
   });
   await manager.start();
-  const engine = createInferenceEngine({
-    manager,
-    modelId,
-    contextSize: 1_024,
-    sequences: 1,
-    threads: THREADS,
-  });
+  // One slot, 1 024 tokens of context, the benchmark's threads: the same for every engine.
+  const options = { manager, modelId, contextSize: 1_024, sequences: 1, threads: THREADS };
+  const engine = createInferenceEngine(options);
   await engine.start();
   const compute = await manager.compute();
   console.log(
@@ -254,24 +250,11 @@ async function streamingOverhead() {
 
   // The node's default engine: the same model in a worker process of its own
   // (node/inference/process-engine.ts), so the transports' work does not share its thread.
-  const worker = createProcessEngine({
-    manager,
-    modelId,
-    contextSize: 1_024,
-    sequences: 1,
-    threads: THREADS,
-  });
+  const worker = createProcessEngine(options);
   await worker.start();
   // The same with a worker that holds nothing (each token its own IPC message), for the host
   // whose transport holds nothing either.
-  const eagerWorker = createProcessEngine({
-    manager,
-    modelId,
-    contextSize: 1_024,
-    sequences: 1,
-    threads: THREADS,
-    holdMs: 0,
-  });
+  const eagerWorker = createProcessEngine({ ...options, holdMs: 0 });
   await eagerWorker.start();
   const placement = pinEngine([worker.workerPid(), eagerWorker.workerPid()]);
 
